@@ -1,0 +1,76 @@
+// The built-in default root filesystem: the host's static busybox plus its applet links and a
+// minimal /etc, made locally with no network. Created once, then reused.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox', '/sbin/busybox'];
+
+export class RootfsError extends Error {}
+
+/** Where tslab keeps its data: $TSLAB_DATA_DIR, else $XDG_DATA_HOME/tslab, else /var/lib/tslab for root. */
+export function dataDir(): string {
+  if (process.env.TSLAB_DATA_DIR) return process.env.TSLAB_DATA_DIR;
+  if (process.env.XDG_DATA_HOME) return path.join(process.env.XDG_DATA_HOME, 'tslab');
+  return '/var/lib/tslab';
+}
+
+export function defaultRootfsPath(): string {
+  return path.join(dataDir(), 'rootfs', 'busybox');
+}
+
+function findStaticBusybox(): string {
+  for (const candidate of BUSYBOX_CANDIDATES) {
+    if (!fs.existsSync(candidate)) continue;
+    // A dynamically linked busybox would need the host's libc inside the rootfs.
+    const elf = fs.readFileSync(candidate).subarray(0, 4096);
+    if (!elf.includes(Buffer.from('/lib64/ld-linux')) && !elf.includes(Buffer.from('ld-linux-x86-64'))) return candidate;
+  }
+  throw new RootfsError(
+    'no static busybox found on this machine (looked in ' + BUSYBOX_CANDIDATES.join(', ') + '). ' +
+      'Install it with: apt-get install busybox-static',
+  );
+}
+
+const ETC_FILES: Record<string, string> = {
+  'etc/passwd': 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n',
+  'etc/group': 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n',
+  'etc/hostname': 'tslab\n',
+  'etc/hosts': '127.0.0.1\tlocalhost\n::1\tlocalhost\n',
+  'etc/resolv.conf': '',
+};
+
+/** Builds the rootfs at `target` (replacing nothing that exists) from the host's static busybox. */
+export function buildBusyboxRootfs(target: string): void {
+  const busybox = findStaticBusybox();
+  const staging = `${target}.tmp-${process.pid}`;
+  fs.rmSync(staging, { recursive: true, force: true });
+  for (const dir of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root', 'run', 'var', 'home']) {
+    fs.mkdirSync(path.join(staging, dir), { recursive: true });
+  }
+  fs.chmodSync(path.join(staging, 'tmp'), 0o1777);
+  fs.copyFileSync(busybox, path.join(staging, 'bin/busybox'));
+  fs.chmodSync(path.join(staging, 'bin/busybox'), 0o755);
+  const applets = execFileSync(busybox, ['--list-full'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  for (const applet of applets) {
+    const link = path.join(staging, applet);
+    if (applet === 'bin/busybox' || fs.existsSync(link)) continue;
+    fs.symlinkSync(path.relative(path.dirname(link), path.join(staging, 'bin/busybox')), link);
+  }
+  for (const [file, text] of Object.entries(ETC_FILES)) fs.writeFileSync(path.join(staging, file), text);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  try {
+    fs.renameSync(staging, target);
+  } catch (err) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    // Another process finished first: its rootfs is as good as ours.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
+/** Returns the default rootfs, creating it on first use. */
+export function ensureDefaultRootfs(): string {
+  const target = defaultRootfsPath();
+  if (!fs.existsSync(path.join(target, 'bin/busybox'))) buildBusyboxRootfs(target);
+  return target;
+}
