@@ -1,12 +1,27 @@
 import { defineConfig } from 'vitest/config';
 
+// The lifecycle suite is one set of files run twice: once against runc, once against tslab-runtime.
+const lifecycle = (runtime: string) => ({
+  extends: true as const,
+  test: {
+    name: `lifecycle:${runtime}`,
+    include: ['test/lifecycle/**/*.test.ts'],
+    env: { TSLAB_TEST_RUNTIME: runtime },
+  },
+});
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Containers share one kernel: run files one after another so cgroup and mount checks see only their own work.
+    // Containers share one kernel: files run one after another so kernel-state checks see only their own work.
     fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 60_000,
     globalSetup: ['test/global-setup.ts'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { extends: true, test: { name: 'kernel', include: ['test/kernel/**/*.test.ts'] } },
+      lifecycle('runc'),
+      lifecycle('tslab'),
+    ],
   },
 });

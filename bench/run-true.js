@@ -1,0 +1,55 @@
+// Start-up cost: `tslab-runtime run` vs `runc run` of /bin/true on the same busybox bundle, alternating
+// so both see the same machine noise. Prints medians and the ratio; asserts nothing.
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureDefaultRootfs } from '../dist/image/default-rootfs.js';
+import { defaultSpec, formatSpec } from '../dist/runtime/spec/default-spec.js';
+
+const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const rounds = Number(process.env.BENCH_ROUNDS ?? 20);
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-bench-'));
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function timeRun(command, args) {
+  const started = process.hrtime.bigint();
+  const result = spawnSync(command, args, { cwd: work, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
+  return ms;
+}
+
+try {
+  fs.cpSync(ensureDefaultRootfs(), path.join(work, 'rootfs'), { recursive: true, verbatimSymlinks: true });
+  const spec = defaultSpec({ terminal: false });
+  spec.process.args = ['/bin/true'];
+  fs.writeFileSync(path.join(work, 'config.json'), formatSpec(spec));
+  execFileSync('runc', ['--version']);
+  const runtimes = {
+    runc: (i) => timeRun('runc', ['--root', path.join(work, 'runc-state'), 'run', `bench-runc-${i}`]),
+    'tslab-runtime': (i) =>
+      timeRun(process.execPath, [path.join(repo, 'bin/tslab-runtime.js'), '--root', path.join(work, 'tslab-state'), 'run', `bench-tslab-${i}`]),
+  };
+  const samples = { runc: [], 'tslab-runtime': [] };
+  for (const name of Object.keys(runtimes)) runtimes[name]('warmup');
+  for (let i = 0; i < rounds; i++) {
+    for (const name of Object.keys(runtimes)) samples[name].push(runtimes[name](i));
+  }
+  const nodeStart = median(Array.from({ length: 10 }, () => timeRun(process.execPath, ['-e', '0'])));
+  const runc = median(samples.runc);
+  const tslab = median(samples['tslab-runtime']);
+  console.log(`rounds: ${rounds} each, alternating, /bin/true in a busybox bundle (node ${process.version})`);
+  console.log(`runc run           median ${runc.toFixed(1)} ms`);
+  console.log(`tslab-runtime run  median ${tslab.toFixed(1)} ms`);
+  console.log(`node -e 0          median ${nodeStart.toFixed(1)} ms (one bare Node start, for scale)`);
+  console.log(`ratio tslab-runtime/runc: ${(tslab / runc).toFixed(2)}x`);
+} finally {
+  fs.rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,51 @@
+// Go-style flag parsing as runc's CLI library does it: `-f`, `--flag`, `--flag=value`, `--flag value`;
+// flags end at the first positional argument (so `kill ID -9`-like forms keep their dash words).
+
+export interface FlagSpec {
+  names: string[];
+  takesValue: boolean;
+}
+
+export class UsageError extends Error {}
+
+export interface ParsedArgs {
+  flags: Map<string, string | true>;
+  positional: string[];
+}
+
+export function parseArgs(argv: string[], specs: FlagSpec[]): ParsedArgs {
+  const flags = new Map<string, string | true>();
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      i++;
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-') break;
+    const body = arg.replace(/^--?/, '');
+    const eq = body.indexOf('=');
+    const name = eq >= 0 ? body.slice(0, eq) : body;
+    const spec = specs.find((s) => s.names.includes(name));
+    if (!spec) throw new UsageError(`flag provided but not defined: -${name}`);
+    const key = spec.names[0];
+    if (!spec.takesValue) {
+      const value = eq >= 0 ? body.slice(eq + 1) : 'true';
+      if (value !== 'true' && value !== 'false') throw new UsageError(`invalid boolean value "${value}" for -${name}`);
+      if (value === 'true') flags.set(key, true);
+      continue;
+    }
+    if (eq >= 0) {
+      flags.set(key, body.slice(eq + 1));
+    } else {
+      if (i + 1 >= argv.length) throw new UsageError(`flag needs an argument: -${name}`);
+      flags.set(key, argv[++i]);
+    }
+  }
+  return { flags, positional: argv.slice(i) };
+}
+
+export function flagString(args: ParsedArgs, name: string): string | undefined {
+  const value = args.flags.get(name);
+  return typeof value === 'string' ? value : undefined;
+}

@@ -1,0 +1,280 @@
+// tslab-runtime: runc's command line, flag for flag. Parses, calls the runtime, prints; nothing more.
+// Subcommands load their modules on demand so each invocation pays only for what it uses.
+import { type FlagSpec, type ParsedArgs, UsageError, flagString, parseArgs } from './args.js';
+import { Logger } from './log.js';
+
+const VERSION = '0.1.0';
+const SPEC_VERSION = '1.2.0';
+
+const GLOBAL_FLAGS: FlagSpec[] = [
+  { names: ['root'], takesValue: true },
+  { names: ['log'], takesValue: true },
+  { names: ['log-format'], takesValue: true },
+  { names: ['debug'], takesValue: false },
+  { names: ['systemd-cgroup'], takesValue: false },
+  { names: ['version', 'v'], takesValue: false },
+  { names: ['help', 'h'], takesValue: false },
+];
+
+const CREATE_FLAGS: FlagSpec[] = [
+  { names: ['bundle', 'b'], takesValue: true },
+  { names: ['pid-file'], takesValue: true },
+  { names: ['console-socket'], takesValue: true },
+  { names: ['no-pivot'], takesValue: false },
+  { names: ['no-new-keyring'], takesValue: false },
+  { names: ['preserve-fds'], takesValue: true },
+];
+
+interface Command {
+  usage: string;
+  summary: string;
+  flags: FlagSpec[];
+  /** How many positional arguments: [min, max]. */
+  arity: [number, number];
+  run(args: ParsedArgs, ctx: Context): Promise<number> | number;
+}
+
+interface Context {
+  root: string;
+  log: Logger;
+}
+
+async function store(ctx: Context) {
+  const { StateStore } = await import('../runtime/state.js');
+  return new StateStore(ctx.root);
+}
+
+function createOptions(args: ParsedArgs) {
+  if (args.flags.has('console-socket')) {
+    throw new UsageError('--console-socket is not supported yet: use "terminal": false');
+  }
+  const preserve = flagString(args, 'preserve-fds');
+  if (preserve !== undefined && !/^\d+$/.test(preserve)) throw new UsageError(`invalid value "${preserve}" for --preserve-fds`);
+  return {
+    id: args.positional[0],
+    bundle: flagString(args, 'bundle') ?? process.cwd(),
+    pidFile: flagString(args, 'pid-file'),
+    noPivot: args.flags.has('no-pivot'),
+    preserveFds: preserve === undefined ? 0 : Number(preserve),
+  };
+}
+
+function pad(columns: string[][]): string {
+  const widths = columns[0].map((_, i) => Math.max(...columns.map((row) => row[i].length)));
+  return columns.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] + 3))).join('').trimEnd()).join('\n');
+}
+
+const COMMANDS: Record<string, Command> = {
+  create: {
+    usage: 'create [--bundle DIR] [--pid-file FILE] [--no-pivot] [--preserve-fds N] <container-id>',
+    summary: 'create a container, its init waiting for start',
+    flags: CREATE_FLAGS,
+    arity: [1, 1],
+    async run(args, ctx) {
+      const { createContainer } = await import('../runtime/create.js');
+      const { child } = await createContainer(await store(ctx), createOptions(args));
+      child.unref();
+      return 0;
+    },
+  },
+  run: {
+    usage: 'run [--detach] [--bundle DIR] [--pid-file FILE] [--no-pivot] [--preserve-fds N] <container-id>',
+    summary: 'create and start a container; without --detach, wait and exit with its status',
+    flags: [...CREATE_FLAGS, { names: ['detach', 'd'], takesValue: false }, { names: ['keep'], takesValue: false }],
+    arity: [1, 1],
+    async run(args, ctx) {
+      const { runContainer } = await import('../runtime/run.js');
+      return runContainer(await store(ctx), { ...createOptions(args), detach: args.flags.has('detach') }, (m) => ctx.log.warn(m));
+    },
+  },
+  start: {
+    usage: 'start <container-id>',
+    summary: 'run the user program of a created container',
+    flags: [],
+    arity: [1, 1],
+    async run(args, ctx) {
+      const { startContainer } = await import('../runtime/start.js');
+      startContainer(await store(ctx), args.positional[0], (m) => ctx.log.warn(m));
+      return 0;
+    },
+  },
+  state: {
+    usage: 'state <container-id>',
+    summary: 'print the state of a container as JSON',
+    flags: [],
+    arity: [1, 1],
+    async run(args, ctx) {
+      const { runcState } = await import('../runtime/status.js');
+      const s = await store(ctx);
+      process.stdout.write(`${JSON.stringify(runcState(s, s.read(args.positional[0])), null, 2)}\n`);
+      return 0;
+    },
+  },
+  kill: {
+    usage: 'kill [--all] <container-id> [SIGNAL]',
+    summary: 'send a signal (default SIGTERM) to the container init, or with --all to all its processes',
+    flags: [{ names: ['all', 'a'], takesValue: false }],
+    arity: [1, 2],
+    async run(args, ctx) {
+      const { parseSignal } = await import('../runtime/signals.js');
+      const { killContainer } = await import('../runtime/kill.js');
+      const signal = parseSignal(args.positional[1] ?? 'SIGTERM');
+      killContainer(await store(ctx), args.positional[0], signal, args.flags.has('all'));
+      return 0;
+    },
+  },
+  delete: {
+    usage: 'delete [--force] <container-id>',
+    summary: 'delete a stopped container (--force: kill it first)',
+    flags: [{ names: ['force', 'f'], takesValue: false }],
+    arity: [1, 1],
+    async run(args, ctx) {
+      const { deleteContainer } = await import('../runtime/delete.js');
+      deleteContainer(await store(ctx), args.positional[0], args.flags.has('force'), (m) => ctx.log.warn(m));
+      return 0;
+    },
+  },
+  list: {
+    usage: 'list [--format table|json] [--quiet]',
+    summary: 'list containers',
+    flags: [
+      { names: ['format', 'f'], takesValue: true },
+      { names: ['quiet', 'q'], takesValue: false },
+    ],
+    arity: [0, 0],
+    async run(args, ctx) {
+      const format = flagString(args, 'format') ?? 'table';
+      if (format !== 'table' && format !== 'json') throw new UsageError(`invalid format option "${format}": use table or json`);
+      const { runcState } = await import('../runtime/status.js');
+      const s = await store(ctx);
+      const states = s.list().flatMap((id) => {
+        try {
+          return [runcState(s, s.read(id))];
+        } catch {
+          return [];
+        }
+      });
+      if (args.flags.has('quiet')) {
+        for (const st of states) process.stdout.write(`${st.id}\n`);
+      } else if (format === 'json') {
+        process.stdout.write(`${JSON.stringify(states.map((st) => ({ ...st, owner: 'root' })))}\n`);
+      } else {
+        const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER']];
+        for (const st of states) rows.push([st.id, String(st.pid), st.status, st.bundle, st.created, 'root']);
+        process.stdout.write(`${pad(rows)}\n`);
+      }
+      return 0;
+    },
+  },
+  spec: {
+    usage: 'spec [--bundle DIR]',
+    summary: 'write a default config.json (args "sh") into the bundle directory',
+    flags: [
+      { names: ['bundle', 'b'], takesValue: true },
+      { names: ['rootless'], takesValue: false },
+    ],
+    arity: [0, 0],
+    async run(args) {
+      if (args.flags.has('rootless')) throw new UsageError('--rootless is not supported: tslab-runtime runs as root');
+      const fs = await import('node:fs');
+      const path = await import('node:path');
+      const { defaultSpec, formatSpec } = await import('../runtime/spec/default-spec.js');
+      const file = path.join(flagString(args, 'bundle') ?? '.', 'config.json');
+      if (fs.existsSync(file)) throw new UsageError('File config.json exists. Remove it first');
+      fs.writeFileSync(file, formatSpec(defaultSpec({ terminal: process.stdin.isTTY === true })));
+      return 0;
+    },
+  },
+  pause: {
+    usage: 'pause <container-id>',
+    summary: 'freeze every process of the container',
+    flags: [],
+    arity: [1, 1],
+    async run(args, ctx) {
+      const { pauseContainer } = await import('../runtime/pause.js');
+      pauseContainer(await store(ctx), args.positional[0], true);
+      return 0;
+    },
+  },
+  resume: {
+    usage: 'resume <container-id>',
+    summary: 'thaw a paused container',
+    flags: [],
+    arity: [1, 1],
+    async run(args, ctx) {
+      const { pauseContainer } = await import('../runtime/pause.js');
+      pauseContainer(await store(ctx), args.positional[0], false);
+      return 0;
+    },
+  },
+  ps: {
+    usage: 'ps [--format table|json] <container-id>',
+    summary: 'list the host pids of the container\'s processes',
+    flags: [{ names: ['format', 'f'], takesValue: true }],
+    arity: [1, 1],
+    async run(args, ctx) {
+      const { containerPids } = await import('../runtime/pause.js');
+      const pids = containerPids(await store(ctx), args.positional[0]);
+      const format = flagString(args, 'format') ?? 'table';
+      if (format === 'json') process.stdout.write(`${JSON.stringify(pids)}\n`);
+      else if (format === 'table') process.stdout.write(`PID\n${pids.join('\n')}${pids.length ? '\n' : ''}`);
+      else throw new UsageError(`invalid format option "${format}": use table or json`);
+      return 0;
+    },
+  },
+};
+COMMANDS.ls = COMMANDS.list;
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS)
+    .filter(([name]) => name !== 'ls')
+    .map(([name, cmd]) => `   ${name.padEnd(8)} ${cmd.summary}`);
+  return [
+    'usage: tslab-runtime [--root DIR] [--log FILE] [--log-format text|json] [--debug] <command> [flags] [args]',
+    '',
+    'An OCI runtime written in TypeScript that speaks runc\'s command line.',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    `state is kept under --root (default /run/tslab).`,
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let log = new Logger({ format: 'text', debug: false });
+  try {
+    const global = parseArgs(argv, GLOBAL_FLAGS);
+    const format = flagString(global, 'log-format') ?? 'text';
+    if (format !== 'text' && format !== 'json') throw new UsageError(`invalid log format "${format}": use text or json`);
+    log = new Logger({ file: flagString(global, 'log'), format, debug: global.flags.has('debug') });
+    if (global.flags.has('version')) {
+      process.stdout.write(`tslab-runtime version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
+      return 0;
+    }
+    const [name, ...rest] = global.positional;
+    if (global.flags.has('help') || name === 'help' || !name) {
+      (name || global.flags.has('help') ? process.stdout : process.stderr).write(`${usage()}\n`);
+      return name || global.flags.has('help') ? 0 : 1;
+    }
+    if (global.flags.has('systemd-cgroup')) throw new UsageError('--systemd-cgroup is not supported: tslab-runtime drives cgroupfs directly');
+    const command = COMMANDS[name];
+    if (!command) throw new UsageError(`unknown command "${name}"`);
+    const args = parseArgs(rest, command.flags);
+    const [min, max] = command.arity;
+    if (args.positional.length < min || args.positional.length > max) {
+      throw new UsageError(`"${name}" takes ${min === max ? min : `${min} to ${max}`} argument(s)\nusage: tslab-runtime ${command.usage}`);
+    }
+    const { DEFAULT_ROOT } = await import('../runtime/state.js');
+    return await command.run(args, { root: flagString(global, 'root') ?? DEFAULT_ROOT, log });
+  } catch (err) {
+    if (err instanceof UsageError) {
+      log.error(err.message);
+      if (!err.message.includes('usage:')) process.stderr.write(`run "tslab-runtime --help" for usage\n`);
+      return 1;
+    }
+    log.error(err instanceof Error ? err.message : String(err));
+    if (log && process.env.TSLAB_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}

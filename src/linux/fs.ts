@@ -1,0 +1,91 @@
+import { check, fn } from './libc.js';
+
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+export const S_IFIFO = 0o010000;
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_CLOEXEC = 0o2000000;
+export const O_DIRECTORY = 0o200000;
+export const O_PATH = 0o10000000;
+export const O_NOFOLLOW = 0o400000;
+export const F_GETFD = 1;
+export const F_SETFD = 2;
+export const FD_CLOEXEC = 1;
+export const CLOSE_RANGE_CLOEXEC = 4;
+export const LOCK_EX = 2;
+export const LOCK_UN = 8;
+
+const SYS_CLOSE_RANGE = 436;
+
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
+}
+
+export function mknod(path: string, mode: number, dev: bigint): void {
+  check(fn('int mknod(const char *path, uint32_t mode, uint64_t dev)')(path, mode, dev), 'mknod', path);
+}
+
+export function symlink(target: string, linkPath: string): void {
+  check(fn('int symlink(const char *target, const char *linkpath)')(target, linkPath), 'symlink', linkPath);
+}
+
+export function open(path: string, flags: number, mode = 0): number {
+  return check(fn('int open(const char *path, int flags, uint32_t mode)')(path, flags, mode), 'open', path);
+}
+
+export function openat(dirfd: number, path: string, flags: number, mode = 0): number {
+  return check(fn('int openat(int dirfd, const char *path, int flags, uint32_t mode)')(dirfd, path, flags, mode), 'openat', path);
+}
+
+/** openat() on a koffi worker thread, so a blocking open (a FIFO) leaves the event loop free for signals. */
+export function openatAsync(dirfd: number, path: string, flags: number): Promise<number> {
+  const call = fn('int openat(int dirfd, const char *path, int flags, uint32_t mode)');
+  return new Promise((resolve, reject) => {
+    call.async(dirfd, path, flags, 0, (err: unknown, fd: number) => {
+      if (err) reject(err);
+      else if (fd < 0) reject(new Error(`openat ${path} failed`));
+      else resolve(fd);
+    });
+  });
+}
+
+export function close(fd: number): void {
+  check(fn('int close(int fd)')(fd), 'close');
+}
+
+export function fcntl(fd: number, cmd: number, arg = 0): number {
+  return check(fn('int fcntl(int fd, int cmd, int arg)')(fd, cmd, arg), 'fcntl');
+}
+
+export function setCloexec(fd: number, on: boolean): void {
+  fcntl(fd, F_SETFD, on ? FD_CLOEXEC : 0);
+}
+
+export function closeRange(first: number, last: number, flags: number): void {
+  const call = fn('long syscall(long nr, unsigned int first, unsigned int last, unsigned int flags)');
+  check(call(SYS_CLOSE_RANGE, first, last, flags), 'close_range');
+}
+
+export function flock(fd: number, operation: number, path?: string): void {
+  check(fn('int flock(int fd, int operation)')(fd, operation), 'flock', path);
+}
+
+export function umask(mask: number): number {
+  return fn('uint32_t umask(uint32_t mask)')(mask) as number;
+}
+
+export function chdir(path: string): void {
+  check(fn('int chdir(const char *path)')(path), 'chdir', path);
+}
+
+export function fchdir(fd: number): void {
+  check(fn('int fchdir(int fd)')(fd), 'fchdir');
+}
+
+export function dup2(oldFd: number, newFd: number): void {
+  check(fn('int dup2(int oldfd, int newfd)')(oldFd, newFd), 'dup2');
+}

@@ -1,0 +1,78 @@
+// Device access rules: which device nodes a container may open (r, w) or create (m).
+//
+// cgroup v1 has a "devices" controller with two write-only files. Each write is one rule, "type major:minor access":
+//   devices.deny  "a"            -> deny everything and forget all exceptions (default-deny mode)
+//   devices.allow "c 1:3 rwm"    -> then allow /dev/null (char 1:3) again
+// cgroup v2 has no devices files at all: access is checked by an eBPF program (BPF_PROG_TYPE_CGROUP_DEVICE)
+// attached to the cgroup. tslab does not build that program (yet), so device rules cannot be enforced on pure v2.
+
+import type { DeviceRule } from '../spec/types.js';
+import { CgroupError } from './errors.js';
+import type { CgroupLayout } from './detect.js';
+import type { CgroupWrite } from './v1.js';
+
+/**
+ * The rules runc (1.1) appends after the user's rules, so these devices always work in a container whatever
+ * linux.resources.devices says (podman sends only "deny all" and relies on this). Order as in runc's AllowedDevices.
+ * (runc also lists /dev/net/tun, 10:200, which it dropped in 1.2; tslab leaves it out. /dev/console (5:1) is not in
+ * runc's list: the console is a pty, already covered by 136:*.)
+ */
+export const DEFAULT_ALLOWED_DEVICES: readonly DeviceRule[] = Object.freeze([
+  { allow: true, type: 'c', access: 'm' }, // mknod of any char device (opening it is still denied)
+  { allow: true, type: 'b', access: 'm' }, // mknod of any block device
+  { allow: true, type: 'c', major: 1, minor: 3, access: 'rwm' }, // /dev/null
+  { allow: true, type: 'c', major: 1, minor: 8, access: 'rwm' }, // /dev/random
+  { allow: true, type: 'c', major: 1, minor: 7, access: 'rwm' }, // /dev/full
+  { allow: true, type: 'c', major: 5, minor: 0, access: 'rwm' }, // /dev/tty
+  { allow: true, type: 'c', major: 1, minor: 5, access: 'rwm' }, // /dev/zero
+  { allow: true, type: 'c', major: 1, minor: 9, access: 'rwm' }, // /dev/urandom
+  { allow: true, type: 'c', major: 136, access: 'rwm' }, // /dev/pts/* (major 136, any minor)
+  { allow: true, type: 'c', major: 5, minor: 2, access: 'rwm' }, // /dev/ptmx
+] satisfies DeviceRule[]);
+
+/** The kernel's text form of a rule: "c 1:3 rwm", "a *:* rwm"; a missing or negative number is the wildcard '*'. */
+export function deviceRuleString(rule: DeviceRule, index?: number): string {
+  const where = index === undefined ? 'device rule' : `linux.resources.devices[${index}]`;
+  const type = rule.type ?? 'a';
+  if (type !== 'a' && type !== 'b' && type !== 'c') {
+    throw new CgroupError(`${where}: type "${String(type)}" must be "a", "b" or "c"`);
+  }
+  const access = rule.access ?? '';
+  if (access === '' || !/^[rwm]+$/.test(access) || new Set(access).size !== access.length) {
+    throw new CgroupError(`${where}: access "${access}" must be a non-empty combination of r, w and m`);
+  }
+  const num = (n: number | undefined, name: string): string => {
+    if (n === undefined || n === -1) return '*';
+    if (!Number.isInteger(n) || n < 0) throw new CgroupError(`${where}: ${name} ${n} must be a non-negative integer or -1`);
+    return String(n);
+  };
+  return `${type} ${num(rule.major, 'major')}:${num(rule.minor, 'minor')} ${access}`;
+}
+
+/** User rules first, then runc's default allow list (see DEFAULT_ALLOWED_DEVICES). */
+export function effectiveDeviceRules(userRules: DeviceRule[] | undefined): DeviceRule[] {
+  return [...(userRules ?? []), ...DEFAULT_ALLOWED_DEVICES];
+}
+
+/**
+ * The v1 writes for a rule list: first "a" to devices.deny (deny everything, empty exception list), then each
+ * rule in order to devices.allow or devices.deny. Replaying in order gives "last matching rule wins" semantics.
+ * (runc computes a minimal transition instead, so a running container never loses access for a moment during
+ * `update`; for a new cgroup with no processes yet the simple replay is equivalent.)
+ */
+export function v1DeviceWrites(rules: DeviceRule[], userRuleCount = rules.length): CgroupWrite[] {
+  const writes: CgroupWrite[] = [{ controller: 'devices', file: 'devices.deny', value: 'a' }];
+  rules.forEach((rule, i) => {
+    const value = deviceRuleString(rule, i < userRuleCount ? i : undefined);
+    writes.push({ controller: 'devices', file: rule.allow ? 'devices.allow' : 'devices.deny', value });
+  });
+  return writes;
+}
+
+/**
+ * Can this layout enforce device rules? Only with a v1 devices hierarchy (v1 or hybrid). On pure cgroup v2 it
+ * would take an eBPF program, which tslab does not implement: there apply() refuses device rules.
+ */
+export function canEnforceDeviceRules(layout: Pick<CgroupLayout, 'controllers'>): boolean {
+  return layout.controllers['devices'] !== undefined;
+}

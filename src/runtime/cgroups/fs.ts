@@ -1,0 +1,47 @@
+// The few filesystem operations the cgroup layer needs, behind an interface so unit tests can run the
+// manager against an in-memory fake. Everything is synchronous: cgroup files are tiny, and the runtime calls
+// this layer in windows (after unshare) where async fs calls would run on another thread.
+
+import * as fs from 'node:fs';
+
+export interface CgroupFs {
+  /** The whole file as text. */
+  readFile(path: string): string;
+  /**
+   * Write `value` with a single write(2), opening the file O_WRONLY (no O_CREAT, no O_TRUNC): a cgroup file
+   * is a command interface, and each write is one command. Several cgroup files (cgroup.kill, devices.allow)
+   * are write-only, so they must not be opened for reading.
+   */
+  writeFile(path: string, value: string): void;
+  exists(path: string): boolean;
+  /** mkdir(2), one level, throws EEXIST if present. */
+  mkdir(path: string): void;
+  /** rmdir(2): removing a cgroup directory (its control files go with it). */
+  rmdir(path: string): void;
+  /** Names of the subdirectories (child cgroups) of `path`. */
+  listDirs(path: string): string[];
+}
+
+export const realCgroupFs: CgroupFs = {
+  readFile: (path) => fs.readFileSync(path, 'utf8'),
+  writeFile: (path, value) => {
+    const fd = fs.openSync(path, fs.constants.O_WRONLY);
+    try {
+      fs.writeSync(fd, value);
+    } finally {
+      fs.closeSync(fd);
+    }
+  },
+  exists: (path) => fs.existsSync(path),
+  mkdir: (path) => fs.mkdirSync(path),
+  rmdir: (path) => fs.rmdirSync(path),
+  listDirs: (path) =>
+    fs.readdirSync(path, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name),
+};
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** Block the calling thread for `ms` milliseconds (the cgroup API is synchronous). */
+export function sleepSync(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms);
+}

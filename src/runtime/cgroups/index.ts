@@ -1,0 +1,36 @@
+// The cgroup layer of tslab's OCI runtime: v1, v2 and hybrid machines behind one interface.
+//
+//   const cg = newCgroupManager({ id, cgroupsPath: spec.linux?.cgroupsPath });
+//   cg.create(); cg.apply(spec.linux?.resources); cg.addProcess(pid);
+//   saveState({ cgroups: cg.toJSON() });   ...later...   loadCgroupManager(state.cgroups).destroy();
+
+export { CgroupError, hintFor } from './errors.js';
+export type { CgroupErrorDetails } from './errors.js';
+export { detectCgroupMode, parseMountinfo, parseProcCgroup, ownCgroupIn } from './detect.js';
+export type { CgroupLayout, CgroupMode, CgroupMount, MountinfoEntry, ProcCgroupEntry } from './detect.js';
+export { resolveCgroupPaths, cleanCgroupSegments, isSystemdCgroupsPath, managedHierarchies } from './paths.js';
+export type { HierarchyPath, ResolveOptions } from './paths.js';
+export {
+  DEFAULT_ALLOWED_DEVICES,
+  canEnforceDeviceRules,
+  deviceRuleString,
+  effectiveDeviceRules,
+  v1DeviceWrites,
+} from './devices.js';
+export { planV1, planV1Memory, planV1Cpu, planCpuset, planPids, pidsMaxValue, unsupportedResources } from './v1.js';
+export type { CgroupWrite, V1MemoryContext } from './v1.js';
+export {
+  planV2,
+  planV2Memory,
+  planV2Cpu,
+  planUnified,
+  cpuSharesToWeight,
+  cpuMaxValue,
+  swapMaxValue,
+  v2Number,
+  controllersNeeded,
+} from './v2.js';
+export { newCgroupManager, loadCgroupManager } from './manager.js';
+export type { CgroupManager, DestroyOptions, NewCgroupManagerOptions, SavedCgroups } from './manager.js';
+export { realCgroupFs, sleepSync } from './fs.js';
+export type { CgroupFs } from './fs.js';

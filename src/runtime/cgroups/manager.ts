@@ -1,0 +1,541 @@
+// The cgroup manager: one container's cgroup in every hierarchy (v1 controllers, the cgroup2 hierarchy, or both).
+//
+// Life of a container's cgroups:
+//   create()      mkdir the container's directory in each hierarchy (and any missing parents), remembering which
+//                 directories it made: destroy() removes exactly those and nothing else.
+//   apply(r)      write linux.resources into the controller files.
+//   addProcess()  write the pid into cgroup.procs of each hierarchy; children it forks are born there too.
+//   freeze/thaw   `pause` / `resume`.
+//   destroy()     rmdir, deepest first (a cgroup can only be removed once it has no processes and no children).
+// toJSON() keeps all of that in a plain object, so a later `tslab-runtime delete` can rebuild the manager.
+
+import { posix } from 'node:path';
+import { readFileSync } from 'node:fs';
+import type { Resources } from '../spec/types.js';
+import { CgroupError, errnoCode, writeError } from './errors.js';
+import { realCgroupFs, sleepSync, type CgroupFs } from './fs.js';
+import { detectCgroupMode, parseProcCgroup, type CgroupLayout, type CgroupMode } from './detect.js';
+import { resolveCgroupPaths, type HierarchyPath } from './paths.js';
+import { planV1, type CgroupWrite } from './v1.js';
+import { controllersNeeded, planV2 } from './v2.js';
+
+/** Everything needed to rebuild a manager in a later process (`delete`, `kill`, `pause`...). */
+export interface SavedCgroups {
+  version: 1;
+  mode: CgroupMode;
+  /** Each managed hierarchy and the container's directory in it. */
+  hierarchies: HierarchyPath[];
+  /** Directories create() made, in creation order (parents before children). Only these are ever removed. */
+  created: string[];
+  /** Controllers this manager enabled (cgroup.subtree_control) in a cgroup it did not create. Never undone. */
+  enabled: Array<{ dir: string; controller: string }>;
+}
+
+export interface DestroyOptions {
+  /**
+   * Kill the processes first: write 1 to cgroup.kill where a cgroup2 hierarchy has it, SIGKILL every pid still
+   * listed, and thaw a v1-frozen cgroup (a SIGKILL to a v1-frozen task stays pending until it is thawed).
+   */
+  kill?: boolean;
+  /** How long to keep retrying rmdir while processes exit (EBUSY). Default 5000 ms. */
+  timeoutMs?: number;
+}
+
+export interface CgroupManager {
+  readonly mode: CgroupMode;
+  /** Hierarchy key ('memory', 'cpu,cpuacct', 'name=systemd', 'unified', ...) -> the container's cgroup directory. */
+  readonly paths: Record<string, string>;
+  create(): void;
+  apply(resources: Resources | undefined): void;
+  addProcess(pid: number): void;
+  /** Every pid in the container's cgroup and its descendants, in any hierarchy (sorted, no duplicates). */
+  pids(): number[];
+  freeze(): void;
+  thaw(): void;
+  isFrozen(): boolean;
+  destroy(opts?: DestroyOptions): void;
+  /** How many processes the OOM killer killed in this cgroup (v1 memory.oom_control / v2 memory.events); 0 if unknown. */
+  oomKillCount(): number;
+  toJSON(): SavedCgroups;
+}
+
+export interface NewCgroupManagerOptions {
+  id: string;
+  cgroupsPath?: string | undefined;
+  /** Default: detectCgroupMode() on /proc/self/mountinfo. */
+  layout?: CgroupLayout;
+  /** Text of /proc/self/cgroup (for tests). Default: read it. */
+  ownCgroupFile?: string;
+  /** Filesystem operations (for tests). Default: node:fs. */
+  fs?: CgroupFs;
+}
+
+const FREEZE_TIMEOUT_MS = 5000;
+
+class Manager implements CgroupManager {
+  private readonly state: SavedCgroups;
+  private readonly fs: CgroupFs;
+
+  constructor(state: SavedCgroups, fs: CgroupFs) {
+    this.state = state;
+    this.fs = fs;
+  }
+
+  get mode(): CgroupMode {
+    return this.state.mode;
+  }
+
+  get paths(): Record<string, string> {
+    return Object.fromEntries(this.state.hierarchies.map((h) => [h.key, h.dir]));
+  }
+
+  // ---- create -------------------------------------------------------------------------------------------------
+
+  create(): void {
+    const made: string[] = [];
+    try {
+      for (const h of this.state.hierarchies) {
+        if (!this.fs.exists(h.mountPoint)) {
+          throw new CgroupError(`the ${h.key} cgroup hierarchy is not mounted at ${h.mountPoint} any more`, { path: h.mountPoint });
+        }
+        const madeHere: string[] = [];
+        let cur = h.mountPoint;
+        for (const seg of posix.relative(h.mountPoint, h.dir).split('/').filter((s) => s !== '')) {
+          cur = posix.join(cur, seg);
+          if (this.fs.exists(cur)) continue;
+          try {
+            this.fs.mkdir(cur);
+          } catch (err) {
+            if (errnoCode(err) === 'EEXIST') continue; // made concurrently by someone else: not ours
+            const code = errnoCode(err) ?? 'EIO';
+            throw new CgroupError(`cannot create cgroup ${cur}: ${code} — ${mkdirHint(code)}`, { path: cur, code, cause: err });
+          }
+          made.push(cur);
+          madeHere.push(cur);
+          this.state.created.push(cur);
+        }
+        // v1 cpuset: a new cgroup starts with empty cpuset.cpus/mems, and a process cannot join it (ENOSPC).
+        if (h.kind === 'v1' && h.controllers.includes('cpuset')) {
+          for (const dir of madeHere) this.copyCpusetFromParent(dir);
+        }
+      }
+    } catch (err) {
+      // Leave nothing behind from a half-done create.
+      for (const dir of made.reverse()) {
+        try {
+          this.fs.rmdir(dir);
+        } catch {
+          /* best effort */
+        }
+      }
+      this.state.created = this.state.created.filter((d) => !made.includes(d));
+      throw err;
+    }
+  }
+
+  private copyCpusetFromParent(dir: string): void {
+    for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+      const path = posix.join(dir, file);
+      if (this.read(path).trim() !== '') continue;
+      const parent = posix.dirname(dir);
+      let value = this.read(posix.join(parent, file)).trim();
+      if (value === '') {
+        const effective = posix.join(parent, file.replace('cpuset.', 'cpuset.effective_'));
+        if (this.fs.exists(effective)) value = this.read(effective).trim();
+      }
+      if (value === '') {
+        throw new CgroupError(
+          `cannot set up ${path}: the parent cgroup ${parent} has an empty ${file}, so the new cgroup could not hold ` +
+            'any process; tslab-runtime does not change cgroups it did not create',
+          { path: posix.join(parent, file) },
+        );
+      }
+      this.write(path, value);
+    }
+  }
+
+  // ---- apply --------------------------------------------------------------------------------------------------
+
+  apply(resources: Resources | undefined): void {
+    const userDeviceRules = resources?.devices?.length ?? 0;
+    const devicesHierarchy = this.v1For('devices');
+    if (userDeviceRules > 0 && !devicesHierarchy) {
+      throw new CgroupError(
+        this.state.mode === 'v2'
+          ? 'device rules (linux.resources.devices) are not supported on cgroup v2 yet: v2 has no devices.allow/deny ' +
+              'files, it needs an eBPF program attached to the cgroup, which tslab-runtime does not build'
+          : 'device rules (linux.resources.devices) need the v1 "devices" controller, which is not mounted',
+      );
+    }
+
+    if (this.state.mode === 'v2') {
+      const h = this.state.hierarchies.find((x) => x.kind === 'v2');
+      if (!h) throw new CgroupError('no cgroup2 hierarchy recorded for this container');
+      const plan = planV2(resources);
+      this.enableControllers(h, controllersNeeded(plan));
+      this.execute(plan, () => h.dir);
+      return;
+    }
+
+    const memory = this.v1For('memory');
+    let memswAvailable = false;
+    let currentLimit: bigint | undefined;
+    if (resources?.memory && memory) {
+      memswAvailable = this.fs.exists(posix.join(memory.dir, 'memory.memsw.limit_in_bytes'));
+      const text = this.read(posix.join(memory.dir, 'memory.limit_in_bytes')).trim();
+      if (/^\d+$/.test(text)) currentLimit = BigInt(text);
+    }
+    let plan = planV1(resources, currentLimit === undefined ? { memswAvailable } : { memswAvailable, currentLimit });
+    // Without a devices hierarchy, the default allow list cannot be written and nothing else was asked for.
+    if (!devicesHierarchy) plan = plan.filter((w) => w.controller !== 'devices');
+    this.execute(plan, (controller, w) => {
+      const h = this.v1For(controller);
+      if (!h) {
+        throw new CgroupError(
+          `cannot write ${w.file}: the cgroup v1 "${controller}" controller is not mounted on this machine`,
+          { path: w.file, value: w.value },
+        );
+      }
+      return h.dir;
+    });
+  }
+
+  private v1For(controller: string): HierarchyPath | undefined {
+    return this.state.hierarchies.find((h) => h.kind === 'v1' && h.controllers.includes(controller));
+  }
+
+  private execute(plan: CgroupWrite[], dirFor: (controller: string, w: CgroupWrite) => string): void {
+    const later: Array<{ path: string; w: CgroupWrite }> = [];
+    for (const w of plan) {
+      const path = posix.join(dirFor(w.controller, w), w.file);
+      if (w.optional && !this.fs.exists(path)) continue;
+      try {
+        this.fs.writeFile(path, w.value);
+      } catch (err) {
+        if (w.retryLaterOnEinval && errnoCode(err) === 'EINVAL') {
+          later.push({ path, w });
+          continue;
+        }
+        throw writeError(path, w.value, err);
+      }
+      if (w.verifyReadBack) this.verify(path, w.value);
+    }
+    for (const { path, w } of later) this.write(path, w.value);
+  }
+
+  /** The kernel silently clamps some values (cpu.shares to 2..262144): read back and say so. */
+  private verify(path: string, wanted: string): void {
+    const got = this.read(path).trim();
+    if (got === wanted) return;
+    const bound = Number(got) < Number(wanted) ? 'maximum' : 'minimum';
+    throw new CgroupError(
+      `wrote "${wanted}" to ${path} but the kernel kept "${got}": the ${bound} allowed value is ${got}`,
+      { path, value: wanted },
+    );
+  }
+
+  /**
+   * cgroup v2: a controller's files (memory.max...) exist in a cgroup only if the controller is enabled in the
+   * parent's cgroup.subtree_control, and a controller can only be enabled there if the grandparent enabled it too.
+   * Enable what the plan needs in every parent this manager created, and in the first pre-existing parent above them
+   * (only if it is not already enabled there); never higher up.
+   */
+  private enableControllers(h: HierarchyPath, controllers: string[]): void {
+    if (controllers.length === 0) return;
+    const targets: string[] = [];
+    for (let dir = posix.dirname(h.dir); ; dir = posix.dirname(dir)) {
+      targets.unshift(dir);
+      if (!this.state.created.includes(dir) || dir === h.mountPoint || dir === '/') break;
+    }
+    for (const dir of targets) {
+      const enabled = this.words(posix.join(dir, 'cgroup.subtree_control'));
+      const missing = controllers.filter((c) => !enabled.includes(c));
+      if (missing.length === 0) continue;
+      const available = this.words(posix.join(dir, 'cgroup.controllers'));
+      const unavailable = missing.filter((c) => !available.includes(c));
+      if (unavailable.length > 0) {
+        const where = dir === h.mountPoint
+          ? 'the root cgroup does not offer it (is the controller bound to a cgroup v1 hierarchy?)'
+          : `it must first be enabled in ${posix.join(posix.dirname(dir), 'cgroup.subtree_control')}, ` +
+            'which tslab-runtime leaves alone because it did not create that cgroup';
+        throw new CgroupError(
+          `cgroup v2 controller${unavailable.length > 1 ? 's' : ''} ${unavailable.map((c) => `"${c}"`).join(', ')} ` +
+            `not available in ${dir} (its cgroup.controllers lists "${available.join(' ')}"): ${where}`,
+          { path: posix.join(dir, 'cgroup.controllers') },
+        );
+      }
+      this.write(posix.join(dir, 'cgroup.subtree_control'), missing.map((c) => `+${c}`).join(' '));
+      if (!this.state.created.includes(dir)) {
+        for (const controller of missing) this.state.enabled.push({ dir, controller });
+      }
+    }
+  }
+
+  // ---- processes ----------------------------------------------------------------------------------------------
+
+  addProcess(pid: number): void {
+    if (!Number.isInteger(pid) || pid <= 0) throw new CgroupError(`addProcess: ${pid} is not a process id`);
+    for (const h of this.state.hierarchies) this.write(posix.join(h.dir, 'cgroup.procs'), String(pid));
+  }
+
+  pids(): number[] {
+    const found = new Set<number>();
+    const walk = (dir: string): void => {
+      let text: string;
+      let children: string[];
+      try {
+        text = this.fs.readFile(posix.join(dir, 'cgroup.procs'));
+        children = this.fs.listDirs(dir);
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') return; // removed meanwhile
+        throw err;
+      }
+      for (const line of text.split('\n')) if (line.trim() !== '') found.add(Number(line));
+      for (const c of children) walk(posix.join(dir, c));
+    };
+    for (const h of this.state.hierarchies) walk(h.dir);
+    return [...found].sort((a, b) => a - b);
+  }
+
+  oomKillCount(): number {
+    const v1 = this.v1For('memory');
+    const file = v1
+      ? posix.join(v1.dir, 'memory.oom_control')
+      : this.state.mode === 'v2'
+        ? posix.join(this.state.hierarchies.find((h) => h.kind === 'v2')?.dir ?? '/nonexistent', 'memory.events')
+        : undefined;
+    if (!file || !this.fs.exists(file)) return 0;
+    const m = /^oom_kill (\d+)$/m.exec(this.read(file));
+    return m ? Number(m[1]) : 0;
+  }
+
+  // ---- freezer ------------------------------------------------------------------------------------------------
+
+  /** v1 freezer hierarchy if mounted (v1, hybrid), else the cgroup2 hierarchy's cgroup.freeze. */
+  private freezer(): { kind: 'v1' | 'v2'; dir: string } {
+    const v1 = this.v1For('freezer');
+    if (v1) return { kind: 'v1', dir: v1.dir };
+    const v2 = this.state.hierarchies.find((h) => h.kind === 'v2');
+    if (v2) return { kind: 'v2', dir: v2.dir };
+    throw new CgroupError('no freezer: neither a v1 freezer hierarchy nor a cgroup2 hierarchy is mounted');
+  }
+
+  freeze(): void {
+    this.setFrozen(true);
+  }
+
+  thaw(): void {
+    this.setFrozen(false);
+  }
+
+  isFrozen(): boolean {
+    const f = this.freezer();
+    if (f.kind === 'v1') return this.read(posix.join(f.dir, 'freezer.state')).trim() === 'FROZEN';
+    return this.eventsFrozen(f.dir);
+  }
+
+  private eventsFrozen(dir: string): boolean {
+    return /^frozen 1$/m.test(this.read(posix.join(dir, 'cgroup.events')));
+  }
+
+  /**
+   * v1: write FROZEN/THAWED to freezer.state and poll until it reads back (it shows FREEZING while tasks are being
+   * stopped). v2: write 1/0 to cgroup.freeze and poll cgroup.events for "frozen 1"/"frozen 0".
+   */
+  private setFrozen(frozen: boolean): void {
+    const f = this.freezer();
+    const [file, value] = f.kind === 'v1'
+      ? [posix.join(f.dir, 'freezer.state'), frozen ? 'FROZEN' : 'THAWED']
+      : [posix.join(f.dir, 'cgroup.freeze'), frozen ? '1' : '0'];
+    const done = (): boolean =>
+      f.kind === 'v1' ? this.read(file).trim() === value : this.eventsFrozen(f.dir) === frozen;
+    this.write(file, value);
+    const deadline = Date.now() + FREEZE_TIMEOUT_MS;
+    for (let i = 1; !done(); i++) {
+      if (Date.now() > deadline) {
+        if (frozen) {
+          try {
+            this.fs.writeFile(file, f.kind === 'v1' ? 'THAWED' : '0');
+          } catch {
+            /* report the original problem */
+          }
+        }
+        throw new CgroupError(
+          `the cgroup did not become ${frozen ? 'frozen' : 'thawed'} within ${FREEZE_TIMEOUT_MS} ms (${file}); ` +
+            (frozen ? 'a task may be stuck in the kernel; the cgroup was thawed again' : 'is a parent cgroup frozen?'),
+          { path: file, value },
+        );
+      }
+      if (f.kind === 'v1' && i % 100 === 0) this.write(file, value); // nudge, as runc does
+      sleepSync(i < 20 ? 1 : 10);
+    }
+  }
+
+  // ---- destroy ------------------------------------------------------------------------------------------------
+
+  destroy(opts: DestroyOptions = {}): void {
+    const deadline = Date.now() + (opts.timeoutMs ?? 5000);
+    if (opts.kill) this.killAll();
+
+    const problems: string[] = [];
+    // Child cgroups the container made inside its own cgroup (e.g. with a cgroup namespace) go first.
+    for (const h of this.state.hierarchies) {
+      if (this.state.created.includes(h.dir) && this.fs.exists(h.dir)) this.removeChildren(h.dir, deadline, problems);
+    }
+    const leaves = new Set(this.state.hierarchies.map((h) => h.dir));
+    const remaining: string[] = [];
+    for (const dir of [...this.state.created].reverse()) {
+      const outcome = this.rmdirRetry(dir, deadline, leaves.has(dir));
+      if (outcome === 'failed') {
+        remaining.unshift(dir);
+        problems.push(this.busyReason(dir));
+      }
+      // 'shared': an intermediate parent another container also lives in. Left in place (as runc leaves parents).
+    }
+    this.state.created = remaining;
+    if (problems.length > 0) {
+      throw new CgroupError(`cannot remove the container's cgroups: ${problems.join('; ')}`, { path: remaining[0] });
+    }
+  }
+
+  private killAll(): void {
+    for (const h of this.state.hierarchies) {
+      const kill = posix.join(h.dir, 'cgroup.kill');
+      if (h.kind === 'v2' && this.fs.exists(kill)) {
+        try {
+          this.fs.writeFile(kill, '1'); // kills the whole subtree, even frozen tasks
+        } catch {
+          /* fall back to signalling each pid */
+        }
+      }
+    }
+    for (const pid of this.pids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    const v1 = this.v1For('freezer');
+    if (v1 && this.fs.exists(v1.dir) && this.read(posix.join(v1.dir, 'freezer.state')).trim() !== 'THAWED') {
+      this.write(posix.join(v1.dir, 'freezer.state'), 'THAWED'); // let the pending SIGKILLs be delivered
+    }
+  }
+
+  private removeChildren(dir: string, deadline: number, problems: string[]): void {
+    let children: string[];
+    try {
+      children = this.fs.listDirs(dir);
+    } catch {
+      return;
+    }
+    for (const c of children) {
+      const child = posix.join(dir, c);
+      this.removeChildren(child, deadline, problems);
+      if (this.rmdirRetry(child, deadline, true) === 'failed') problems.push(this.busyReason(child));
+    }
+  }
+
+  private rmdirRetry(dir: string, deadline: number, isLeaf: boolean): 'removed' | 'shared' | 'failed' {
+    for (;;) {
+      try {
+        this.fs.rmdir(dir);
+        return 'removed';
+      } catch (err) {
+        const code = errnoCode(err);
+        if (code === 'ENOENT') return 'removed';
+        if (code !== 'EBUSY' && code !== 'ENOTEMPTY') return 'failed';
+        if (!isLeaf) {
+          let hasChildren = true;
+          try {
+            hasChildren = this.fs.listDirs(dir).length > 0;
+          } catch {
+            /* assume shared */
+          }
+          if (hasChildren) return 'shared';
+        }
+        if (Date.now() > deadline) return 'failed';
+        sleepSync(10); // tasks still exiting
+      }
+    }
+  }
+
+  private busyReason(dir: string): string {
+    try {
+      const pids = this.fs.readFile(posix.join(dir, 'cgroup.procs')).split('\n').filter((l) => l.trim() !== '');
+      if (pids.length > 0) return `${dir} still has processes (${pids.slice(0, 10).join(' ')})`;
+      const children = this.fs.listDirs(dir);
+      if (children.length > 0) return `${dir} still has child cgroups (${children.join(' ')})`;
+    } catch {
+      /* fall through */
+    }
+    return `${dir} could not be removed`;
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------------------------
+
+  private read(path: string): string {
+    try {
+      return this.fs.readFile(path);
+    } catch (err) {
+      const code = errnoCode(err) ?? 'EIO';
+      throw new CgroupError(`cannot read ${path}: ${code}`, { path, code, cause: err });
+    }
+  }
+
+  private words(path: string): string[] {
+    return this.read(path).split(/\s+/).filter((w) => w !== '');
+  }
+
+  private write(path: string, value: string): void {
+    try {
+      this.fs.writeFile(path, value);
+    } catch (err) {
+      throw writeError(path, value, err);
+    }
+  }
+
+  toJSON(): SavedCgroups {
+    return structuredClone(this.state);
+  }
+}
+
+function mkdirHint(code: string): string {
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'creating cgroups needs root (or a delegated cgroup)';
+    case 'ENOENT':
+      return 'the parent cgroup disappeared';
+    case 'EAGAIN':
+    case 'ENOSPC':
+      return 'too many cgroups (cgroup.max.descendants or cgroup.max.depth reached)';
+    default:
+      return 'unexpected error from the cgroup filesystem';
+  }
+}
+
+/** A manager for a new container. Computes paths only: nothing is created until create(). */
+export function newCgroupManager(opts: NewCgroupManagerOptions): CgroupManager {
+  const layout = opts.layout ?? detectCgroupMode();
+  const ownText = opts.ownCgroupFile ?? readFileSync('/proc/self/cgroup', 'utf8');
+  const hierarchies = resolveCgroupPaths({ layout, id: opts.id, cgroupsPath: opts.cgroupsPath, own: parseProcCgroup(ownText) });
+  return new Manager({ version: 1, mode: layout.mode, hierarchies, created: [], enabled: [] }, opts.fs ?? realCgroupFs);
+}
+
+/** Rebuild a manager from toJSON() output (saved in the container's state). */
+export function loadCgroupManager(saved: SavedCgroups, fs: CgroupFs = realCgroupFs): CgroupManager {
+  if (!saved || saved.version !== 1 || !Array.isArray(saved.hierarchies) || !Array.isArray(saved.created)) {
+    throw new CgroupError('saved cgroup state is missing or from an unknown version');
+  }
+  return new Manager(
+    {
+      version: 1,
+      mode: saved.mode,
+      hierarchies: saved.hierarchies.map((h) => ({ ...h, controllers: [...h.controllers] })),
+      created: [...saved.created],
+      enabled: [...(saved.enabled ?? [])],
+    },
+    fs,
+  );
+}

@@ -1,0 +1,52 @@
+// Container ID rules, as runc 1.1.5 enforces them (libcontainer/factory_linux.go, utils_linux.go).
+//
+// runc's pattern is the Go regexp `^[\w+-\.]+$`. Inside the brackets `+-\.` is a *range* from '+' (0x2B)
+// to '.' (0x2E), so the allowed characters are ASCII letters, digits, '_', '+', ',', '-' and '.'
+// (yes, a comma is allowed). Because the ID becomes a directory name under the state root, runc also
+// refuses IDs that path cleaning would change: only "." and ".." match the pattern and change.
+
+/** A container ID that runc would refuse. */
+export class ContainerIdError extends Error {
+  readonly id: string;
+  constructor(id: string, message: string) {
+    super(message);
+    this.name = 'ContainerIdError';
+    this.id = id;
+  }
+}
+
+const ID_PATTERN = /^[A-Za-z0-9_+,\-.]+$/;
+
+/** True if runc would accept `id` as a container ID. */
+export function isValidContainerId(id: string): boolean {
+  return ID_PATTERN.test(id) && id !== '.' && id !== '..';
+}
+
+/** Throw ContainerIdError unless `id` is a container ID runc would accept. */
+export function validateContainerId(id: string): void {
+  if (id === '') {
+    // runc's own words for a missing ID.
+    throw new ContainerIdError(id, 'container id cannot be empty');
+  }
+  if (isValidContainerId(id)) return;
+  const why =
+    id === '.' || id === '..'
+      ? `${JSON.stringify(id)} is a directory name with a special meaning, and the ID names a directory under the state root`
+      : `${JSON.stringify(id)} contains ${describeBad(id)}; an ID may use only letters, digits and the characters _ + , - .`;
+  // runc says "invalid container ID format"; the rest is for the learner.
+  throw new ContainerIdError(id, `invalid container ID format: ${why}`);
+}
+
+function describeBad(id: string): string {
+  for (const ch of id) {
+    if (!/^[A-Za-z0-9_+,\-.]$/.test(ch)) {
+      if (ch === '/') return "'/' (the ID is used as a single directory name, so it cannot contain a slash)";
+      if (ch === ' ') return 'a space';
+      const code = ch.codePointAt(0)!;
+      return code < 0x20 || code === 0x7f
+        ? `the control character U+${code.toString(16).toUpperCase().padStart(4, '0')}`
+        : `the character ${JSON.stringify(ch)}`;
+    }
+  }
+  return 'a character that is not allowed';
+}

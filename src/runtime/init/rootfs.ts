@@ -1,0 +1,206 @@
+// The container's filesystem view, built inside its own mount namespace: propagation, the rootfs bind,
+// the config's mounts, /dev, then pivot_root and the masked and read-only paths.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { O_DIRECTORY, O_RDONLY, S_IFBLK, S_IFCHR, S_IFIFO, chdir, close, fchdir, makedev, mknod, open, symlink } from '../../linux/fs.js';
+import { MNT_DETACH, MS_BIND, MS_MOVE, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE, chroot, mount, pivotRoot, umount2 } from '../../linux/mount.js';
+import { SyscallError } from '../../linux/error.js';
+import { parseMountOptions, parsePropagation } from '../mount-options.js';
+import type { StagePlan } from '../protocol.js';
+import type { Device, Mount } from '../spec/types.js';
+import { secureJoin } from './secure-join.js';
+
+const DEFAULT_DEVICES: Device[] = [
+  { type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o666 },
+  { type: 'c', path: '/dev/zero', major: 1, minor: 5, fileMode: 0o666 },
+  { type: 'c', path: '/dev/full', major: 1, minor: 7, fileMode: 0o666 },
+  { type: 'c', path: '/dev/random', major: 1, minor: 8, fileMode: 0o666 },
+  { type: 'c', path: '/dev/urandom', major: 1, minor: 9, fileMode: 0o666 },
+  { type: 'c', path: '/dev/tty', major: 5, minor: 0, fileMode: 0o666 },
+];
+
+const DEV_SYMLINKS: Array<[string, string]> = [
+  ['/proc/self/fd', '/dev/fd'],
+  ['/proc/self/fd/0', '/dev/stdin'],
+  ['/proc/self/fd/1', '/dev/stdout'],
+  ['/proc/self/fd/2', '/dev/stderr'],
+  ['/proc/kcore', '/dev/core'],
+];
+
+// Flags that a bind mount only takes through a second, remounting mount(2) call.
+const BIND_REMOUNT_MASK = ~(MS_BIND | MS_REC | MS_REMOUNT);
+
+function mountPoint(mountinfo: string, target: string): { point: string; shared: boolean } {
+  let best = { point: '/', shared: false };
+  for (const line of mountinfo.split('\n')) {
+    const fields = line.split(' ');
+    const point = fields[4];
+    if (!point || !(target === point || target.startsWith(point === '/' ? '/' : `${point}/`))) continue;
+    if (point.length >= best.point.length) {
+      const optional = fields.slice(6, fields.indexOf('-'));
+      best = { point, shared: optional.some((f) => f.startsWith('shared:')) };
+    }
+  }
+  return best;
+}
+
+function ensureMountPoint(dest: string, sourceIsFile: boolean): void {
+  if (fs.existsSync(dest)) return;
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  if (sourceIsFile) fs.writeFileSync(dest, '');
+  else fs.mkdirSync(dest);
+}
+
+function bindMount(source: string, dest: string, recursive: boolean, flags: number): void {
+  mount(source, dest, null, MS_BIND | (recursive ? MS_REC : 0));
+  const extra = flags & BIND_REMOUNT_MASK;
+  if (extra) mount(null, dest, null, MS_BIND | MS_REMOUNT | extra);
+}
+
+function mountCgroups(plan: StagePlan, dest: string, flags: number): void {
+  const hasCgroupNs = plan.spec.linux?.namespaces?.some((ns) => ns.type === 'cgroup' && !ns.path) ?? false;
+  fs.mkdirSync(dest, { recursive: true });
+  if (plan.cgroupV2) {
+    if (hasCgroupNs) mount('cgroup2', dest, 'cgroup2', flags);
+    else bindMount(plan.cgroupDirs[0].hostPath, dest, true, flags);
+    return;
+  }
+  // cgroup v1: a tmpfs holding one directory per hierarchy, each a bind of the container's own cgroup.
+  mount('tmpfs', dest, 'tmpfs', flags & ~MS_RDONLY, 'mode=755');
+  for (const { name, hostPath } of plan.cgroupDirs) {
+    const sub = path.join(dest, name);
+    fs.mkdirSync(sub, { recursive: true });
+    bindMount(hostPath, sub, false, flags);
+  }
+  if (flags & MS_RDONLY) mount(null, dest, null, MS_REMOUNT | flags);
+}
+
+function mountEntry(plan: StagePlan, entry: Mount): void {
+  const opts = parseMountOptions(entry.options);
+  const dest = secureJoin(plan.rootfs, entry.destination);
+  const type = entry.type ?? '';
+  if (type === 'cgroup' || type === 'cgroup2') {
+    mountCgroups(plan, dest, opts.flags);
+  } else if (opts.bind || type === 'bind') {
+    const source = path.resolve(plan.bundle, entry.source ?? '');
+    let sourceStat: fs.Stats;
+    try {
+      sourceStat = fs.statSync(source);
+    } catch {
+      throw new Error(`mount ${entry.destination}: bind source ${source} does not exist`);
+    }
+    ensureMountPoint(dest, !sourceStat.isDirectory());
+    bindMount(source, dest, opts.recursive, opts.flags);
+  } else {
+    ensureMountPoint(dest, false);
+    try {
+      mount(entry.source ?? type, dest, type, opts.flags, opts.data || null);
+    } catch (err) {
+      // sysfs refuses to mount outside a private network namespace: show the host's, as runc does.
+      if (!(type === 'sysfs' && err instanceof SyscallError && err.code === 'EPERM')) throw err;
+      bindMount('/sys', dest, true, opts.flags);
+    }
+  }
+  for (const propagation of opts.propagation) mount(null, dest, null, propagation);
+}
+
+function createDevice(rootfs: string, device: Device): void {
+  const dest = secureJoin(rootfs, device.path);
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  fs.rmSync(dest, { force: true });
+  const kind = device.type === 'b' ? S_IFBLK : device.type === 'p' ? S_IFIFO : S_IFCHR;
+  const mode = device.fileMode ?? 0o666;
+  try {
+    mknod(dest, kind | (mode & 0o7777), makedev(device.major ?? 0, device.minor ?? 0));
+  } catch (err) {
+    // The devices cgroup can forbid mknod; the host's node bound in its place still honours it.
+    if (!(err instanceof SyscallError && err.code === 'EPERM' && fs.existsSync(device.path))) throw err;
+    fs.writeFileSync(dest, '');
+    mount(device.path, dest, null, MS_BIND);
+    return;
+  }
+  fs.chmodSync(dest, mode & 0o7777);
+  fs.chownSync(dest, device.uid ?? 0, device.gid ?? 0);
+}
+
+function populateDev(plan: StagePlan): void {
+  const mounts = plan.spec.mounts ?? [];
+  const devFromHost = mounts.some((m) => path.normalize(m.destination) === '/dev' && (m.type === 'bind' || m.options?.includes('bind') || m.options?.includes('rbind')));
+  if (!devFromHost) {
+    for (const device of DEFAULT_DEVICES) createDevice(plan.rootfs, device);
+    for (const [target, link] of DEV_SYMLINKS) {
+      const dest = secureJoin(plan.rootfs, link);
+      if (!fs.existsSync(path.dirname(dest))) continue;
+      fs.rmSync(dest, { force: true });
+      symlink(target, dest);
+    }
+    const ptmx = secureJoin(plan.rootfs, '/dev/ptmx');
+    if (fs.existsSync(secureJoin(plan.rootfs, '/dev/pts/ptmx'))) {
+      fs.rmSync(ptmx, { force: true });
+      symlink('pts/ptmx', ptmx);
+    }
+  }
+  for (const device of plan.spec.linux?.devices ?? []) createDevice(plan.rootfs, device);
+}
+
+/** Everything up to (not including) the switch of root: runs in the container's new mount namespace. */
+export function prepareRootfs(plan: StagePlan): void {
+  const propagation = plan.spec.linux?.rootfsPropagation;
+  mount(null, '/', null, propagation ? parsePropagation(propagation) : MS_SLAVE | MS_REC);
+  // pivot_root refuses a new root whose parent mount is shared.
+  const parent = mountPoint(fs.readFileSync('/proc/self/mountinfo', 'utf8'), plan.rootfs);
+  if (parent.shared) mount(null, parent.point, null, MS_PRIVATE);
+  mount(plan.rootfs, plan.rootfs, null, MS_BIND | MS_REC);
+  for (const entry of plan.spec.mounts ?? []) mountEntry(plan, entry);
+  populateDev(plan);
+}
+
+/** Makes the rootfs the process's `/`: pivot_root with the old root detached, or (--no-pivot) move + chroot. */
+export function enterRootfs(plan: StagePlan): void {
+  if (plan.noPivot) {
+    chdir(plan.rootfs);
+    mount(plan.rootfs, '/', null, MS_MOVE);
+    chroot('.');
+    chdir('/');
+    return;
+  }
+  const oldRoot = open('/', O_DIRECTORY | O_RDONLY);
+  const newRoot = open(plan.rootfs, O_DIRECTORY | O_RDONLY);
+  fchdir(newRoot);
+  pivotRoot('.', '.');
+  // The old root now sits on top of the new one at "/": detach it without telling the host.
+  fchdir(oldRoot);
+  mount(null, '.', null, MS_SLAVE | MS_REC);
+  umount2('.', MNT_DETACH);
+  chdir('/');
+  close(oldRoot);
+  close(newRoot);
+}
+
+function maskPath(target: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(target);
+  } catch {
+    return;
+  }
+  if (stat.isDirectory()) mount('tmpfs', target, 'tmpfs', MS_RDONLY);
+  else mount('/dev/null', target, null, MS_BIND);
+}
+
+function readonlyPath(target: string): void {
+  if (!fs.existsSync(target)) return;
+  mount(target, target, null, MS_BIND | MS_REC);
+  mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC);
+}
+
+/** After the switch of root: sysctls, masked and read-only paths, a read-only root. */
+export function finishRootfs(plan: StagePlan): void {
+  const linux = plan.spec.linux ?? {};
+  for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
+    fs.writeFileSync(`/proc/sys/${key.replace(/\./g, '/')}`, value);
+  }
+  for (const target of linux.readonlyPaths ?? []) readonlyPath(target);
+  for (const target of linux.maskedPaths ?? []) maskPath(target);
+  if (plan.spec.root?.readonly) mount(null, '/', null, MS_BIND | MS_REMOUNT | MS_RDONLY);
+}

@@ -1,0 +1,107 @@
+// The container's PID-1 stage: started by the orchestrator inside the new PID namespace, it builds the
+// container around itself, reports ready, waits on the exec FIFO for `start`, then execve()s the program.
+// Keep its imports few: every container start pays for them.
+import * as fs from 'node:fs';
+import { O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_WRONLY, open, openatAsync } from '../../linux/fs.js';
+import { CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, setns, unshare } from '../../linux/namespaces.js';
+import { execve, sethostname, setdomainname } from '../../linux/process.js';
+import { runHooks } from '../hooks.js';
+import type { StagePlan } from '../protocol.js';
+import type { NamespaceType } from '../spec/types.js';
+import { StageChannel } from './channel.js';
+import { applyIdentity, applyRlimits, enterCwd, findExecutable, prepareInheritance } from './process-setup.js';
+import { enterRootfs, finishRootfs, prepareRootfs } from './rootfs.js';
+
+const NAMESPACE_FLAGS: Partial<Record<NamespaceType, number>> = {
+  mount: CLONE_NEWNS,
+  uts: CLONE_NEWUTS,
+  ipc: CLONE_NEWIPC,
+  network: CLONE_NEWNET,
+  cgroup: CLONE_NEWCGROUP,
+};
+
+const TERMINATING_SIGNALS: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR2', 'SIGALRM'];
+const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15, SIGUSR2: 12, SIGALRM: 14 };
+
+/** Joins namespaces given by path; returns the unshare() flags of the ones to create. */
+function joinNamespaces(plan: StagePlan): { create: number; joinedMount: boolean } {
+  let create = 0;
+  let joinedMount = false;
+  for (const ns of plan.spec.linux?.namespaces ?? []) {
+    const flag = NAMESPACE_FLAGS[ns.type];
+    if (flag === undefined) continue; // pid was handled by the orchestrator before we were born
+    if (!ns.path) {
+      create |= flag;
+      continue;
+    }
+    const fd = open(ns.path, O_RDONLY | O_CLOEXEC);
+    // A multithreaded process must stop sharing its fs state before it may change mount namespace.
+    if (flag === CLONE_NEWNS) {
+      unshare(CLONE_FS);
+      joinedMount = true;
+    }
+    setns(fd, flag, ns.path);
+    fs.closeSync(fd);
+  }
+  return { create, joinedMount };
+}
+
+async function main(): Promise<void> {
+  const channel = new StageChannel(3 + Number(process.env.TSLAB_PRESERVE_FDS ?? 0));
+  let plan: StagePlan | undefined;
+  try {
+    plan = channel.readPlan();
+    const spec = plan.spec;
+    const proc = spec.process!;
+    const { create, joinedMount } = joinNamespaces(plan);
+    if (!joinedMount && !(create & CLONE_NEWNS)) throw new Error('a mount namespace is required: add {"type": "mount"} to linux.namespaces');
+    // Join the cgroups before the cgroup namespace exists, so that namespace is rooted at them.
+    channel.request({ type: 'join-cgroups' });
+    if (create) unshare(create);
+    if (spec.hostname !== undefined && spec.hostname !== '') {
+      if (!spec.linux?.namespaces?.some((ns) => ns.type === 'uts')) {
+        throw new Error('unable to set hostname without a private UTS namespace');
+      }
+      sethostname(spec.hostname);
+    }
+    if (spec.domainname) setdomainname(spec.domainname);
+    if (proc.oomScoreAdj !== undefined) fs.writeFileSync('/proc/self/oom_score_adj', String(proc.oomScoreAdj));
+    const stateDirFd = open(plan.stateDir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (!joinedMount) prepareRootfs(plan);
+    const { state } = channel.request({ type: 'run-hooks' });
+    runHooks('createContainer', spec.hooks?.createContainer, state!);
+    if (!joinedMount) {
+      enterRootfs(plan);
+      finishRootfs(plan);
+    }
+    enterCwd(proc);
+    const executable = findExecutable(proc);
+    channel.send({ type: 'ready' });
+    channel.close();
+
+    // Until `start`, behave like a process with default dispositions: as PID 1 we would ignore them.
+    for (const signal of TERMINATING_SIGNALS) process.on(signal, () => process.exit(128 + SIGNAL_NUMBERS[signal]));
+    const fifo = await openatAsync(stateDirFd, 'exec.fifo', O_WRONLY | O_CLOEXEC);
+    fs.writeSync(fifo, '0');
+    fs.closeSync(fifo);
+    fs.closeSync(stateDirFd);
+    for (const signal of TERMINATING_SIGNALS) process.removeAllListeners(signal);
+
+    runHooks('startContainer', spec.hooks?.startContainer, { ...state!, status: 'running' });
+    applyRlimits(proc);
+    applyIdentity(proc);
+    prepareInheritance(proc, plan.preserveFds);
+    execve(executable, proc.args, proc.env ?? []);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    try {
+      channel.send({ type: 'error', message });
+    } catch {
+      // The orchestrator is gone (after create returned): stderr is all that is left.
+      process.stderr.write(`tslab-runtime: container init: ${message}\n`);
+    }
+    process.exit(1);
+  }
+}
+
+void main();

@@ -1,0 +1,39 @@
+// What /proc says about a process: enough to tell whether a saved pid is still our container.
+import * as fs from 'node:fs';
+
+export interface ProcStat {
+  state: string;
+  startTime: number;
+}
+
+export function readProcStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may contain spaces and parentheses: fields resume after the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0], startTime: Number(fields[19]) };
+}
+
+/** True while `pid` is the same process (same start time) and has not exited. */
+export function isAlive(pid: number, startTime: number): boolean {
+  const stat = readProcStat(pid);
+  return stat !== undefined && stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+export function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Waits until the process is gone, up to `timeoutMs`; returns whether it is. */
+export function waitForExit(pid: number, startTime: number, timeoutMs: number): boolean {
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid, startTime)) {
+    if (Date.now() > deadline) return false;
+    sleepSync(2);
+  }
+  return true;
+}

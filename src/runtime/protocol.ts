@@ -1,0 +1,27 @@
+// Messages between the orchestrator (the tslab-runtime command) and the container's PID-1 stage,
+// one JSON object per line over a socketpair.
+import type { Spec, State } from './spec/types.js';
+
+export interface StagePlan {
+  id: string;
+  bundle: string;
+  rootfs: string;
+  stateDir: string;
+  spec: Spec;
+  noPivot: boolean;
+  /** Extra fds passed from the caller, numbered from 3 (runc's --preserve-fds). */
+  preserveFds: number;
+  /** Host directories of the container's cgroups by hierarchy name, for a `cgroup` mount on v1. */
+  cgroupDirs: Array<{ name: string; hostPath: string }>;
+  /** Mount cgroup2 (pure v2) rather than binding v1 hierarchies. */
+  cgroupV2: boolean;
+}
+
+/** What the stage asks or tells; the orchestrator answers every request with an OrchestratorReply. */
+export type StageMessage =
+  | { type: 'join-cgroups' }
+  | { type: 'run-hooks' }
+  | { type: 'ready' }
+  | { type: 'error'; message: string };
+
+export type OrchestratorReply = { type: 'ok'; state?: State } | { type: 'abort'; message: string };

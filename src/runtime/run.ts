@@ -1,0 +1,41 @@
+// `run`: create + start; in the foreground it forwards signals, waits, cleans up, and returns the status.
+import { constants } from 'node:os';
+import { createContainer, type CreateOptions } from './create.js';
+import { deleteContainer } from './delete.js';
+import { startContainer, type Warn } from './start.js';
+import type { StateStore } from './state.js';
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+
+export async function runContainer(store: StateStore, opts: CreateOptions & { detach: boolean }, warn: Warn): Promise<number> {
+  const { child } = await createContainer(store, opts);
+  if (opts.detach) {
+    startContainer(store, opts.id, warn);
+    child.unref();
+    return 0;
+  }
+  const exited = new Promise<number>((resolve) => {
+    child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+  });
+  // As PID 1 the container may ignore what we forward; a second interrupt is not asked, it is SIGKILL.
+  let interrupts = 0;
+  const forwarders = FORWARDED.map((signal) => {
+    const forward = () => {
+      const urgent = (signal === 'SIGINT' || signal === 'SIGTERM') && ++interrupts > 1;
+      try {
+        process.kill(child.pid!, urgent ? 'SIGKILL' : signal);
+      } catch {
+        // The container has just exited.
+      }
+    };
+    process.on(signal, forward);
+    return () => process.off(signal, forward);
+  });
+  try {
+    startContainer(store, opts.id, warn);
+    return await exited;
+  } finally {
+    forwarders.forEach((remove) => remove());
+    deleteContainer(store, opts.id, true, warn);
+  }
+}

@@ -1,0 +1,31 @@
+// A container's status is read from the kernel each time, never trusted from a file alone.
+import * as fs from 'node:fs';
+import { loadCgroupManager } from './cgroups/index.js';
+import { isAlive } from './proc.js';
+import type { State } from './spec/types.js';
+import type { ContainerRecord, StateStore } from './state.js';
+
+export type Status = State['status'];
+
+export function containerStatus(store: StateStore, record: ContainerRecord): Status {
+  if (!isAlive(record.pid, record.pidStartTime)) return 'stopped';
+  if (fs.existsSync(store.fifoPath(record.id))) return 'created';
+  if (loadCgroupManager(record.cgroups).isFrozen()) return 'paused';
+  return 'running';
+}
+
+/** runc's `state` document. */
+export function runcState(store: StateStore, record: ContainerRecord) {
+  const status = containerStatus(store, record);
+  return {
+    ociVersion: record.ociVersion,
+    id: record.id,
+    pid: status === 'stopped' ? 0 : record.pid,
+    status,
+    bundle: record.bundle,
+    rootfs: record.rootfs,
+    created: record.created,
+    owner: record.owner,
+    ...(Object.keys(record.annotations).length ? { annotations: record.annotations } : {}),
+  };
+}

@@ -1,0 +1,249 @@
+// Which OCI runtime the lifecycle suite drives, and how to call it.
+//
+// TSLAB_TEST_RUNTIME=runc  -> `runc` (from PATH)
+// TSLAB_TEST_RUNTIME=tslab -> `<node> <repo>/bin/tslab-runtime.js`
+//
+// Every call gets `--root <dir>` as a global flag BEFORE the subcommand, as runc wants (and as the
+// containerd shim calls it). The runtime's stdout/stderr go to temporary files, not pipes: `create` and
+// `run --detach` hand their stdio to the container, and a pipe held open by a container would keep us
+// waiting forever. We wait for the runtime process to exit, then read the files.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export type RuntimeName = 'runc' | 'tslab';
+
+export function runtimeName(): RuntimeName {
+  const name = process.env.TSLAB_TEST_RUNTIME ?? 'runc';
+  if (name !== 'runc' && name !== 'tslab') {
+    throw new Error(`TSLAB_TEST_RUNTIME must be "runc" or "tslab", not ${JSON.stringify(name)}`);
+  }
+  return name;
+}
+
+/** The executable and the arguments that come before anything else. */
+export function runtimeCommand(): { file: string; prefix: string[] } {
+  if (runtimeName() === 'runc') return { file: 'runc', prefix: [] };
+  return { file: process.execPath, prefix: [path.join(REPO_ROOT, 'bin/tslab-runtime.js')] };
+}
+
+export interface RunResult {
+  /** Exit status; null if the runtime was ended by a signal (see `signal`) or timed out. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  /** The whole command line, for failure messages. */
+  argv: string[];
+}
+
+export interface ExecOptions {
+  /** Working directory of the runtime process (default: the current one). */
+  cwd?: string;
+  /** Give up (SIGKILL the runtime process we started) after this long. */
+  timeoutMs?: number;
+  /** Extra environment. */
+  env?: Record<string, string>;
+  /** Text written to the runtime's stdin; otherwise stdin is /dev/null. */
+  input?: string;
+  /** Global flags put before `--root` (e.g. ['--log', file]). */
+  globalFlags?: string[];
+}
+
+const DEFAULT_TIMEOUT_MS = 20_000;
+
+/** A running runtime command (e.g. a foreground `run`) that can be waited for. */
+export interface RuntimeProcess {
+  pid: number;
+  argv: string[];
+  result: Promise<RunResult>;
+  /** Sends a signal to the runtime process itself (the one we started; never by name). */
+  signal(sig: NodeJS.Signals): void;
+}
+
+let ioCounter = 0;
+let scratchDir: string | null = null;
+
+/** Where the runtime's output files go (the suite points this into its own temp dir). */
+export function setScratchDir(dir: string): void {
+  scratchDir = dir;
+}
+
+/** A fresh path for one output file; removed again once read. */
+function ioPath(n: number, what: 'out' | 'err'): string {
+  if (scratchDir) {
+    fs.mkdirSync(scratchDir, { recursive: true });
+    return path.join(scratchDir, `${n}.${what}`);
+  }
+  return path.join(os.tmpdir(), `tslabtest-io-${process.pid}-${n}.${what}`);
+}
+
+/** Starts `<runtime> [globalFlags] [--root root] args...` without waiting for it. */
+export function spawnRuntime(root: string | null, args: string[], opts: ExecOptions = {}): RuntimeProcess {
+  const { file, prefix } = runtimeCommand();
+  const argv = [...prefix, ...(opts.globalFlags ?? []), ...(root ? ['--root', root] : []), ...args];
+  const n = ++ioCounter;
+  const outPath = ioPath(n, 'out');
+  const errPath = ioPath(n, 'err');
+  const outFd = fs.openSync(outPath, 'w+');
+  const errFd = fs.openSync(errPath, 'w+');
+  const child = spawn(file, argv, {
+    cwd: opts.cwd,
+    env: { ...process.env, ...(opts.env ?? {}) },
+    stdio: [opts.input !== undefined ? 'pipe' : 'ignore', outFd, errFd],
+  });
+  // The child has its own copies now.
+  fs.closeSync(outFd);
+  fs.closeSync(errFd);
+  if (opts.input !== undefined && child.stdin) {
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input);
+  }
+  const readAndRemove = (p: string): string => {
+    try {
+      return fs.readFileSync(p, 'utf8');
+    } catch {
+      return '';
+    } finally {
+      fs.rmSync(p, { force: true });
+    }
+  };
+  const result = new Promise<RunResult>((resolve) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
+      clearTimeout(timer);
+      resolve({
+        code: timedOut ? null : code,
+        signal,
+        stdout: readAndRemove(outPath),
+        stderr: readAndRemove(errPath),
+        timedOut,
+        argv: [file, ...argv],
+      });
+    };
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: null, signal: null, stdout: '', stderr: String(err), timedOut: false, argv: [file, ...argv] });
+    });
+    // 'exit', not 'close': a container may still hold the output files open.
+    child.on('exit', finish);
+  });
+  return {
+    pid: child.pid ?? -1,
+    argv: [file, ...argv],
+    result,
+    signal: (sig) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    },
+  };
+}
+
+/** Runs `<runtime> [--root root] args...` to completion. */
+export function execRuntime(root: string | null, args: string[], opts: ExecOptions = {}): Promise<RunResult> {
+  return spawnRuntime(root, args, opts).result;
+}
+
+/** One line describing a result, for assertion messages. */
+export function describeResult(r: RunResult): string {
+  const how = r.timedOut ? 'TIMED OUT' : r.code !== null ? `exit ${r.code}` : `signal ${r.signal}`;
+  return `$ ${r.argv.join(' ')}\n-> ${how}\nstdout: ${r.stdout.trim()}\nstderr: ${r.stderr.trim()}`;
+}
+
+export class RuntimeError extends Error {
+  constructor(public readonly result: RunResult) {
+    super(`runtime command failed\n${describeResult(result)}`);
+  }
+}
+
+/** The OCI state as printed by `<runtime> state`. */
+export interface ContainerState {
+  ociVersion: string;
+  id: string;
+  pid: number;
+  status: 'creating' | 'created' | 'running' | 'stopped' | 'paused';
+  bundle: string;
+  rootfs?: string;
+  created?: string;
+  owner?: string;
+  annotations?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+/** A runtime bound to one state directory (`--root`). */
+export class Runtime {
+  constructor(public readonly root: string) {}
+
+  get name(): RuntimeName {
+    return runtimeName();
+  }
+
+  exec(args: string[], opts: ExecOptions = {}): Promise<RunResult> {
+    return execRuntime(this.root, args, opts);
+  }
+
+  spawn(args: string[], opts: ExecOptions = {}): RuntimeProcess {
+    return spawnRuntime(this.root, args, opts);
+  }
+
+  /** Like exec but throws (with the runtime's output) unless it exits 0. */
+  async ok(args: string[], opts: ExecOptions = {}): Promise<RunResult> {
+    const r = await this.exec(args, opts);
+    if (r.code !== 0) throw new RuntimeError(r);
+    return r;
+  }
+
+  async state(id: string): Promise<ContainerState> {
+    const r = await this.ok(['state', id]);
+    return JSON.parse(r.stdout) as ContainerState;
+  }
+
+  /** The state, or null when `state` fails (container unknown). */
+  async stateOrNull(id: string): Promise<ContainerState | null> {
+    const r = await this.exec(['state', id]);
+    if (r.code !== 0) return null;
+    return JSON.parse(r.stdout) as ContainerState;
+  }
+
+  /** `list --format json`; runc prints `null` for no containers, which we read as []. */
+  async list(): Promise<ContainerState[]> {
+    const r = await this.ok(['list', '--format', 'json']);
+    const parsed = JSON.parse(r.stdout.trim() || 'null') as ContainerState[] | null;
+    return parsed ?? [];
+  }
+
+  /** Polls `state` until the status is `status` (or the time is up, then throws). */
+  async waitForStatus(id: string, status: ContainerState['status'], timeoutMs = 10_000): Promise<ContainerState> {
+    const deadline = Date.now() + timeoutMs;
+    let last: ContainerState | null = null;
+    for (;;) {
+      last = await this.stateOrNull(id);
+      if (last?.status === status) return last;
+      if (Date.now() > deadline) {
+        throw new Error(`container ${id} did not reach status ${status}; last state: ${JSON.stringify(last)}`);
+      }
+      await sleep(25);
+    }
+  }
+
+  /** `delete --force`, ignoring the outcome: for cleanup. */
+  async forceDelete(id: string): Promise<RunResult> {
+    return this.exec(['delete', '--force', id]);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
