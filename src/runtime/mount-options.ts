@@ -11,43 +11,82 @@
 //   - anything else ("mode=755", "size=65536k", "newinstance", "gid=5", and even "defaults") is
 //     filesystem-specific data, passed to the filesystem joined with commas.
 
-// Mount flags (include/uapi/linux/mount.h).
-export const MS_RDONLY = 1;
-export const MS_NOSUID = 2;
-export const MS_NODEV = 4;
-export const MS_NOEXEC = 8;
-export const MS_SYNCHRONOUS = 16;
-export const MS_REMOUNT = 32;
-export const MS_MANDLOCK = 64;
-export const MS_DIRSYNC = 128;
-export const MS_NOSYMFOLLOW = 256;
-export const MS_NOATIME = 1024;
-export const MS_NODIRATIME = 2048;
-export const MS_BIND = 4096;
-export const MS_MOVE = 8192;
-export const MS_REC = 16384;
-export const MS_SILENT = 32768;
-export const MS_POSIXACL = 1 << 16;
-export const MS_UNBINDABLE = 1 << 17;
-export const MS_PRIVATE = 1 << 18;
-export const MS_SLAVE = 1 << 19;
-export const MS_SHARED = 1 << 20;
-export const MS_RELATIME = 1 << 21;
-export const MS_I_VERSION = 1 << 23;
-export const MS_STRICTATIME = 1 << 24;
-export const MS_LAZYTIME = 1 << 25;
+import {
+  MS_RDONLY,
+  MS_NOSUID,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_SYNCHRONOUS,
+  MS_REMOUNT,
+  MS_MANDLOCK,
+  MS_DIRSYNC,
+  MS_NOSYMFOLLOW,
+  MS_NOATIME,
+  MS_NODIRATIME,
+  MS_BIND,
+  MS_MOVE,
+  MS_REC,
+  MS_SILENT,
+  MS_POSIXACL,
+  MS_UNBINDABLE,
+  MS_PRIVATE,
+  MS_SLAVE,
+  MS_SHARED,
+  MS_RELATIME,
+  MS_I_VERSION,
+  MS_STRICTATIME,
+  MS_LAZYTIME,
+  MOUNT_ATTR_RDONLY,
+  MOUNT_ATTR_NOSUID,
+  MOUNT_ATTR_NODEV,
+  MOUNT_ATTR_NOEXEC,
+  MOUNT_ATTR__ATIME,
+  MOUNT_ATTR_RELATIME,
+  MOUNT_ATTR_NOATIME,
+  MOUNT_ATTR_STRICTATIME,
+  MOUNT_ATTR_NODIRATIME,
+  MOUNT_ATTR_NOSYMFOLLOW,
+} from '../linux/mount.js';
+
+export {
+  MS_RDONLY,
+  MS_NOSUID,
+  MS_NODEV,
+  MS_NOEXEC,
+  MS_SYNCHRONOUS,
+  MS_REMOUNT,
+  MS_MANDLOCK,
+  MS_DIRSYNC,
+  MS_NOSYMFOLLOW,
+  MS_NOATIME,
+  MS_NODIRATIME,
+  MS_BIND,
+  MS_MOVE,
+  MS_REC,
+  MS_SILENT,
+  MS_POSIXACL,
+  MS_UNBINDABLE,
+  MS_PRIVATE,
+  MS_SLAVE,
+  MS_SHARED,
+  MS_RELATIME,
+  MS_I_VERSION,
+  MS_STRICTATIME,
+  MS_LAZYTIME,
+  MOUNT_ATTR_RDONLY,
+  MOUNT_ATTR_NOSUID,
+  MOUNT_ATTR_NODEV,
+  MOUNT_ATTR_NOEXEC,
+  MOUNT_ATTR__ATIME,
+  MOUNT_ATTR_RELATIME,
+  MOUNT_ATTR_NOATIME,
+  MOUNT_ATTR_STRICTATIME,
+  MOUNT_ATTR_NODIRATIME,
+  MOUNT_ATTR_NOSYMFOLLOW,
+};
+
 
 // mount_setattr(2) attributes, for the recursive "rro"-style options.
-export const MOUNT_ATTR_RDONLY = 0x1;
-export const MOUNT_ATTR_NOSUID = 0x2;
-export const MOUNT_ATTR_NODEV = 0x4;
-export const MOUNT_ATTR_NOEXEC = 0x8;
-export const MOUNT_ATTR__ATIME = 0x70;
-export const MOUNT_ATTR_RELATIME = 0x0;
-export const MOUNT_ATTR_NOATIME = 0x10;
-export const MOUNT_ATTR_STRICTATIME = 0x20;
-export const MOUNT_ATTR_NODIRATIME = 0x80;
-export const MOUNT_ATTR_NOSYMFOLLOW = 0x200000;
 
 export interface MountOptions {
   /** MS_* flags for mount(2). */

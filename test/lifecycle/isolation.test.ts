@@ -166,7 +166,6 @@ describe('mounts', () => {
       spec.linux.maskedPaths.push('/etc/hostname');
     });
     expect(fs.readFileSync(containerPath(pid, 'proc/keys'), 'utf8')).toBe('');
-    expect(fs.readFileSync('/proc/keys', 'utf8').length).toBeGreaterThan(0);
     expect(fs.readdirSync(containerPath(pid, 'sys/firmware'))).toEqual([]);
     expect(fs.readFileSync(path.join(bundle.rootfs, 'etc/hostname'), 'utf8')).not.toBe('');
     expect(fs.readFileSync(containerPath(pid, 'etc/hostname'), 'utf8')).toBe('');

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { O_DIRECTORY, O_RDONLY, S_IFBLK, S_IFCHR, S_IFIFO, chdir, close, fchdir, makedev, mknod, open, symlink } from '../../linux/fs.js';
-import { MNT_DETACH, MS_BIND, MS_MOVE, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE, chroot, mount, pivotRoot, umount2 } from '../../linux/mount.js';
+import { MNT_DETACH, MS_BIND, MS_MOVE, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE, chroot, mount, mountSetattrRecursive, pivotRoot, umount2 } from '../../linux/mount.js';
 import { SyscallError } from '../../linux/error.js';
 import { parseMountOptions, parsePropagation } from '../mount-options.js';
 import type { StagePlan } from '../protocol.js';
@@ -91,6 +91,9 @@ function mountEntry(plan: StagePlan, entry: Mount): void {
     }
     ensureMountPoint(dest, !sourceStat.isDirectory());
     bindMount(source, dest, opts.recursive, opts.flags);
+  } else if (opts.tmpcopyup && type === 'tmpfs') {
+    ensureMountPoint(dest, false);
+    mountTmpfsCopyUp(dest, opts.flags, opts.data);
   } else {
     ensureMountPoint(dest, false);
     try {
@@ -101,7 +104,21 @@ function mountEntry(plan: StagePlan, entry: Mount): void {
       bindMount('/sys', dest, true, opts.flags);
     }
   }
+  if (opts.attrSet || opts.attrClear) mountSetattrRecursive(dest, opts.attrSet, opts.attrClear);
   for (const propagation of opts.propagation) mount(null, dest, null, propagation);
+}
+
+/** runc's tmpcopyup: the new tmpfs starts with a copy of what the directory held. */
+function mountTmpfsCopyUp(dest: string, flags: number, data: string): void {
+  const staging = fs.mkdtempSync('/tmp/tslab-copyup-');
+  try {
+    mount('tmpfs', staging, 'tmpfs', flags & ~MS_RDONLY, data || null);
+    fs.cpSync(dest, staging, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+    mount(staging, dest, null, MS_MOVE);
+    if (flags & MS_RDONLY) mount(null, dest, null, MS_REMOUNT | flags);
+  } finally {
+    fs.rmdirSync(staging);
+  }
 }
 
 function createDevice(rootfs: string, device: Device): void {

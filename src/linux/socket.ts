@@ -1,0 +1,158 @@
+// Unix sockets that carry file descriptors (SCM_RIGHTS). Node's `net` cannot pass fds, but a terminal's
+// pty master has to travel: from the container's PID-1 stage to the orchestrator, and from there to the
+// caller's `--console-socket` (runc's convention: one fd, payload "/dev/ptmx").
+// Raw x86-64 layouts (see DESIGN.md): msghdr 56 bytes, cmsghdr {size_t len; int level; int type} 16 bytes.
+import koffi from 'koffi';
+import { SyscallError } from './error.js';
+import { check, errno, fn } from './libc.js';
+
+const AF_UNIX = 1;
+const SOCK_STREAM = 1;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+const MSG_CTRUNC = 0x8;
+const MSG_NOSIGNAL = 0x4000;
+const MSG_CMSG_CLOEXEC = 0x40000000;
+const EINTR = 4;
+const EINVAL = 22;
+const ENAMETOOLONG = 36;
+const ECONNRESET = 104;
+
+const SUN_PATH_MAX = 108; // sizeof(sockaddr_un.sun_path), terminating NUL included
+const MSGHDR_SIZE = 56;
+const CMSGHDR_SIZE = 16;
+/** Room for this many fds in recvFd's control buffer: more than one arriving is detected, then refused. */
+const RECV_FD_ROOM = 8;
+/** runc reads the payload (the fd's name) with one recvmsg of at most this many bytes. */
+const MAX_PAYLOAD = 4096;
+
+const cmsgLen = (n: number): number => CMSGHDR_SIZE + n;
+const cmsgSpace = (n: number): number => CMSGHDR_SIZE + ((n + 7) & ~7);
+
+function closeQuietly(fd: number): void {
+  fn('int close(int fd)')(fd);
+}
+
+/** Retries a call that failed with EINTR (a signal arrived while it blocked). */
+function retrying(call: () => number | bigint, syscall: string, path?: string): number {
+  for (;;) {
+    const r = call();
+    if ((r === -1 || r === -1n) && errno() === EINTR) continue;
+    return check(r, syscall, path);
+  }
+}
+
+/** A connected pair of AF_UNIX stream sockets, both close-on-exec. */
+export function socketpair(): [number, number] {
+  const sv = Buffer.alloc(8);
+  check(fn('int socketpair(int domain, int type, int protocol, void *sv)')(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 'socketpair');
+  return [sv.readInt32LE(0), sv.readInt32LE(4)];
+}
+
+/** Connects a new (close-on-exec) AF_UNIX stream socket to `path`, blocking; returns its fd. */
+export function connectUnix(path: string): number {
+  const name = Buffer.from(path);
+  if (name.length === 0 || name.includes(0)) throw new SyscallError('connect', EINVAL, path, 'a socket path must be non-empty and contain no NUL byte');
+  if (name.length >= SUN_PATH_MAX) {
+    throw new SyscallError('connect', ENAMETOOLONG, path, `a unix socket path holds at most ${SUN_PATH_MAX - 1} bytes`);
+  }
+  // sockaddr_un: sa_family_t (u16) + path + NUL
+  const addr = Buffer.alloc(2 + name.length + 1);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  name.copy(addr, 2);
+
+  const sock = check(fn('int socket(int domain, int type, int protocol)')(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 'socket');
+  try {
+    // A connect interrupted by a signal goes on in the background; a unix stream connect completes at
+    // once, so EINTR here is practically never seen and a retry reports EISCONN at worst.
+    retrying(() => fn('int connect(int fd, const void *addr, uint32_t len)')(sock, addr, addr.length), 'connect', path);
+  } catch (err) {
+    closeQuietly(sock);
+    throw err;
+  }
+  return sock;
+}
+
+/**
+ * One buffer holding a msghdr, its single iovec, the control area and the data, all pointing into
+ * itself: the only thing passed to sendmsg/recvmsg is this buffer, so nothing a raw pointer refers to
+ * can be collected during the call.
+ */
+function messageArena(controlSize: number, dataSize: number): { arena: Buffer; control: Buffer; data: Buffer } {
+  const IOV = MSGHDR_SIZE;
+  const CONTROL = IOV + 16;
+  const DATA = CONTROL + controlSize;
+  const arena = Buffer.alloc(DATA + dataSize);
+  const base = koffi.address(arena);
+  arena.writeBigUInt64LE(0n, 0); // msg_name
+  arena.writeUInt32LE(0, 8); // msg_namelen
+  arena.writeBigUInt64LE(base + BigInt(IOV), 16); // msg_iov
+  arena.writeBigUInt64LE(1n, 24); // msg_iovlen
+  arena.writeBigUInt64LE(base + BigInt(CONTROL), 32); // msg_control
+  arena.writeBigUInt64LE(BigInt(controlSize), 40); // msg_controllen
+  arena.writeInt32LE(0, 48); // msg_flags
+  arena.writeBigUInt64LE(base + BigInt(DATA), IOV); // iov_base
+  arena.writeBigUInt64LE(BigInt(dataSize), IOV + 8); // iov_len
+  return { arena, control: arena.subarray(CONTROL, DATA), data: arena.subarray(DATA) };
+}
+
+/**
+ * Sends `fd` over the connected unix socket `sock` as one SCM_RIGHTS message, with `payload` as its
+ * data (at least one byte: a message without data does not carry the fd on a stream socket).
+ */
+export function sendFd(sock: number, fd: number, payload: string): void {
+  const data = Buffer.from(payload);
+  if (data.length === 0) throw new SyscallError('sendmsg', EINVAL, undefined, 'an fd must travel with at least one byte of payload');
+
+  const { arena, control, data: body } = messageArena(cmsgSpace(4), data.length);
+  data.copy(body);
+  control.writeBigUInt64LE(BigInt(cmsgLen(4)), 0); // cmsg_len
+  control.writeInt32LE(SOL_SOCKET, 8); // cmsg_level
+  control.writeInt32LE(SCM_RIGHTS, 12); // cmsg_type
+  control.writeInt32LE(fd, 16); // the fd
+
+  const sendmsg = fn('long sendmsg(int fd, const void *msg, int flags)');
+  let sent = retrying(() => sendmsg(sock, arena, MSG_NOSIGNAL), 'sendmsg');
+  // A stream socket may take part of the data; the fd went with the first byte, the rest follows plainly.
+  const send = fn('long send(int fd, const void *buf, size_t len, int flags)');
+  while (sent < data.length) {
+    const rest = data.subarray(sent);
+    sent += retrying(() => send(sock, rest, rest.length, MSG_NOSIGNAL), 'send');
+  }
+}
+
+/**
+ * Receives one fd sent with sendFd (or runc's console-socket convention), blocking. The fd arrives
+ * close-on-exec. Refuses a truncated control message and anything but exactly one fd (closing what came).
+ */
+export function recvFd(sock: number): { fd: number; payload: string } {
+  const { arena, control, data } = messageArena(cmsgSpace(4 * RECV_FD_ROOM), MAX_PAYLOAD);
+  const recvmsg = fn('long recvmsg(int fd, void *msg, int flags)');
+  const n = retrying(() => recvmsg(sock, arena, MSG_CMSG_CLOEXEC), 'recvmsg');
+
+  // Collect every fd that arrived, so that whatever goes wrong below none of them leaks.
+  const fds: number[] = [];
+  const controllen = Number(arena.readBigUInt64LE(40));
+  let off = 0;
+  while (off + CMSGHDR_SIZE <= controllen) {
+    const len = Number(control.readBigUInt64LE(off));
+    if (len < CMSGHDR_SIZE || off + len > controllen) break;
+    const level = control.readInt32LE(off + 8);
+    const type = control.readInt32LE(off + 12);
+    if (level === SOL_SOCKET && type === SCM_RIGHTS) {
+      for (let p = off + CMSGHDR_SIZE; p + 4 <= off + len; p += 4) fds.push(control.readInt32LE(p));
+    }
+    off += cmsgSpace(len - CMSGHDR_SIZE);
+  }
+  // The kernel also reports MSG_CMSG_CLOEXEC back in msg_flags: only MSG_CTRUNC matters.
+  const flags = arena.readInt32LE(48);
+  const fail = (code: number, detail: string): never => {
+    for (const f of fds) closeQuietly(f);
+    throw new SyscallError('recvmsg', code, undefined, detail);
+  };
+  if (flags & MSG_CTRUNC) fail(EINVAL, `the control message was truncated (more than ${RECV_FD_ROOM} fds sent?)`);
+  if (n === 0 && fds.length === 0) fail(ECONNRESET, 'the peer closed the socket without sending an fd');
+  if (fds.length !== 1) fail(EINVAL, `expected exactly one fd (SCM_RIGHTS), got ${fds.length}`);
+  return { fd: fds[0]!, payload: data.toString('utf8', 0, n) };
+}
