@@ -45,9 +45,6 @@ async function store(ctx: Context) {
 }
 
 function createOptions(args: ParsedArgs) {
-  if (args.flags.has('console-socket')) {
-    throw new UsageError('--console-socket is not supported yet: use "terminal": false');
-  }
   const preserve = flagString(args, 'preserve-fds');
   if (preserve !== undefined && !/^\d+$/.test(preserve)) throw new UsageError(`invalid value "${preserve}" for --preserve-fds`);
   return {
@@ -56,6 +53,7 @@ function createOptions(args: ParsedArgs) {
     pidFile: flagString(args, 'pid-file'),
     noPivot: args.flags.has('no-pivot'),
     preserveFds: preserve === undefined ? 0 : Number(preserve),
+    consoleSocket: flagString(args, 'console-socket'),
   };
 }
 
@@ -66,7 +64,7 @@ function pad(columns: string[][]): string {
 
 const COMMANDS: Record<string, Command> = {
   create: {
-    usage: 'create [--bundle DIR] [--pid-file FILE] [--no-pivot] [--preserve-fds N] <container-id>',
+    usage: 'create [--bundle DIR] [--pid-file FILE] [--console-socket PATH] [--no-pivot] [--preserve-fds N] <container-id>',
     summary: 'create a container, its init waiting for start',
     flags: CREATE_FLAGS,
     arity: [1, 1],
@@ -78,7 +76,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   run: {
-    usage: 'run [--detach] [--bundle DIR] [--pid-file FILE] [--no-pivot] [--preserve-fds N] <container-id>',
+    usage: 'run [--detach] [--bundle DIR] [--pid-file FILE] [--console-socket PATH] [--no-pivot] [--preserve-fds N] <container-id>',
     summary: 'create and start a container; without --detach, wait and exit with its status',
     flags: [...CREATE_FLAGS, { names: ['detach', 'd'], takesValue: false }, { names: ['keep'], takesValue: false }],
     arity: [1, 1],

@@ -5,8 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { O_CLOEXEC, O_RDONLY, S_IFIFO, makedev, mknod, open } from '../linux/fs.js';
+import { O_CLOEXEC, O_RDONLY, S_IFIFO, close, makedev, mknod, open } from '../linux/fs.js';
 import { CLONE_NEWPID, setns, unshare } from '../linux/namespaces.js';
+import { connectUnix, recvFd, sendFd, socketpair } from '../linux/socket.js';
 import { newCgroupManager, type CgroupManager } from './cgroups/index.js';
 import { RuntimeError } from './errors.js';
 import { runHooks } from './hooks.js';
@@ -27,11 +28,46 @@ export interface CreateOptions {
   pidFile?: string;
   noPivot?: boolean;
   preserveFds?: number;
+  /** Where to send the pty master of a terminal container (runc's --console-socket). */
+  consoleSocket?: string;
+  /** The caller relays the terminal itself (a foreground `run`): keep the pty master. */
+  keepTerminal?: boolean;
 }
 
 export interface CreatedContainer {
   record: ContainerRecord;
   child: ChildProcess;
+  /** The pty master, when the container has a terminal and the caller keeps it. */
+  terminalMaster?: number;
+}
+
+/** The fds that carry a terminal's pty master from the stage, through us, to whoever shows it. */
+interface TerminalRoute {
+  ours: number;
+  stages: number;
+  consoleSocket?: number;
+  master?: number;
+}
+
+function openTerminalRoute(spec: Spec, opts: CreateOptions): TerminalRoute | undefined {
+  const terminal = spec.process?.terminal ?? false;
+  if (!terminal) {
+    if (opts.consoleSocket) throw new RuntimeError('cannot use a console socket when process.terminal is false');
+    return undefined;
+  }
+  if (!opts.consoleSocket && !opts.keepTerminal) {
+    throw new RuntimeError('process.terminal is true: pass --console-socket to receive the terminal, or use `run` without --detach');
+  }
+  const consoleSocket = opts.consoleSocket ? connectUnix(opts.consoleSocket) : undefined;
+  const [ours, stages] = socketpair();
+  return { ours, stages, consoleSocket };
+}
+
+function closeTerminalRoute(route: TerminalRoute | undefined, keepMaster: boolean): void {
+  if (!route) return;
+  for (const fd of [route.ours, route.stages, route.consoleSocket, keepMaster ? undefined : route.master]) {
+    if (fd !== undefined && fd >= 0) close(fd);
+  }
 }
 
 export function ociState(record: ContainerRecord, status: State['status']): State {
@@ -46,7 +82,7 @@ export function ociState(record: ContainerRecord, status: State['status']): Stat
 }
 
 /** Starts the stage in the container's PID namespace: a process inherits that of the thread that spawns it. */
-function spawnStage(spec: Spec, preserveFds: number): ChildProcess {
+function spawnStage(spec: Spec, preserveFds: number, terminalFd: number | undefined): ChildProcess {
   const pidNs = spec.linux?.namespaces?.find((ns) => ns.type === 'pid');
   const ownPidNs = pidNs ? open('/proc/thread-self/ns/pid', O_RDONLY | O_CLOEXEC) : -1;
   try {
@@ -59,7 +95,7 @@ function spawnStage(spec: Spec, preserveFds: number): ChildProcess {
     }
     const passed = Array.from({ length: preserveFds }, (_, i) => 3 + i);
     return spawn(process.execPath, [STAGE_SCRIPT], {
-      stdio: [0, 1, 2, ...passed, 'pipe'],
+      stdio: [0, 1, 2, ...passed, 'pipe', ...(terminalFd === undefined ? [] : [terminalFd])],
       detached: true,
       env: { TSLAB_PRESERVE_FDS: String(preserveFds) },
     });
@@ -79,7 +115,14 @@ function cgroupDirs(manager: CgroupManager): StagePlan['cgroupDirs'] {
 }
 
 /** Conducts the stage through its requests until it is ready (or fails). */
-async function converse(channel: OrchestratorChannel, child: ChildProcess, manager: CgroupManager, spec: Spec, stateOf: () => State): Promise<void> {
+async function converse(
+  channel: OrchestratorChannel,
+  child: ChildProcess,
+  manager: CgroupManager,
+  spec: Spec,
+  stateOf: () => State,
+  terminal: TerminalRoute | undefined,
+): Promise<void> {
   for (;;) {
     const message = await channel.next();
     if (!message) {
@@ -104,6 +147,17 @@ async function converse(channel: OrchestratorChannel, child: ChildProcess, manag
         }
         channel.reply({ type: 'ok', state: stateOf() });
         break;
+      case 'pty': {
+        if (!terminal) throw new RuntimeError('container init sent a terminal nobody asked for');
+        terminal.master = recvFd(terminal.ours).fd;
+        if (terminal.consoleSocket !== undefined) {
+          sendFd(terminal.consoleSocket, terminal.master, '/dev/ptmx');
+          close(terminal.master);
+          terminal.master = undefined;
+        }
+        channel.reply({ type: 'ok' });
+        break;
+      }
       case 'error':
         throw new RuntimeError(message.message);
       case 'ready':
@@ -117,10 +171,13 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
   const bundle = path.resolve(opts.bundle);
   const spec = loadSpec(bundle);
   const rootfs = resolveRootfs(bundle, spec);
-  if (spec.process?.terminal) {
-    throw new RuntimeError('process.terminal is true but tslab-runtime cannot allocate a terminal yet: set "terminal": false');
+  const terminal = openTerminalRoute(spec, opts);
+  try {
+    store.claim(opts.id);
+  } catch (err) {
+    closeTerminalRoute(terminal, false);
+    throw err;
   }
-  store.claim(opts.id);
   const release = store.lock(opts.id);
   let manager: CgroupManager | undefined;
   let child: ChildProcess | undefined;
@@ -130,8 +187,12 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     manager.create();
     manager.apply(spec.linux?.resources);
     const preserveFds = opts.preserveFds ?? 0;
-    child = spawnStage(spec, preserveFds);
+    child = spawnStage(spec, preserveFds, terminal?.stages);
     const spawned = child;
+    if (terminal) {
+      close(terminal.stages);
+      terminal.stages = -1;
+    }
     const channel = new OrchestratorChannel(spawned, 3 + preserveFds);
     const record: ContainerRecord = {
       ociVersion: spec.ociVersion,
@@ -156,15 +217,18 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
       preserveFds,
       cgroupDirs: cgroupDirs(manager),
       cgroupV2: manager.mode === 'v2',
+      terminal: terminal !== undefined,
     };
     channel.sendPlan(plan);
-    await converse(channel, spawned, manager, spec, () => ociState(record, 'creating'));
+    await converse(channel, spawned, manager, spec, () => ociState(record, 'creating'), terminal);
     channel.close();
     record.pidStartTime = readProcStat(spawned.pid!)?.startTime ?? 0;
     store.write(record);
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(spawned.pid));
-    return { record, child: spawned };
+    closeTerminalRoute(terminal, true);
+    return { record, child: spawned, terminalMaster: terminal?.master };
   } catch (err) {
+    closeTerminalRoute(terminal, false);
     if (child?.pid) {
       const startTime = readProcStat(child.pid)?.startTime;
       try {

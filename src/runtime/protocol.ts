@@ -15,12 +15,15 @@ export interface StagePlan {
   cgroupDirs: Array<{ name: string; hostPath: string }>;
   /** Mount cgroup2 (pure v2) rather than binding v1 hierarchies. */
   cgroupV2: boolean;
+  /** process.terminal: the stage makes a pty inside the container and sends its master over fd 4+preserveFds. */
+  terminal: boolean;
 }
 
 /** What the stage asks or tells; the orchestrator answers every request with an OrchestratorReply. */
 export type StageMessage =
   | { type: 'join-cgroups' }
   | { type: 'run-hooks' }
+  | { type: 'pty' }
   | { type: 'ready' }
   | { type: 'error'; message: string };
 

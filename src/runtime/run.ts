@@ -4,11 +4,12 @@ import { createContainer, type CreateOptions } from './create.js';
 import { deleteContainer } from './delete.js';
 import { startContainer, type Warn } from './start.js';
 import type { StateStore } from './state.js';
+import { relayTerminal } from './terminal-relay.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 export async function runContainer(store: StateStore, opts: CreateOptions & { detach: boolean }, warn: Warn): Promise<number> {
-  const { child } = await createContainer(store, opts);
+  const { child, terminalMaster } = await createContainer(store, { ...opts, keepTerminal: !opts.detach });
   if (opts.detach) {
     startContainer(store, opts.id, warn);
     child.unref();
@@ -17,9 +18,14 @@ export async function runContainer(store: StateStore, opts: CreateOptions & { de
   const exited = new Promise<number>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
   });
+  const relay = terminalMaster === undefined ? undefined : relayTerminal(terminalMaster, { stdin: process.stdin, stdout: process.stdout });
+  const onResize = () => relay?.resize();
+  if (relay) process.on('SIGWINCH', onResize);
+  // With a terminal, the pty itself delivers window changes to the container.
+  const forwarded = relay ? FORWARDED.filter((signal) => signal !== 'SIGWINCH') : FORWARDED;
   // As PID 1 the container may ignore what we forward; a second interrupt is not asked, it is SIGKILL.
   let interrupts = 0;
-  const forwarders = FORWARDED.map((signal) => {
+  const forwarders = forwarded.map((signal) => {
     const forward = () => {
       const urgent = (signal === 'SIGINT' || signal === 'SIGTERM') && ++interrupts > 1;
       try {
@@ -33,8 +39,17 @@ export async function runContainer(store: StateStore, opts: CreateOptions & { de
   });
   try {
     startContainer(store, opts.id, warn);
-    return await exited;
+    const status = await exited;
+    // Every holder of the pty's slave is gone with the container's PID namespace; drain what is left.
+    if (relay) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([relay.done, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
+      clearTimeout(timer);
+    }
+    return status;
   } finally {
+    relay?.close();
+    process.off('SIGWINCH', onResize);
     forwarders.forEach((remove) => remove());
     deleteContainer(store, opts.id, true, warn);
   }

@@ -2,9 +2,11 @@
 // container around itself, reports ready, waits on the exec FIFO for `start`, then execve()s the program.
 // Keep its imports few: every container start pays for them.
 import * as fs from 'node:fs';
-import { O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_WRONLY, open, openatAsync } from '../../linux/fs.js';
+import { O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_WRONLY, close, dup2, open, openatAsync } from '../../linux/fs.js';
 import { CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, setns, unshare } from '../../linux/namespaces.js';
 import { execve, sethostname, setdomainname } from '../../linux/process.js';
+import { makeControllingTerminal, openPtyPair, setWindowSize } from '../../linux/pty.js';
+import { sendFd } from '../../linux/socket.js';
 import { runHooks } from '../hooks.js';
 import type { StagePlan } from '../protocol.js';
 import type { NamespaceType } from '../spec/types.js';
@@ -46,8 +48,30 @@ function joinNamespaces(plan: StagePlan): { create: number; joinedMount: boolean
   return { create, joinedMount };
 }
 
+/**
+ * Makes the container's terminal from its own devpts (so `tty` inside names it) and sends the master
+ * to the orchestrator; returns the slave, which becomes stdio just before exec.
+ */
+function allocateTerminal(plan: StagePlan, socketFd: number): number {
+  const { master, slave } = openPtyPair('/dev/ptmx');
+  const size = plan.spec.process?.consoleSize;
+  setWindowSize(master, size?.height || 24, size?.width || 80);
+  sendFd(socketFd, master, '/dev/ptmx');
+  close(master);
+  close(socketFd);
+  return slave;
+}
+
+function becomeTerminalSession(slave: number): void {
+  // spawn(detached) already made the stage a session leader, as TIOCSCTTY requires.
+  makeControllingTerminal(slave);
+  for (const fd of [0, 1, 2]) dup2(slave, fd);
+  close(slave);
+}
+
 async function main(): Promise<void> {
-  const channel = new StageChannel(3 + Number(process.env.TSLAB_PRESERVE_FDS ?? 0));
+  const preserveFds = Number(process.env.TSLAB_PRESERVE_FDS ?? 0);
+  const channel = new StageChannel(3 + preserveFds);
   let plan: StagePlan | undefined;
   try {
     plan = channel.readPlan();
@@ -74,6 +98,8 @@ async function main(): Promise<void> {
       enterRootfs(plan);
       finishRootfs(plan);
     }
+    const terminalSlave = plan.terminal ? allocateTerminal(plan, 4 + preserveFds) : -1;
+    if (plan.terminal) channel.request({ type: 'pty' });
     enterCwd(proc);
     const executable = findExecutable(proc);
     channel.send({ type: 'ready' });
@@ -88,6 +114,7 @@ async function main(): Promise<void> {
     for (const signal of TERMINATING_SIGNALS) process.removeAllListeners(signal);
 
     runHooks('startContainer', spec.hooks?.startContainer, { ...state!, status: 'running' });
+    if (terminalSlave >= 0) becomeTerminalSession(terminalSlave);
     applyRlimits(proc);
     applyIdentity(proc);
     prepareInheritance(proc, plan.preserveFds);
