@@ -5,12 +5,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureDefaultRootfs } from '../dist/image/default-rootfs.js';
-import { defaultSpec, formatSpec } from '../dist/runtime/spec/default-spec.js';
 
 const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const rounds = Number(process.env.BENCH_ROUNDS ?? 20);
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-bench-'));
+const work = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-bench-')), 'bundle');
 
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -27,10 +25,8 @@ function timeRun(command, args) {
 }
 
 try {
-  fs.cpSync(ensureDefaultRootfs(), path.join(work, 'rootfs'), { recursive: true, verbatimSymlinks: true });
-  const spec = defaultSpec({ terminal: false });
-  spec.process.args = ['/bin/true'];
-  fs.writeFileSync(path.join(work, 'config.json'), formatSpec(spec));
+  // The same bundle a newcomer gets from `tslab bundle`: runc's default config, the built-in busybox rootfs.
+  execFileSync(process.execPath, [path.join(repo, 'bin/tslab.js'), 'bundle', work, '/bin/true'], { stdio: 'ignore' });
   execFileSync('runc', ['--version']);
   const runtimes = {
     runc: (i) => timeRun('runc', ['--root', path.join(work, 'runc-state'), 'run', `bench-runc-${i}`]),
@@ -51,5 +47,5 @@ try {
   console.log(`node -e 0          median ${nodeStart.toFixed(1)} ms (one bare Node start, for scale)`);
   console.log(`ratio tslab-runtime/runc: ${(tslab / runc).toFixed(2)}x`);
 } finally {
-  fs.rmSync(work, { recursive: true, force: true });
+  fs.rmSync(path.dirname(work), { recursive: true, force: true });
 }

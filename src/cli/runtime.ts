@@ -62,6 +62,13 @@ function pad(columns: string[][]): string {
   return columns.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] + 3))).join('').trimEnd()).join('\n');
 }
 
+/** Starts the container's PID-1 stage before the rest of the runtime loads: its Node start-up overlaps ours. */
+async function withEarlyStage<T extends ReturnType<typeof createOptions> & { keepTerminal?: boolean }>(opts: T) {
+  const { launchStageEarly } = await import('../runtime/launch.js');
+  const path = await import('node:path');
+  return { ...opts, launched: launchStageEarly(path.resolve(opts.bundle), opts) };
+}
+
 const COMMANDS: Record<string, Command> = {
   create: {
     usage: 'create [--bundle DIR] [--pid-file FILE] [--console-socket PATH] [--no-pivot] [--preserve-fds N] <container-id>',
@@ -69,8 +76,9 @@ const COMMANDS: Record<string, Command> = {
     flags: CREATE_FLAGS,
     arity: [1, 1],
     async run(args, ctx) {
+      const opts = await withEarlyStage(createOptions(args));
       const { createContainer } = await import('../runtime/create.js');
-      const { child } = await createContainer(await store(ctx), createOptions(args));
+      const { child } = await createContainer(await store(ctx), opts);
       child.unref();
       return 0;
     },
@@ -81,8 +89,10 @@ const COMMANDS: Record<string, Command> = {
     flags: [...CREATE_FLAGS, { names: ['detach', 'd'], takesValue: false }, { names: ['keep'], takesValue: false }],
     arity: [1, 1],
     async run(args, ctx) {
+      const detach = args.flags.has('detach');
+      const opts = await withEarlyStage({ ...createOptions(args), detach, keepTerminal: !detach });
       const { runContainer } = await import('../runtime/run.js');
-      return runContainer(await store(ctx), { ...createOptions(args), detach: args.flags.has('detach') }, (m) => ctx.log.warn(m));
+      return runContainer(await store(ctx), opts, (m) => ctx.log.warn(m));
     },
   },
   start: {

@@ -19,13 +19,31 @@ export function defaultRootfsPath(): string {
   return path.join(dataDir(), 'rootfs', 'busybox');
 }
 
-function findStaticBusybox(): string {
-  for (const candidate of BUSYBOX_CANDIDATES) {
-    if (!fs.existsSync(candidate)) continue;
-    // A dynamically linked busybox would need the host's libc inside the rootfs.
-    const elf = fs.readFileSync(candidate).subarray(0, 4096);
-    if (!elf.includes(Buffer.from('/lib64/ld-linux')) && !elf.includes(Buffer.from('ld-linux-x86-64'))) return candidate;
+const PT_INTERP = 3;
+
+/** True for a 64-bit little-endian ELF executable without a program interpreter (a static binary). */
+export function isStaticElf(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const header = Buffer.alloc(64);
+    fs.readSync(fd, header, 0, 64, 0);
+    if (header.readUInt32BE(0) !== 0x7f454c46 || header[4] !== 2 || header[5] !== 1) return false;
+    const phoff = Number(header.readBigUInt64LE(32));
+    const phentsize = header.readUInt16LE(54);
+    const phnum = header.readUInt16LE(56);
+    const table = Buffer.alloc(phentsize * phnum);
+    fs.readSync(fd, table, 0, table.length, phoff);
+    for (let i = 0; i < phnum; i++) if (table.readUInt32LE(i * phentsize) === PT_INTERP) return false;
+    return true;
+  } finally {
+    fs.closeSync(fd);
   }
+}
+
+function findStaticBusybox(): string {
+  // A dynamically linked busybox would need the host's libc inside the rootfs.
+  const found = BUSYBOX_CANDIDATES.find((candidate) => fs.existsSync(candidate) && isStaticElf(candidate));
+  if (found) return found;
   throw new RootfsError(
     'no static busybox found on this machine (looked in ' + BUSYBOX_CANDIDATES.join(', ') + '). ' +
       'Install it with: apt-get install busybox-static',

@@ -1,8 +1,11 @@
 // One handle on libc, with each function declared the first time it is used: declaring all of them
 // up front would cost start-up time in every process, including the container's PID-1 stage.
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
+import type KoffiModule from 'koffi';
 import { SyscallError } from './error.js';
 
+// Loaded through require(): koffi's ESM entry costs about twice as much start-up time as its CommonJS one.
+export const koffi = createRequire(import.meta.url)('koffi') as typeof KoffiModule;
 const libc = koffi.load('libc.so.6');
 type LibcFunction = ReturnType<typeof libc.func>;
 const declared = new Map<string, LibcFunction>();

@@ -1,5 +1,4 @@
-import koffi from 'koffi';
-import { check, fn } from './libc.js';
+import { check, fn, koffi } from './libc.js';
 
 export const PR_SET_PDEATHSIG = 1;
 export const PR_SET_KEEPCAPS = 8;

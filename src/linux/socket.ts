@@ -2,9 +2,8 @@
 // pty master has to travel: from the container's PID-1 stage to the orchestrator, and from there to the
 // caller's `--console-socket` (runc's convention: one fd, payload "/dev/ptmx").
 // Raw x86-64 layouts (see DESIGN.md): msghdr 56 bytes, cmsghdr {size_t len; int level; int type} 16 bytes.
-import koffi from 'koffi';
 import { SyscallError } from './error.js';
-import { check, errno, fn } from './libc.js';
+import { check, errno, fn, koffi } from './libc.js';
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
@@ -72,6 +71,55 @@ export function connectUnix(path: string): number {
     throw err;
   }
   return sock;
+}
+
+/** sockaddr_un for `path` (u16 AF_UNIX + path + NUL), refusing what the kernel cannot take. */
+function unixAddress(path: string, syscall: string): Buffer {
+  const name = Buffer.from(path);
+  if (name.length === 0 || name.includes(0)) throw new SyscallError(syscall, EINVAL, path, 'a socket path must be non-empty and contain no NUL byte');
+  if (name.length >= SUN_PATH_MAX) {
+    throw new SyscallError(syscall, ENAMETOOLONG, path, `a unix socket path holds at most ${SUN_PATH_MAX - 1} bytes`);
+  }
+  const addr = Buffer.alloc(2 + name.length + 1);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  name.copy(addr, 2);
+  return addr;
+}
+
+/**
+ * A new (close-on-exec) AF_UNIX stream socket bound to `path` and listening, as a `--console-socket`
+ * receiver does; returns its fd. The socket file stays until the caller removes it.
+ */
+export function listenUnix(path: string, backlog = 1): number {
+  const addr = unixAddress(path, 'bind');
+  const sock = check(fn('int socket(int domain, int type, int protocol)')(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 'socket');
+  try {
+    check(fn('int bind(int fd, const void *addr, uint32_t len)')(sock, addr, addr.length), 'bind', path);
+    check(fn('int listen(int fd, int backlog)')(sock, backlog), 'listen', path);
+  } catch (err) {
+    closeQuietly(sock);
+    throw err;
+  }
+  return sock;
+}
+
+/** Accepts one connection on the listening socket `fd`, blocking; the new fd is close-on-exec. */
+export function acceptUnix(fd: number): number {
+  return retrying(() => fn('int accept4(int fd, void *addr, void *addrlen, int flags)')(fd, null, null, SOCK_CLOEXEC), 'accept4');
+}
+
+const POLLIN = 0x1;
+
+/**
+ * Waits at most `timeoutMs` (0: just looks) for `fd` to be readable, or hung up / in error, which a
+ * read then reports; true if so. Blocks the calling thread meanwhile: poll with 0 from an event loop.
+ */
+export function pollReadable(fd: number, timeoutMs: number): boolean {
+  const pfd = Buffer.alloc(8); // struct pollfd { int fd; short events; short revents; }
+  pfd.writeInt32LE(fd, 0);
+  pfd.writeInt16LE(POLLIN, 4);
+  const n = retrying(() => fn('int poll(void *fds, unsigned long nfds, int timeout)')(pfd, 1, timeoutMs), 'poll');
+  return n > 0 && pfd.readInt16LE(6) !== 0;
 }
 
 /**

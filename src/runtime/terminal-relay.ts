@@ -4,8 +4,7 @@
 // parks a pool thread, so the master is watched with koffi's libuv poll (which makes it non-blocking)
 // and read/written with plain non-blocking calls and a write queue. EIO from read means every slave
 // fd is closed: end of the session.
-import koffi from 'koffi';
-import { check, errno, fn } from '../linux/libc.js';
+import { check, errno, fn, koffi } from '../linux/libc.js';
 import { setOutputPostProcessing, setWindowSize } from '../linux/pty.js';
 
 const EINTR = 4;

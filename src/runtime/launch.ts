@@ -1,0 +1,153 @@
+// Starting the PID-1 stage: a Node process born in the container's PID namespace, with the fds it needs.
+// Its start-up is the largest single cost of a container start, so `create` and `run` launch it as early
+// as they can (from the raw config.json) and prepare everything else while it boots.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { O_CLOEXEC, O_RDONLY, close, open } from '../linux/fs.js';
+import { CLONE_NEWPID, setns, unshare } from '../linux/namespaces.js';
+import { connectUnix, socketpair } from '../linux/socket.js';
+import { RuntimeError } from './errors.js';
+import { readProcStat, waitForExit } from './proc.js';
+import type { Spec } from './spec/types.js';
+
+export interface LaunchOptions {
+  preserveFds?: number;
+  /** Where to send the pty master of a terminal container (runc's --console-socket). */
+  consoleSocket?: string;
+  /** The caller relays the terminal itself (a foreground `run`): keep the pty master. */
+  keepTerminal?: boolean;
+}
+
+/** The fds that carry a terminal's pty master from the stage, through us, to whoever shows it. */
+export interface TerminalRoute {
+  ours: number;
+  consoleSocket?: number;
+  master?: number;
+}
+
+export interface LaunchedStage {
+  child: ChildProcess;
+  /** fd number of the orchestrator's channel in child.stdio. */
+  channelFd: number;
+  terminal?: TerminalRoute;
+  /** The spec it was launched from: create checks the validated one still asks for the same. */
+  launchedFor: { pidNamespace: string; terminal: boolean };
+}
+
+/** The built PID-1 stage of this package, wherever the calling code was bundled or loaded from. */
+function stageScript(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    if (path.dirname(dir) === dir) throw new RuntimeError(`cannot find the tslab package around ${import.meta.url}`);
+    dir = path.dirname(dir);
+  }
+  return path.join(dir, 'dist', 'runtime', 'init', 'stage.js');
+}
+
+function wantsTerminal(spec: Spec, opts: LaunchOptions): boolean {
+  const terminal = spec.process?.terminal === true;
+  if (!terminal && opts.consoleSocket) throw new RuntimeError('cannot use a console socket when process.terminal is false');
+  if (terminal && !opts.consoleSocket && !opts.keepTerminal) {
+    throw new RuntimeError('process.terminal is true: pass --console-socket to receive the terminal, or use `run` without --detach');
+  }
+  return terminal;
+}
+
+export function closeTerminalRoute(route: TerminalRoute | undefined, keepMaster: boolean): void {
+  if (!route) return;
+  for (const fd of [route.ours, route.consoleSocket, keepMaster ? undefined : route.master]) {
+    if (fd !== undefined && fd >= 0) close(fd);
+  }
+}
+
+function pidNamespaceOf(spec: Spec): string {
+  const ns = spec.linux?.namespaces?.find((n) => n.type === 'pid');
+  return ns ? (ns.path ?? 'new') : 'host';
+}
+
+/** Spawns from the calling thread after moving it into the container's PID namespace, then moves it back. */
+function spawnInPidNamespace(pidNamespace: string, stdio: Array<number | 'pipe'>, preserveFds: number): ChildProcess {
+  const ownPidNs = pidNamespace === 'host' ? -1 : open('/proc/thread-self/ns/pid', O_RDONLY | O_CLOEXEC);
+  try {
+    if (pidNamespace === 'new') {
+      unshare(CLONE_NEWPID);
+    } else if (pidNamespace !== 'host') {
+      const fd = open(pidNamespace, O_RDONLY | O_CLOEXEC);
+      try {
+        setns(fd, CLONE_NEWPID, pidNamespace);
+      } finally {
+        close(fd);
+      }
+    }
+    return spawn(process.execPath, [stageScript()], {
+      stdio,
+      detached: true,
+      env: { TSLAB_PRESERVE_FDS: String(preserveFds) },
+    });
+  } finally {
+    if (ownPidNs >= 0) {
+      setns(ownPidNs, CLONE_NEWPID);
+      close(ownPidNs);
+    }
+  }
+}
+
+export function launchStage(spec: Spec, opts: LaunchOptions): LaunchedStage {
+  const preserveFds = opts.preserveFds ?? 0;
+  const terminal = wantsTerminal(spec, opts);
+  const pidNamespace = pidNamespaceOf(spec);
+  let route: TerminalRoute | undefined;
+  let stagesEnd = -1;
+  try {
+    if (terminal) {
+      const consoleSocket = opts.consoleSocket ? connectUnix(opts.consoleSocket) : undefined;
+      const [ours, stages] = socketpair();
+      route = { ours, consoleSocket };
+      stagesEnd = stages;
+    }
+    const passed = Array.from({ length: preserveFds }, (_, i) => 3 + i);
+    const stdio: Array<number | 'pipe'> = [0, 1, 2, ...passed, 'pipe', ...(terminal ? [stagesEnd] : [])];
+    const child = spawnInPidNamespace(pidNamespace, stdio, preserveFds);
+    return { child, channelFd: 3 + preserveFds, terminal: route, launchedFor: { pidNamespace, terminal } };
+  } catch (err) {
+    closeTerminalRoute(route, false);
+    throw err;
+  } finally {
+    if (stagesEnd >= 0) close(stagesEnd);
+  }
+}
+
+/**
+ * Launches the stage from config.json as it is on disk, before the rest of the runtime is even loaded.
+ * Anything unusual (unreadable JSON, a bad namespace path) returns undefined: the normal path after full
+ * validation reports it properly.
+ */
+export function launchStageEarly(bundle: string, opts: LaunchOptions): LaunchedStage | undefined {
+  try {
+    const raw = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as Spec;
+    return launchStage(raw, opts);
+  } catch {
+    return undefined;
+  }
+}
+
+export function matchesSpec(launched: LaunchedStage, spec: Spec): boolean {
+  return launched.launchedFor.pidNamespace === pidNamespaceOf(spec) && launched.launchedFor.terminal === (spec.process?.terminal === true);
+}
+
+/** Ends a stage that will not be used, and waits until it is gone. */
+export function discardStage(launched: LaunchedStage | undefined): void {
+  if (!launched) return;
+  closeTerminalRoute(launched.terminal, false);
+  const pid = launched.child.pid;
+  if (!pid) return;
+  const startTime = readProcStat(pid)?.startTime;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+  if (startTime !== undefined) waitForExit(pid, startTime, 5000);
+}
