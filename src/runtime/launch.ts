@@ -48,7 +48,9 @@ function stageScript(): string {
 
 function wantsTerminal(spec: Spec, opts: LaunchOptions): boolean {
   const terminal = spec.process?.terminal === true;
-  if (!terminal && opts.consoleSocket) throw new RuntimeError('cannot use a console socket when process.terminal is false');
+  if (opts.consoleSocket && (!terminal || opts.keepTerminal)) {
+    throw new RuntimeError('cannot use a console socket unless the container has a terminal (process.terminal) and the runtime detaches (create, run --detach)');
+  }
   if (terminal && !opts.consoleSocket && !opts.keepTerminal) {
     throw new RuntimeError('process.terminal is true: pass --console-socket to receive the terminal, or use `run` without --detach');
   }

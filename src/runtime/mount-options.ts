@@ -24,7 +24,6 @@ import {
   MS_NOATIME,
   MS_NODIRATIME,
   MS_BIND,
-  MS_MOVE,
   MS_REC,
   MS_SILENT,
   MS_POSIXACL,
@@ -47,46 +46,6 @@ import {
   MOUNT_ATTR_NODIRATIME,
   MOUNT_ATTR_NOSYMFOLLOW,
 } from '../linux/mount.js';
-
-export {
-  MS_RDONLY,
-  MS_NOSUID,
-  MS_NODEV,
-  MS_NOEXEC,
-  MS_SYNCHRONOUS,
-  MS_REMOUNT,
-  MS_MANDLOCK,
-  MS_DIRSYNC,
-  MS_NOSYMFOLLOW,
-  MS_NOATIME,
-  MS_NODIRATIME,
-  MS_BIND,
-  MS_MOVE,
-  MS_REC,
-  MS_SILENT,
-  MS_POSIXACL,
-  MS_UNBINDABLE,
-  MS_PRIVATE,
-  MS_SLAVE,
-  MS_SHARED,
-  MS_RELATIME,
-  MS_I_VERSION,
-  MS_STRICTATIME,
-  MS_LAZYTIME,
-  MOUNT_ATTR_RDONLY,
-  MOUNT_ATTR_NOSUID,
-  MOUNT_ATTR_NODEV,
-  MOUNT_ATTR_NOEXEC,
-  MOUNT_ATTR__ATIME,
-  MOUNT_ATTR_RELATIME,
-  MOUNT_ATTR_NOATIME,
-  MOUNT_ATTR_STRICTATIME,
-  MOUNT_ATTR_NODIRATIME,
-  MOUNT_ATTR_NOSYMFOLLOW,
-};
-
-
-// mount_setattr(2) attributes, for the recursive "rro"-style options.
 
 export interface MountOptions {
   /** MS_* flags for mount(2). */

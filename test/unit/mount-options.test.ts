@@ -24,11 +24,8 @@ import {
   MS_STRICTATIME,
   MS_SYNCHRONOUS,
   MS_UNBINDABLE,
-  MountOptionError,
-  knownMountOptions,
-  parseMountOptions,
-  parsePropagation,
-} from '../../src/runtime/mount-options.js';
+} from '../../src/linux/mount.js';
+import { MountOptionError, knownMountOptions, parseMountOptions, parsePropagation } from '../../src/runtime/mount-options.js';
 
 describe('MS_* constants', () => {
   it('have the kernel values', () => {

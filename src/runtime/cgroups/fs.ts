@@ -38,10 +38,3 @@ export const realCgroupFs: CgroupFs = {
   listDirs: (path) =>
     fs.readdirSync(path, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name),
 };
-
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
-
-/** Block the calling thread for `ms` milliseconds (the cgroup API is synchronous). */
-export function sleepSync(ms: number): void {
-  Atomics.wait(sleepCell, 0, 0, ms);
-}

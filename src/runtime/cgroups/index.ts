@@ -32,5 +32,5 @@ export {
 } from './v2.js';
 export { newCgroupManager, loadCgroupManager } from './manager.js';
 export type { CgroupManager, DestroyOptions, NewCgroupManagerOptions, SavedCgroups } from './manager.js';
-export { realCgroupFs, sleepSync } from './fs.js';
+export { realCgroupFs } from './fs.js';
 export type { CgroupFs } from './fs.js';

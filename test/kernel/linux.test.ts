@@ -1,0 +1,94 @@
+// The syscall layer against the real kernel. Calls that change namespaces run in a child Node process,
+// so the test worker itself is never moved.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, test } from 'vitest';
+import { capget } from '../../src/linux/capabilities.js';
+import { errnoName, errnoNumber } from '../../src/linux/errno.js';
+import { SyscallError } from '../../src/linux/error.js';
+import { MS_BIND, mount } from '../../src/linux/mount.js';
+import { prlimit } from '../../src/linux/process.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-linux-test-'));
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+/** Runs TypeScript in a fresh Node process (through vitest's own loader is not needed: tsx-free, via --import). */
+function inChild(body: string): string {
+  const script = path.join(work, `child-${Math.random().toString(36).slice(2)}.mts`);
+  fs.writeFileSync(script, body);
+  return execFileSync(process.execPath, ['--experimental-strip-types', '--no-warnings', script], { cwd: repo, encoding: 'utf8' });
+}
+
+const childSupportsTs = Number(process.versions.node.split('.')[0]) >= 22;
+
+describe('errno names', () => {
+  test('numbers map to the kernel names both ways', () => {
+    expect(errnoName(1)).toBe('EPERM');
+    expect(errnoName(16)).toBe('EBUSY');
+    expect(errnoNumber('ENOENT')).toBe(2);
+    expect(errnoName(9999)).toBe('E9999');
+  });
+});
+
+describe('SyscallError', () => {
+  test('a failed mount names the call, the path, the errno and says what it means', () => {
+    const target = path.join(work, 'does-not-exist');
+    let caught: unknown;
+    try {
+      mount(null, target, null, MS_BIND);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(SyscallError);
+    const err = caught as SyscallError;
+    expect(err.syscall).toBe('mount');
+    expect(err.code).toBe('ENOENT');
+    expect(err.path).toBe(target);
+    expect(err.message).toBe(`mount ${target}: ENOENT — the mount point or source does not exist`);
+  });
+
+  test('a hint specific to the call wins over the generic errno text', () => {
+    expect(new SyscallError('pivot_root', 16, '/x').message).toBe(
+      'pivot_root /x: EBUSY — the new root must be a mount point; bind-mount it onto itself first',
+    );
+    expect(new SyscallError('chdir', 16, '/x').message).toBe('chdir /x: EBUSY — device or resource busy');
+  });
+});
+
+describe('process and capability calls on this process', () => {
+  test('capget reads the same sets /proc shows', () => {
+    const status = fs.readFileSync('/proc/self/status', 'utf8');
+    const eff = BigInt(`0x${/CapEff:\s+([0-9a-f]+)/.exec(status)![1]}`);
+    expect(capget().effective).toBe(eff);
+  });
+
+  test('prlimit on a child process is visible in its /proc limits', () => {
+    const child = execFileSync('sh', ['-c', 'sleep 5 & echo $!'], { encoding: 'utf8' }).trim();
+    const pid = Number(child);
+    try {
+      prlimit(pid, 4 /* RLIMIT_CORE */, 1234, 5678, 'RLIMIT_CORE');
+      expect(fs.readFileSync(`/proc/${pid}/limits`, 'utf8')).toMatch(/Max core file size\s+1234\s+5678/);
+    } finally {
+      process.kill(pid, 'SIGKILL');
+    }
+  });
+});
+
+describe.runIf(childSupportsTs)('namespaces (in a child process)', () => {
+  test('unshare(CLONE_NEWUTS) + sethostname changes only the child', () => {
+    const out = inChild(`
+      import * as os from 'node:os';
+      import { unshare, CLONE_NEWUTS } from './src/linux/namespaces.ts';
+      import { sethostname } from './src/linux/process.ts';
+      unshare(CLONE_NEWUTS);
+      sethostname('tslab-uts-test');
+      console.log(os.hostname());
+    `);
+    expect(out.trim()).toBe('tslab-uts-test');
+    expect(os.hostname()).not.toBe('tslab-uts-test');
+  });
+});
