@@ -63,10 +63,17 @@ function pad(columns: string[][]): string {
 }
 
 /** Starts the container's PID-1 stage before the rest of the runtime loads: its Node start-up overlaps ours. */
-async function withEarlyStage<T extends ReturnType<typeof createOptions> & { keepTerminal?: boolean }>(opts: T) {
+async function withEarlyStage<T extends ReturnType<typeof createOptions> & { keepTerminal?: boolean }>(opts: T, ctx: Context) {
   const { launchStageEarly } = await import('../runtime/launch.js');
   const path = await import('node:path');
-  return { ...opts, launched: launchStageEarly(path.resolve(opts.bundle), opts) };
+  const launched = launchStageEarly(path.resolve(opts.bundle), opts);
+  ctx.log.debug(launched ? `init stage launched early, pid ${launched.child.pid} (${elapsed()})` : 'config.json not read early: the stage starts after validation');
+  return { ...opts, launched };
+}
+
+/** Time since this process started, for --debug. */
+function elapsed(): string {
+  return `${performance.now().toFixed(1)} ms since start`;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -76,9 +83,10 @@ const COMMANDS: Record<string, Command> = {
     flags: CREATE_FLAGS,
     arity: [1, 1],
     async run(args, ctx) {
-      const opts = await withEarlyStage(createOptions(args));
+      const opts = await withEarlyStage(createOptions(args), ctx);
       const { createContainer } = await import('../runtime/create.js');
       const { child } = await createContainer(await store(ctx), opts);
+      ctx.log.debug(`container ${opts.id}: init pid ${child.pid} waits for start (${elapsed()})`);
       child.unref();
       return 0;
     },
@@ -90,7 +98,7 @@ const COMMANDS: Record<string, Command> = {
     arity: [1, 1],
     async run(args, ctx) {
       const detach = args.flags.has('detach');
-      const opts = await withEarlyStage({ ...createOptions(args), detach, keepTerminal: !detach });
+      const opts = await withEarlyStage({ ...createOptions(args), detach, keepTerminal: !detach }, ctx);
       const { runContainer } = await import('../runtime/run.js');
       return runContainer(await store(ctx), opts, (m) => ctx.log.warn(m));
     },
@@ -274,7 +282,10 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`"${name}" takes ${min === max ? min : `${min} to ${max}`} argument(s)\nusage: tslab-runtime ${command.usage}`);
     }
     const { DEFAULT_ROOT } = await import('../runtime/state.js');
-    return await command.run(args, { root: flagString(global, 'root') ?? DEFAULT_ROOT, log });
+    log.debug(`${name} ${args.positional.join(' ')} (${elapsed()})`);
+    const status = await command.run(args, { root: flagString(global, 'root') ?? DEFAULT_ROOT, log });
+    log.debug(`${name} done, status ${status} (${elapsed()})`);
+    return status;
   } catch (err) {
     if (err instanceof UsageError) {
       log.error(err.message);

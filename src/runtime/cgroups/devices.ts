@@ -4,9 +4,21 @@
 //   devices.deny  "a"            -> deny everything and forget all exceptions (default-deny mode)
 //   devices.allow "c 1:3 rwm"    -> then allow /dev/null (char 1:3) again
 // cgroup v2 has no devices files at all: access is checked by an eBPF program (BPF_PROG_TYPE_CGROUP_DEVICE)
-// attached to the cgroup. tslab does not build that program (yet), so device rules cannot be enforced on pure v2.
+// attached to the cgroup. device-filter.ts turns the rules into that program; bpfDeviceFilterInstaller below loads
+// and attaches it.
 
 import type { DeviceRule } from '../spec/types.js';
+import {
+  BPF_CGROUP_DEVICE,
+  BPF_F_ALLOW_MULTI,
+  bpfCgroupDeviceSupported,
+  bpfProgAttach,
+  bpfProgDetach,
+  bpfProgGetFdById,
+  bpfProgLoadCgroupDevice,
+  bpfProgQuery,
+} from '../../linux/bpf.js';
+import { close, open, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from '../../linux/fs.js';
 import { CgroupError } from './errors.js';
 import type { CgroupLayout } from './detect.js';
 import type { CgroupWrite } from './v1.js';
@@ -70,9 +82,64 @@ export function v1DeviceWrites(rules: DeviceRule[], userRuleCount = rules.length
 }
 
 /**
- * Can this layout enforce device rules? Only with a v1 devices hierarchy (v1 or hybrid). On pure cgroup v2 it
- * would take an eBPF program, which tslab does not implement: there apply() refuses device rules.
+ * Can this layout enforce device rules? With a v1 devices hierarchy (v1 or hybrid), or on pure cgroup v2 when
+ * this process can load eBPF device programs (`probe`, default: load a trivial one once and see).
  */
-export function canEnforceDeviceRules(layout: Pick<CgroupLayout, 'controllers'>): boolean {
-  return layout.controllers['devices'] !== undefined;
+export function canEnforceDeviceRules(
+  layout: Pick<CgroupLayout, 'mode' | 'controllers'>,
+  probe: () => boolean = bpfCgroupDeviceSupported,
+): boolean {
+  if (layout.controllers['devices'] !== undefined) return true;
+  return layout.mode === 'v2' && probe();
 }
+
+/** Puts a device filter program on a cgroup2 directory (an interface so unit tests can do without the kernel). */
+export interface DeviceFilterInstaller {
+  /**
+   * Load `program` (eBPF instructions, see device-filter.ts) and attach it to the cgroup2 directory `dir`; then
+   * detach the device programs that were attached to `dir` before, so a second apply() replaces the first one
+   * instead of adding to it.
+   */
+  install(dir: string, program: Buffer): void;
+}
+
+/** License string of the program (kernel MODULE_LICENSE format); a device filter calls no GPL-only helper. */
+export const DEVICE_FILTER_LICENSE = 'MIT';
+
+/** The real installer: bpf(2) on the cgroup directory. Throws SyscallError (BpfError) on failure. */
+export const bpfDeviceFilterInstaller: DeviceFilterInstaller = {
+  install(dir, program) {
+    // The name shows in `bpftool prog list` and `bpftool cgroup tree`.
+    const progFd = bpfProgLoadCgroupDevice(program, DEVICE_FILTER_LICENSE, 'tslab_devices');
+    try {
+      const dirFd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      try {
+        const before = bpfProgQuery(dirFd, BPF_CGROUP_DEVICE).progIds;
+        // BPF_F_ALLOW_MULTI: the cgroup may hold several device programs (an access must pass each of them, and
+        // those of every parent cgroup), and children may attach their own. New first, old off afterwards: in
+        // between both apply, so the container never runs without a filter (runc does the same).
+        bpfProgAttach(dirFd, progFd, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI);
+        for (const id of before) {
+          let oldFd: number;
+          try {
+            oldFd = bpfProgGetFdById(id);
+          } catch (err) {
+            if ((err as { code?: string }).code === 'ENOENT') continue; // already gone
+            throw err;
+          }
+          try {
+            bpfProgDetach(dirFd, oldFd, BPF_CGROUP_DEVICE);
+          } catch (err) {
+            if ((err as { code?: string }).code !== 'ENOENT') throw err; // detached meanwhile
+          } finally {
+            close(oldFd);
+          }
+        }
+      } finally {
+        close(dirFd);
+      }
+    } finally {
+      close(progFd); // the attachment holds its own reference: the program stays while it is attached
+    }
+  },
+};

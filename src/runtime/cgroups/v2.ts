@@ -5,10 +5,13 @@
 //   cpu.weight (1..10000, default 100) instead of cpu.shares (2..262144, default 1024),
 //   cpu.max "quota period" ("max 100000" = no limit), cpuset.cpus / cpuset.mems.
 // A controller's files only appear in a cgroup once the controller is enabled in the parent's cgroup.subtree_control.
+// Device rules are no file at all: they become an eBPF program attached to the cgroup (v2DeviceFilter, device-filter.ts).
 // Conversions follow runc (libcontainer/cgroups/fs2 and cgroups.ConvertXxxToCgroupV2Value).
 
 import type { CpuResources, MemoryResources, Resources } from '../spec/types.js';
 import { CgroupError } from './errors.js';
+import { deviceFilterProgram } from './device-filter.js';
+import { effectiveDeviceRules } from './devices.js';
 import { planCpuset, planPids, type CgroupWrite } from './v1.js';
 
 /**
@@ -113,7 +116,17 @@ export function planUnified(unified: Record<string, string> | undefined): Cgroup
   });
 }
 
-/** The full v2 plan (device rules are handled by the caller: they need eBPF). */
+/**
+ * The device filter for linux.resources.devices: the user's rules, then the default allow list (as on v1), compiled
+ * to eBPF instructions. Always a program, even without resources: like v1, a container gets "deny all but the
+ * defaults" unless its rules say otherwise. Throws CgroupError for an invalid rule.
+ */
+export function v2DeviceFilter(resources: Resources | undefined): Buffer {
+  const userRules = resources?.devices ?? [];
+  return deviceFilterProgram(effectiveDeviceRules(userRules), userRules.length);
+}
+
+/** The full v2 plan of file writes (device rules are no file: see v2DeviceFilter). */
 export function planV2(resources: Resources | undefined): CgroupWrite[] {
   if (!resources) return [];
   return [
