@@ -5,10 +5,13 @@ import { posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   CgroupError,
+  deviceFilterProgram,
   detectCgroupMode,
+  effectiveDeviceRules,
   loadCgroupManager,
   newCgroupManager,
   type CgroupFs,
+  type DeviceFilterInstaller,
 } from '../../src/runtime/cgroups/index.js';
 
 function fsError(code: string): Error {
@@ -103,7 +106,24 @@ class FakeCgroupFs implements CgroupFs {
     if (!this.dirs.has(path)) throw fsError('ENOENT');
     return this.children(path).map((d) => posix.basename(d));
   }
+
+  /** Device filters "attached" (pure v2): the program per directory, the last one replacing the previous. */
+  filters = new Map<string, Buffer>();
+  /** Error code thrown by the next install, if any. */
+  failInstall: string | undefined;
+
+  /** A device filter installer on this fake: each install is also logged in `writes`, to show the order. */
+  readonly deviceFilter: DeviceFilterInstaller = {
+    install: (dir, program) => {
+      if (this.failInstall) throw Object.assign(new Error(`bpf(BPF_PROG_ATTACH): ${this.failInstall}`), { code: this.failInstall });
+      if (!this.dirs.has(dir)) throw fsError('ENOENT');
+      this.filters.set(dir, program);
+      this.writes.push([dir, DEVICE_FILTER]);
+    },
+  };
 }
+
+const DEVICE_FILTER = '<eBPF device filter>';
 
 // ---- pure cgroup v2 ------------------------------------------------------------------------------------------------
 
@@ -128,7 +148,7 @@ function v2Fs(rootSubtree = ''): FakeCgroupFs {
 describe('cgroup v2 manager (fake fs)', () => {
   it('creates missing parents, enables controllers top-down (first pre-existing parent included), writes values', () => {
     const fake = v2Fs();
-    const m = newCgroupManager({ id: 'c1', cgroupsPath: '/tslab/c1', layout: V2_LAYOUT, ownCgroupFile: '0::/\n', fs: fake });
+    const m = newCgroupManager({ id: 'c1', cgroupsPath: '/tslab/c1', layout: V2_LAYOUT, ownCgroupFile: '0::/\n', fs: fake, deviceFilter: fake.deviceFilter });
     expect(m.paths).toEqual({ unified: '/cg/tslab/c1' });
     m.create();
     expect(fake.mkdirs).toEqual(['/cg/tslab', '/cg/tslab/c1']);
@@ -139,7 +159,9 @@ describe('cgroup v2 manager (fake fs)', () => {
       ['/cg/tslab/c1/memory.max', '33554432'],
       ['/cg/tslab/c1/cpu.weight', '39'],
       ['/cg/tslab/c1/pids.max', '5'],
+      ['/cg/tslab/c1', DEVICE_FILTER], // no device rules given: still "deny all but the default list"
     ]);
+    expect(fake.filters.get('/cg/tslab/c1')).toEqual(deviceFilterProgram(effectiveDeviceRules([])));
     expect(m.toJSON().enabled).toEqual([
       { dir: '/cg', controller: 'memory' },
       { dir: '/cg', controller: 'cpu' },
@@ -149,17 +171,17 @@ describe('cgroup v2 manager (fake fs)', () => {
 
   it('does not write a pre-existing parent that already has the controllers', () => {
     const fake = v2Fs('memory pids');
-    const m = newCgroupManager({ id: 'c1', cgroupsPath: '/tslab/c1', layout: V2_LAYOUT, ownCgroupFile: '0::/\n', fs: fake });
+    const m = newCgroupManager({ id: 'c1', cgroupsPath: '/tslab/c1', layout: V2_LAYOUT, ownCgroupFile: '0::/\n', fs: fake, deviceFilter: fake.deviceFilter });
     m.create();
     m.apply({ pids: { limit: 5 } });
-    expect(fake.writes.map((w) => w[0])).toEqual(['/cg/tslab/cgroup.subtree_control', '/cg/tslab/c1/pids.max']);
+    expect(fake.writes.map((w) => w[0])).toEqual(['/cg/tslab/cgroup.subtree_control', '/cg/tslab/c1/pids.max', '/cg/tslab/c1']);
     expect(m.toJSON().enabled).toEqual([]);
   });
 
   it('never goes above the first pre-existing parent, and explains a missing controller', () => {
     const fake = v2Fs('');
     fake.root('/cg/shared', { 'cgroup.controllers': '', 'cgroup.subtree_control': '', 'cgroup.procs': '' });
-    const m = newCgroupManager({ id: 'c1', cgroupsPath: '/shared/c1', layout: V2_LAYOUT, ownCgroupFile: '0::/\n', fs: fake });
+    const m = newCgroupManager({ id: 'c1', cgroupsPath: '/shared/c1', layout: V2_LAYOUT, ownCgroupFile: '0::/\n', fs: fake, deviceFilter: fake.deviceFilter });
     m.create();
     let err: unknown;
     try {
@@ -174,20 +196,55 @@ describe('cgroup v2 manager (fake fs)', () => {
     expect(fake.dirs.has('/cg/shared')).toBe(true);
   });
 
-  it('refuses device rules on pure v2 with a clear error (before writing anything)', () => {
+  it('device rules become an eBPF filter on the container\'s cgroup, attached after the files are written', () => {
     const fake = v2Fs();
-    const m = newCgroupManager({ id: 'c1', cgroupsPath: '/c1', layout: V2_LAYOUT, ownCgroupFile: '0::/\n', fs: fake });
+    const m = newCgroupManager({ id: 'c1', cgroupsPath: '/c1', layout: V2_LAYOUT, ownCgroupFile: '0::/\n', fs: fake, deviceFilter: fake.deviceFilter });
     m.create();
-    expect(() => m.apply({ devices: [{ allow: false, access: 'rwm' }], pids: { limit: 3 } })).toThrow(
-      /device rules .* not supported on cgroup v2/,
-    );
+    const devices = [{ allow: false, access: 'rwm' }, { allow: true, type: 'c' as const, major: 10, minor: 200, access: 'rw' }];
+    m.apply({ devices, pids: { limit: 3 } });
+    expect(fake.writes).toEqual([
+      ['/cg/cgroup.subtree_control', '+pids'],
+      ['/cg/c1/pids.max', '3'],
+      ['/cg/c1', DEVICE_FILTER],
+    ]);
+    // The user's rules, then the default allow list, as on v1.
+    expect(fake.filters.get('/cg/c1')).toEqual(deviceFilterProgram(effectiveDeviceRules(devices)));
+    // Applying again replaces the filter (the real installer detaches the old program).
+    m.apply({ devices: [{ allow: false, access: 'rwm' }] });
+    expect(fake.filters.get('/cg/c1')).toEqual(deviceFilterProgram(effectiveDeviceRules([{ allow: false, access: 'rwm' }])));
+    expect(fake.filters.size).toBe(1);
+  });
+
+  it('an invalid device rule fails before anything is written or attached', () => {
+    const fake = v2Fs();
+    const m = newCgroupManager({ id: 'c1', cgroupsPath: '/c1', layout: V2_LAYOUT, ownCgroupFile: '0::/\n', fs: fake, deviceFilter: fake.deviceFilter });
+    m.create();
+    expect(() => m.apply({ devices: [{ allow: false, access: 'rwm' }, { allow: true, access: 'rx' }], pids: { limit: 3 } }))
+      .toThrow(/linux\.resources\.devices\[1\]: access "rx"/);
     expect(fake.writes).toEqual([]);
-    m.apply({ devices: [], pids: { limit: 3 } }); // no rules: fine
+    expect(fake.filters.size).toBe(0);
+  });
+
+  it('a filter the kernel refuses is an error naming the cgroup and eBPF (never silently skipped)', () => {
+    const fake = v2Fs();
+    const m = newCgroupManager({ id: 'c1', cgroupsPath: '/c1', layout: V2_LAYOUT, ownCgroupFile: '0::/\n', fs: fake, deviceFilter: fake.deviceFilter });
+    m.create();
+    fake.failInstall = 'EPERM';
+    let err: CgroupError | undefined;
+    try {
+      m.apply(undefined);
+    } catch (e) {
+      err = e as CgroupError;
+    }
+    expect(err).toBeInstanceOf(CgroupError);
+    expect(err!.path).toBe('/cg/c1');
+    expect(err!.code).toBe('EPERM');
+    expect(err!.message).toMatch(/cannot attach the device filter .* to \/cg\/c1: .*eBPF.*BPF_PROG_ATTACH\): EPERM/);
   });
 
   it('freezes with cgroup.freeze and polls cgroup.events', () => {
     const fake = v2Fs();
-    const m = newCgroupManager({ id: 'c1', cgroupsPath: '/c1', layout: V2_LAYOUT, ownCgroupFile: '0::/\n', fs: fake });
+    const m = newCgroupManager({ id: 'c1', cgroupsPath: '/c1', layout: V2_LAYOUT, ownCgroupFile: '0::/\n', fs: fake, deviceFilter: fake.deviceFilter });
     m.create();
     const origWrite = fake.writeFile.bind(fake);
     fake.writeFile = (p, v) => {
@@ -202,7 +259,7 @@ describe('cgroup v2 manager (fake fs)', () => {
 
   it('destroy({kill}) writes cgroup.kill before removing', () => {
     const fake = v2Fs();
-    const m = newCgroupManager({ id: 'c1', cgroupsPath: '/c1', layout: V2_LAYOUT, ownCgroupFile: '0::/\n', fs: fake });
+    const m = newCgroupManager({ id: 'c1', cgroupsPath: '/c1', layout: V2_LAYOUT, ownCgroupFile: '0::/\n', fs: fake, deviceFilter: fake.deviceFilter });
     m.create();
     m.destroy({ kill: true });
     expect(fake.writes).toContainEqual(['/cg/c1/cgroup.kill', '1']);
@@ -305,6 +362,19 @@ describe('cgroup v1/hybrid manager (fake fs)', () => {
       'cpu/c1/cpu.cfs_period_us=100000',
       'cpu/c1/cpu.cfs_quota_us=50000',
     ]);
+  });
+
+  it('hybrid: the v1 devices controller enforces the rules, no eBPF filter goes on the cgroup2 directory', () => {
+    const fake = hybridFs();
+    const m = newCgroupManager({
+      id: 'c1', cgroupsPath: '/c1', layout: HYBRID_LAYOUT, ownCgroupFile: HYBRID_OWN, fs: fake, deviceFilter: fake.deviceFilter,
+    });
+    m.create();
+    m.apply({ devices: [{ allow: false, access: 'rwm' }] });
+    m.apply(undefined);
+    expect(fake.filters.size).toBe(0);
+    expect(fake.writes.filter(([p]) => p.startsWith('/cg/unified/'))).toEqual([]);
+    expect(fake.writes.filter(([p]) => p === '/cg/devices/c1/devices.deny')).toHaveLength(3); // "a", "a *:* rwm"; then "a" again
   });
 
   it('retries cpu.cfs_period_us after the quota on EINVAL; reports a clamped cpu.shares', () => {

@@ -21,7 +21,12 @@
 //   no rule left                                                -> return 0
 //
 // (An open(O_RDWR) asks for r and w at once: "allow c 1:3 r" then "allow c 1:3 w" allows it, "allow c 1:3 rw" then
-// "deny c 1:3 w" does not.)
+// "deny c 1:3 w" does not. The kernel also asks with no access bit at all, for access(X_OK)-style checks: then the
+// last rule matching the device decides, whatever its access, as in v1.)
+//
+// Allowing r and w from two different rules is more than v1 does (v1 wants one exception covering the whole
+// request, unless the rules name the same device) but grants nothing new: the process could open the device once
+// for reading and once for writing.
 //
 // Differences from the v1 kernel's own bookkeeping, which runc reproduces with an emulator (devices/emulator.go):
 //  - v1 cannot punch a hole in a wildcard: in default-deny mode, "deny c 1:3" removes only an exception that is
@@ -40,22 +45,19 @@
 //    3: w3 >>= 16                      r3 = access bits asked for
 //    4: r4 = *(u32 *)(r1 + 4)          r4 = major
 //    5: r5 = *(u32 *)(r1 + 8)          r5 = minor
-//    6: if r3 != 0x0 goto +2           nothing asked for: deny
-//    7: w0 = 0
-//    8: exit
-//    9: if r2 != 0x2 goto +5           allow c 136:* rw (the last rule comes first)
-//   10: if r4 != 0x88 goto +4
-//   11: w3 &= 0x1                      r and w are decided: allowed
-//   12: if r3 != 0x0 goto +2           m was asked for too: let the earlier rules decide it
-//   13: w0 = 1
-//   14: exit
-//   15: if r2 != 0x2 goto +4           allow c 1:3 rwm
-//   16: if r4 != 0x1 goto +3
-//   17: if r5 != 0x3 goto +2
-//   18: w0 = 1
-//   19: exit
-//   20: w0 = 0                         deny a *:* rwm (or: no rule matched)
-//   21: exit
+//    6: if r2 != 0x2 goto +5           allow c 136:* rw (the last rule comes first)
+//    7: if r4 != 0x88 goto +4
+//    8: w3 &= 0x1                      r and w are decided: allowed
+//    9: if r3 != 0x0 goto +2           m was asked for too: let the earlier rules decide it
+//   10: w0 = 1
+//   11: exit
+//   12: if r2 != 0x2 goto +4           allow c 1:3 rwm
+//   13: if r4 != 0x1 goto +3
+//   14: if r5 != 0x3 goto +2
+//   15: w0 = 1
+//   16: exit
+//   17: w0 = 0                         deny a *:* rwm (or: no rule matched)
+//   18: exit
 //
 // (print any program with disassembleDeviceFilter()).
 
@@ -149,8 +151,9 @@ function ruleBlock(r: ParsedRule): BpfInsn[] {
     }
     body.push(...ret(1));
   } else {
+    // With all of rwm listed the rule decides whatever is left in r3 (even nothing): deny.
     if (r.access !== ACC_ALL) {
-      // r3 is never empty here (checked at the start), so with all of rwm listed the rule always applies.
+      body.push(insn(OP.JMP_JEQ_K, R3, 0, 3, 0)); // nothing asked for: the device matches, so this rule decides
       body.push(insn(OP.ALU32_MOV_X, R1, R3, 0, 0));
       body.push(insn(OP.ALU32_AND_K, R1, 0, 0, r.access));
       body.push(insn(OP.JMP_JEQ_K, R1, 0, 0, 0), 'next'); // asks for none of the denied bits
@@ -192,9 +195,6 @@ export function deviceFilterInsns(rules: readonly DeviceRule[], userRuleCount = 
     insn(OP.ALU32_RSH_K, R3, 0, 0, 16), // r3 = access bits
     insn(OP.LDX_MEM_W, R4, R1, 4, 0), // r4 = ctx->major
     insn(OP.LDX_MEM_W, R5, R1, 8, 0), // r5 = ctx->minor
-    // A request for no access at all (the kernel asks so only for exec-style permission checks) is denied.
-    insn(OP.JMP_JNE_K, R3, 0, 2, 0),
-    ...ret(0),
   ];
   for (let i = parsed.length - 1; i >= first; i--) {
     const r = parsed[i]!;

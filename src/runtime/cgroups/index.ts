@@ -12,11 +12,27 @@ export { resolveCgroupPaths, cleanCgroupSegments, isSystemdCgroupsPath, managedH
 export type { HierarchyPath, ResolveOptions } from './paths.js';
 export {
   DEFAULT_ALLOWED_DEVICES,
+  DEVICE_FILTER_LICENSE,
+  bpfDeviceFilterInstaller,
   canEnforceDeviceRules,
   deviceRuleString,
   effectiveDeviceRules,
   v1DeviceWrites,
 } from './devices.js';
+export type { DeviceFilterInstaller } from './devices.js';
+export {
+  BPF_DEVCG_ACC_MKNOD,
+  BPF_DEVCG_ACC_READ,
+  BPF_DEVCG_ACC_WRITE,
+  BPF_DEVCG_DEV_BLOCK,
+  BPF_DEVCG_DEV_CHAR,
+  decodeInsns,
+  deviceFilterInsns,
+  deviceFilterProgram,
+  disassembleDeviceFilter,
+  encodeInsns,
+} from './device-filter.js';
+export type { BpfInsn } from './device-filter.js';
 export { planV1, planV1Memory, planV1Cpu, planCpuset, planPids, pidsMaxValue, unsupportedResources } from './v1.js';
 export type { CgroupWrite, V1MemoryContext } from './v1.js';
 export {
@@ -29,6 +45,7 @@ export {
   swapMaxValue,
   v2Number,
   controllersNeeded,
+  v2DeviceFilter,
 } from './v2.js';
 export { newCgroupManager, loadCgroupManager } from './manager.js';
 export type { CgroupManager, DestroyOptions, NewCgroupManagerOptions, SavedCgroups } from './manager.js';

@@ -3,7 +3,8 @@
 // Life of a container's cgroups:
 //   create()      mkdir the container's directory in each hierarchy (and any missing parents), remembering which
 //                 directories it made: destroy() removes exactly those and nothing else.
-//   apply(r)      write linux.resources into the controller files.
+//   apply(r)      write linux.resources into the controller files (pure v2: and attach the device filter, an eBPF
+//                 program, to the container's cgroup).
 //   addProcess()  write the pid into cgroup.procs of each hierarchy; children it forks are born there too.
 //   freeze/thaw   `pause` / `resume`.
 //   destroy()     rmdir, deepest first (a cgroup can only be removed once it has no processes and no children).
@@ -18,7 +19,8 @@ import { realCgroupFs, type CgroupFs } from './fs.js';
 import { detectCgroupMode, parseProcCgroup, type CgroupLayout, type CgroupMode } from './detect.js';
 import { resolveCgroupPaths, type HierarchyPath } from './paths.js';
 import { planV1, type CgroupWrite } from './v1.js';
-import { controllersNeeded, planV2 } from './v2.js';
+import { controllersNeeded, planV2, v2DeviceFilter } from './v2.js';
+import { bpfDeviceFilterInstaller, type DeviceFilterInstaller } from './devices.js';
 
 /** Everything needed to rebuild a manager in a later process (`delete`, `kill`, `pause`...). */
 export interface SavedCgroups {
@@ -69,6 +71,8 @@ export interface NewCgroupManagerOptions {
   ownCgroupFile?: string;
   /** Filesystem operations (for tests). Default: node:fs. */
   fs?: CgroupFs;
+  /** Puts the device filter on a pure-v2 cgroup (for tests). Default: bpf(2). */
+  deviceFilter?: DeviceFilterInstaller;
 }
 
 const FREEZE_TIMEOUT_MS = 5000;
@@ -76,10 +80,12 @@ const FREEZE_TIMEOUT_MS = 5000;
 class Manager implements CgroupManager {
   private readonly state: SavedCgroups;
   private readonly fs: CgroupFs;
+  private readonly deviceFilter: DeviceFilterInstaller;
 
-  constructor(state: SavedCgroups, fs: CgroupFs) {
+  constructor(state: SavedCgroups, fs: CgroupFs, deviceFilter: DeviceFilterInstaller) {
     this.state = state;
     this.fs = fs;
+    this.deviceFilter = deviceFilter;
   }
 
   get mode(): CgroupMode {
@@ -158,24 +164,27 @@ class Manager implements CgroupManager {
   // ---- apply --------------------------------------------------------------------------------------------------
 
   apply(resources: Resources | undefined): void {
-    const userDeviceRules = resources?.devices?.length ?? 0;
-    const devicesHierarchy = this.v1For('devices');
-    if (userDeviceRules > 0 && !devicesHierarchy) {
-      throw new CgroupError(
-        this.state.mode === 'v2'
-          ? 'device rules (linux.resources.devices) are not supported on cgroup v2 yet: v2 has no devices.allow/deny ' +
-              'files, it needs an eBPF program attached to the cgroup, which tslab-runtime does not build'
-          : 'device rules (linux.resources.devices) need the v1 "devices" controller, which is not mounted',
-      );
-    }
-
     if (this.state.mode === 'v2') {
       const h = this.state.hierarchies.find((x) => x.kind === 'v2');
       if (!h) throw new CgroupError('no cgroup2 hierarchy recorded for this container');
       const plan = planV2(resources);
+      const program = v2DeviceFilter(resources); // compiled (and the rules checked) before anything is written
       this.enableControllers(h, controllersNeeded(plan));
       this.execute(plan, () => h.dir);
+      this.installDeviceFilter(h.dir, program);
       return;
+    }
+
+    // v1 and hybrid: the v1 devices controller enforces the rules (devices.allow/deny, written by planV1).
+    // In hybrid mode no eBPF filter is attached to the container's cgroup2 directory, although the kernel would run
+    // one (it checks the eBPF programs first, then the v1 controller; both must allow). That second check would not
+    // be harmless: the two do not read rules quite alike (v1 cannot punch a hole in a wildcard allow, and takes any
+    // "a" rule as "a *:* rwm"; see device-filter.ts), so an odd rule list would lose access that v1 grants. runc and
+    // crun attach no program in hybrid mode either, and tslab behaves as they do.
+    const userDeviceRules = resources?.devices?.length ?? 0;
+    const devicesHierarchy = this.v1For('devices');
+    if (userDeviceRules > 0 && !devicesHierarchy) {
+      throw new CgroupError('device rules (linux.resources.devices) need the v1 "devices" controller, which is not mounted');
     }
 
     const memory = this.v1For('memory');
@@ -199,6 +208,23 @@ class Manager implements CgroupManager {
       }
       return h.dir;
     });
+  }
+
+  /**
+   * cgroup v2: attach the device filter to the container's cgroup, replacing the one a previous apply() attached.
+   * A failure is an error, never a shrug: a container without its filter could open every device of the host.
+   */
+  private installDeviceFilter(dir: string, program: Buffer): void {
+    try {
+      this.deviceFilter.install(dir, program);
+    } catch (err) {
+      const code = errnoCode(err);
+      throw new CgroupError(
+        `cannot attach the device filter (linux.resources.devices) to ${dir}: cgroup v2 enforces device rules with an ` +
+          `eBPF program (BPF_PROG_TYPE_CGROUP_DEVICE), and the kernel refused it: ${(err as Error).message ?? String(err)}`,
+        code === undefined ? { path: dir, cause: err } : { path: dir, code, cause: err },
+      );
+    }
   }
 
   private v1For(controller: string): HierarchyPath | undefined {
@@ -521,11 +547,19 @@ export function newCgroupManager(opts: NewCgroupManagerOptions): CgroupManager {
   const layout = opts.layout ?? detectCgroupMode();
   const ownText = opts.ownCgroupFile ?? readFileSync('/proc/self/cgroup', 'utf8');
   const hierarchies = resolveCgroupPaths({ layout, id: opts.id, cgroupsPath: opts.cgroupsPath, own: parseProcCgroup(ownText) });
-  return new Manager({ version: 1, mode: layout.mode, hierarchies, created: [], enabled: [] }, opts.fs ?? realCgroupFs);
+  return new Manager(
+    { version: 1, mode: layout.mode, hierarchies, created: [], enabled: [] },
+    opts.fs ?? realCgroupFs,
+    opts.deviceFilter ?? bpfDeviceFilterInstaller,
+  );
 }
 
 /** Rebuild a manager from toJSON() output (saved in the container's state). */
-export function loadCgroupManager(saved: SavedCgroups, fs: CgroupFs = realCgroupFs): CgroupManager {
+export function loadCgroupManager(
+  saved: SavedCgroups,
+  fs: CgroupFs = realCgroupFs,
+  deviceFilter: DeviceFilterInstaller = bpfDeviceFilterInstaller,
+): CgroupManager {
   if (!saved || saved.version !== 1 || !Array.isArray(saved.hierarchies) || !Array.isArray(saved.created)) {
     throw new CgroupError('saved cgroup state is missing or from an unknown version');
   }
@@ -538,5 +572,6 @@ export function loadCgroupManager(saved: SavedCgroups, fs: CgroupFs = realCgroup
       enabled: [...(saved.enabled ?? [])],
     },
     fs,
+    deviceFilter,
   );
 }
