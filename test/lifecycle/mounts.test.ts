@@ -1,13 +1,15 @@
-// The container's filesystem as config.json asks for it: bind mounts (ro, rw, files, bind vs rbind),
-// tmpfs options, mount points created on demand, destinations that are symlinks trying to leave the
-// rootfs, --no-pivot, rootfsPropagation, the default /dev, linux.devices, linux.sysctl, --preserve-fds.
+// The container's filesystem as config.json asks for it: bind mounts (ro, rw, files, bind vs rbind,
+// relative sources, flags), tmpfs options, tmpcopyup, mount points created on demand (and their modes),
+// destinations that are symlinks trying to leave the rootfs, --no-pivot, rootfsPropagation (with the
+// bundle under a shared mount, so propagation can be seen), the default /dev, linux.devices,
+// linux.sysctl (and its refusal outside the container's namespaces), --preserve-fds.
 // Every check is read from the kernel (mountinfo, stat of /proc/<pid>/root/...) or from what the
-// container itself saw, and every test holds for runc.
+// container itself saw, and every test holds for runc 1.1.5.
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { setupSuite, type Bundle, type SpecJson } from '../helpers/bundle.js';
+import { makeBundle, setupSuite, type Bundle, type SpecJson } from '../helpers/bundle.js';
 import { containerPath, mountinfo, type MountEntry } from '../helpers/kernel.js';
 import { describeResult, runtimeCommand, type RunResult } from '../helpers/runtime.js';
 
@@ -94,6 +96,47 @@ function hostTmpfs(dir: string, source: string): void {
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', source, dir]);
   s.defer(() => {
     execFileSync('umount', [dir]);
+  });
+}
+
+/**
+ * `<runtime> --root <root> run --bundle <b> [extra] <id>` in the foreground, started by hand for what
+ * the shared helper does not do: `fd3` opens that file (append) as the runtime's fd 3; `umask` is set
+ * (by a shell that then execs the runtime) before the runtime starts.
+ */
+async function runCustom(bundle: Bundle, id: string, extra: string[], opts: { fd3?: string; umask?: string }): Promise<RunResult> {
+  const { file: exe, prefix } = runtimeCommand();
+  const argv = [...prefix, '--root', s.rt.root, 'run', '--bundle', bundle.dir, ...extra, id];
+  const [cmd, cmdArgs] = opts.umask === undefined ? [exe, argv] : ['sh', ['-c', `umask ${opts.umask} && exec "$@"`, 'sh', exe, ...argv]];
+  const io = s.tmpDir('io');
+  const outPath = path.join(io, 'out');
+  const errPath = path.join(io, 'err');
+  const outFd = fs.openSync(outPath, 'w+');
+  const errFd = fs.openSync(errPath, 'w+');
+  const fd3 = opts.fd3 === undefined ? 'ignore' : fs.openSync(opts.fd3, 'a');
+  const child = spawn(cmd, cmdArgs, { stdio: ['ignore', outFd, errFd, fd3] });
+  fs.closeSync(outFd);
+  fs.closeSync(errFd);
+  if (typeof fd3 === 'number') fs.closeSync(fd3);
+  return new Promise<RunResult>((resolve) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, 20_000);
+    const finish = (code: number | null, signal: NodeJS.Signals | null, error?: string): void => {
+      clearTimeout(timer);
+      resolve({
+        code: timedOut ? null : code,
+        signal,
+        stdout: fs.readFileSync(outPath, 'utf8'),
+        stderr: error ?? fs.readFileSync(errPath, 'utf8'),
+        timedOut,
+        argv: [cmd, ...cmdArgs],
+      });
+    };
+    child.on('error', (err) => finish(null, null, String(err)));
+    child.on('exit', (code, signal) => finish(code, signal));
   });
 }
 
@@ -237,6 +280,59 @@ describe('tmpfs', () => {
   });
 });
 
+describe('more mount kinds', () => {
+  test('tmpfs with tmpcopyup starts with the directory\'s contents; writes stay off the rootfs', async () => {
+    const { r, bundle } = await runSh(
+      'cat /opt/data/seed.txt; ls /opt/data/sub; echo new > /opt/data/new.txt && echo wrote; grep " /opt/data " /proc/self/mountinfo | cut -d" " -f9',
+      (spec) => addMount(spec, { destination: '/opt/data', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'size=1m'] }),
+      (b) => {
+        fs.mkdirSync(path.join(b.rootfs, 'opt/data/sub'), { recursive: true });
+        fs.writeFileSync(path.join(b.rootfs, 'opt/data/seed.txt'), 'seed\n');
+        fs.writeFileSync(path.join(b.rootfs, 'opt/data/sub/inner.txt'), 'inner\n');
+      },
+    );
+    expectOk(r);
+    expect(r.stdout).toBe('seed\ninner.txt\nwrote\ntmpfs\n');
+    expect(fs.existsSync(path.join(bundle.rootfs, 'opt/data/new.txt'))).toBe(false);
+  });
+
+  test('a bind source relative to the bundle directory', async () => {
+    const { r } = await runSh(
+      'cat /mnt/rel/hello.txt',
+      (spec) => addMount(spec, { destination: '/mnt/rel', type: 'bind', source: 'data', options: ['rbind', 'ro'] }),
+      (b) => {
+        fs.mkdirSync(path.join(b.dir, 'data'));
+        fs.writeFileSync(path.join(b.dir, 'data/hello.txt'), 'relative\n');
+      },
+    );
+    expectOk(r);
+    expect(r.stdout).toBe('relative\n');
+  });
+
+  test('bind options nosuid,nodev,noexec,ro are applied to the bind mount', async () => {
+    const src = hostDir('flagbind', { 'a.txt': 'a\n' });
+    const { pid } = await runSleeper((spec) => {
+      addMount(spec, { destination: '/mnt/fb', type: 'bind', source: src, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] });
+    });
+    expect(mountAt(pid, '/mnt/fb')!.options).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev', 'noexec']));
+    // The host's view of the source is not changed by the container's flags.
+    const host = mountinfo('self').filter((m) => src === m.mountPoint || src.startsWith(m.mountPoint === '/' ? '/' : `${m.mountPoint}/`)).pop();
+    expect(host!.options).not.toContain('noexec');
+  });
+
+  test('a mount on top of an earlier mount of the list (tmpfs, then a bind inside it)', async () => {
+    const src = hostDir('stacked', { 'in.txt': 'stacked\n' });
+    const { pid } = await runSleeper((spec) => {
+      addMount(spec, { destination: '/mnt/outer', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] });
+      addMount(spec, { destination: '/mnt/outer/inner/deep', type: 'bind', source: src, options: ['rbind', 'ro'] });
+    });
+    expect(fs.readFileSync(containerPath(pid, 'mnt/outer/inner/deep/in.txt'), 'utf8')).toBe('stacked\n');
+    const outer = mountAt(pid, '/mnt/outer')!;
+    const inner = mountAt(pid, '/mnt/outer/inner/deep')!;
+    expect(inner.parent).toBe(outer.id);
+  });
+});
+
 describe('mount points', () => {
   test('a missing deep mount point is created in the rootfs (directory or file, as the source)', async () => {
     const src = hostDir('deepsrc', { 'f.txt': 'deep file\n' });
@@ -250,6 +346,22 @@ describe('mount points', () => {
     expect(mountAt(pid, '/deep/a/b/c/d')?.fstype).toBe('tmpfs');
     expect(mountAt(pid, '/deeper/x/y/z/f.txt')).toBeDefined();
     expect(fs.readFileSync(containerPath(pid, 'deeper/x/y/z/f.txt'), 'utf8')).toBe('deep file\n');
+  });
+
+  test('mount points are made 0755 (never group/world-writable), whatever the caller\'s umask', async () => {
+    const src = hostDir('umasksrc', { 'f.txt': 'x\n' });
+    const b = await s.bundle((spec) => {
+      spec.process.args = ['true'];
+      addMount(spec, { destination: '/made/a/b', type: 'tmpfs', source: 'tmpfs', options: ['size=1m'] });
+      addMount(spec, { destination: '/madef/x/f.txt', type: 'bind', source: path.join(src, 'f.txt'), options: ['bind', 'ro'] });
+    });
+    expectOk(await runCustom(b, s.id(), [], { umask: '000' }));
+    for (const dir of ['made', 'made/a', 'made/a/b', 'madef', 'madef/x']) {
+      expect((fs.statSync(path.join(b.rootfs, dir)).mode & 0o7777).toString(8), dir).toBe('755');
+    }
+    const file = fs.statSync(path.join(b.rootfs, 'madef/x/f.txt'));
+    expect(file.isFile()).toBe(true);
+    expect((file.mode & 0o022).toString(8), 'group/other write bits of the file mount point').toBe('0');
   });
 
   test('a destination that is a symlink to /../../etc mounts inside the rootfs, not over the host', async () => {
@@ -342,7 +454,8 @@ describe('the root', () => {
   function sharedBundle(b: Bundle): void {
     execFileSync('mount', ['--bind', b.dir, b.dir]);
     s.defer(() => {
-      execFileSync('umount', [b.dir]);
+      // -R: whatever a runtime let propagate onto it goes too (the container is gone by now).
+      execFileSync('umount', ['-R', b.dir]);
     });
     execFileSync('mount', ['--make-shared', b.dir]);
   }
@@ -374,6 +487,37 @@ describe('the root', () => {
     const fields = optionalFields(pid, '/');
     expect(fields.filter((f) => /^(shared|master):/.test(f))).toEqual([]);
     expect(await hostMountReachesContainer(bundle, id, pid, `${s.prefix}-prop-private`)).toBe(false);
+  });
+
+  test.each(['shared', 'rshared', 'slave', 'rslave', 'rprivate'])(
+    'rootfsPropagation %j under a shared mount: the container starts on its rootfs',
+    async (propagation) => {
+      const { pid, bundle } = await runSleeper((spec) => {
+        spec.linux.rootfsPropagation = propagation;
+      }, sharedBundle);
+      const inside = fs.statSync(containerPath(pid, '/'));
+      const rootfs = fs.statSync(bundle.rootfs);
+      expect([inside.dev, inside.ino]).toEqual([rootfs.dev, rootfs.ino]);
+      expect(mountinfo(pid).some((m) => m.mountPoint.includes(s.dir))).toBe(false);
+    },
+  );
+
+  test('a bundle path with a space, under a shared mount, with rootfsPropagation "rshared"', async () => {
+    const dir = path.join(s.tmpDir('with space'), 'the bundle');
+    const bundle = await makeBundle(s.rt, dir, (spec) => {
+      spec.process.args = ['sleep', '1000'];
+      spec.linux.rootfsPropagation = 'rshared';
+    });
+    sharedBundle(bundle);
+    const id = s.id();
+    s.defer(async () => {
+      await s.rt.forceDelete(id);
+    });
+    expectOk(await s.rt.exec(['run', '--detach', '--bundle', bundle.dir, id]));
+    const { pid } = await s.rt.state(id);
+    const inside = fs.statSync(containerPath(pid, '/'));
+    const rootfs = fs.statSync(bundle.rootfs);
+    expect([inside.dev, inside.ino]).toEqual([rootfs.dev, rootfs.ino]);
   });
 });
 
@@ -456,6 +600,41 @@ describe('/dev', () => {
     expect(fs.readdirSync(path.join(bundle.rootfs, 'dev'))).toEqual([]);
   });
 
+  test('linux.devices: a FIFO, a block device, a default mode, and a path through a symlink', async () => {
+    const name = `${s.prefix}-dev`;
+    s.defer(() => {
+      fs.rmSync(path.join('/tmp', name), { force: true }); // only if a runtime went wrong
+    });
+    const { pid, bundle } = await runSleeper(
+      (spec) => {
+        spec.linux.devices = [
+          { path: '/dev/myfifo', type: 'p', fileMode: 0o620, uid: 0, gid: 0 },
+          { path: '/dev/myblock', type: 'b', major: 7, minor: 200, fileMode: 0o660, uid: 0, gid: 6 },
+          { path: '/dev/nomode', type: 'c', major: 1, minor: 3 },
+          { path: `/mnt/devlink/${name}`, type: 'c', major: 1, minor: 3, fileMode: 0o600, uid: 0, gid: 0 },
+        ];
+      },
+      (b) => {
+        fs.mkdirSync(path.join(b.rootfs, 'mnt'), { recursive: true });
+        fs.symlinkSync('/../../../tmp', path.join(b.rootfs, 'mnt/devlink'));
+      },
+    );
+    const fifo = fs.lstatSync(containerPath(pid, 'dev/myfifo'));
+    expect(fifo.isFIFO()).toBe(true);
+    expect(fifo.mode & 0o7777).toBe(0o620);
+    const block = fs.lstatSync(containerPath(pid, 'dev/myblock'));
+    expect(block.isBlockDevice()).toBe(true);
+    expect(devNumbers(block)).toEqual([7, 200]);
+    expect([block.mode & 0o7777, block.gid]).toEqual([0o660, 6]);
+    const nomode = fs.lstatSync(containerPath(pid, 'dev/nomode'));
+    expect(nomode.isCharacterDevice()).toBe(true);
+    expect(devNumbers(nomode)).toEqual([1, 3]);
+    expect([nomode.mode & 0o7777, nomode.uid, nomode.gid]).toEqual([0o666, 0, 0]); // runc's default
+    // Through the symlink: inside the rootfs (its /tmp), never the host's /tmp.
+    expect(fs.existsSync(path.join('/tmp', name))).toBe(false);
+    expect(fs.lstatSync(path.join(bundle.rootfs, 'tmp', name)).isCharacterDevice()).toBe(true);
+  });
+
   test('a linux.devices node can be used from inside', async () => {
     const { r } = await runSh('echo data > /dev/mynull && echo wrote; cat /dev/mynull | wc -c', (spec) => {
       spec.linux.devices = [{ path: '/dev/mynull', type: 'c', major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0 }];
@@ -492,53 +671,67 @@ describe('linux.sysctl', () => {
   });
 });
 
-describe('--preserve-fds', () => {
-  /**
-   * Runs `<runtime> --root <root> run --bundle <b> [extra] <id>` in the foreground with one more fd
-   * than usual: fd 3 is `file`, opened for appending.
-   */
-  async function runWithFd3(bundle: Bundle, id: string, extra: string[], file: string): Promise<RunResult> {
-    const { file: exe, prefix } = runtimeCommand();
-    const argv = [...prefix, '--root', s.rt.root, 'run', '--bundle', bundle.dir, ...extra, id];
-    const io = s.tmpDir('io');
-    const outPath = path.join(io, 'out');
-    const errPath = path.join(io, 'err');
-    const outFd = fs.openSync(outPath, 'w+');
-    const errFd = fs.openSync(errPath, 'w+');
-    const fd3 = fs.openSync(file, 'a');
-    const child = spawn(exe, argv, { stdio: ['ignore', outFd, errFd, fd3] });
-    fs.closeSync(outFd);
-    fs.closeSync(errFd);
-    fs.closeSync(fd3);
-    return new Promise<RunResult>((resolve) => {
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        child.kill('SIGKILL');
-      }, 20_000);
-      const finish = (code: number | null, signal: NodeJS.Signals | null, error?: string): void => {
-        clearTimeout(timer);
-        resolve({
-          code: timedOut ? null : code,
-          signal,
-          stdout: fs.readFileSync(outPath, 'utf8'),
-          stderr: error ?? fs.readFileSync(errPath, 'utf8'),
-          timedOut,
-          argv: [exe, ...argv],
-        });
-      };
-      child.on('error', (err) => finish(null, null, String(err)));
-      child.on('exit', (code, signal) => finish(code, signal));
+describe('linux.sysctl outside the container\'s namespaces', () => {
+  /** Puts a host sysctl back after the test if a runtime changed it (it must not). */
+  function guardHostSysctl(key: string): string {
+    const file = `/proc/sys/${key.replace(/\./g, '/')}`;
+    const before = fs.readFileSync(file, 'utf8');
+    s.defer(() => {
+      if (fs.readFileSync(file, 'utf8') !== before) fs.writeFileSync(file, before.trim());
     });
+    return before;
   }
 
+  /** The runtime fails before the container runs, and says which sysctl it refused. */
+  function expectRefused(r: RunResult, key: string): void {
+    expect(r.timedOut, describeResult(r)).toBe(false);
+    expect(r.code, describeResult(r)).not.toBe(0);
+    expect(r.stdout, describeResult(r)).not.toContain('container ran');
+    expect(r.stderr, describeResult(r)).toContain(key);
+  }
+
+  test('a net.* sysctl without a network namespace of the container\'s own is refused', async () => {
+    const key = 'net.ipv4.ip_forward';
+    const before = guardHostSysctl(key);
+    const { r } = await runSh('echo container ran', (spec) => {
+      spec.linux.namespaces = spec.linux.namespaces.filter((n: { type: string }) => n.type !== 'network');
+      spec.linux.sysctl = { [key]: before.trim() === '1' ? '0' : '1' };
+    });
+    expect(fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8'), 'the host\'s value').toBe(before);
+    expectRefused(r, key);
+  });
+
+  test('kernel.domainname without a UTS namespace of the container\'s own is refused', async () => {
+    const key = 'kernel.domainname';
+    const before = guardHostSysctl(key);
+    const { r } = await runSh('echo container ran', (spec) => {
+      spec.linux.namespaces = spec.linux.namespaces.filter((n: { type: string }) => n.type !== 'uts');
+      delete spec.hostname;
+      spec.linux.sysctl = { [key]: 'tslab-leaked.example' };
+    });
+    expect(fs.readFileSync('/proc/sys/kernel/domainname', 'utf8'), 'the host\'s value').toBe(before);
+    expectRefused(r, key);
+  });
+
+  test('a sysctl no namespace isolates (kernel.printk_ratelimit) is refused', async () => {
+    const key = 'kernel.printk_ratelimit';
+    const before = guardHostSysctl(key);
+    const { r } = await runSh('echo container ran', (spec) => {
+      spec.linux.sysctl = { [key]: String(Number(before.trim()) + 2) };
+    });
+    expect(fs.readFileSync('/proc/sys/kernel/printk_ratelimit', 'utf8'), 'the host\'s value').toBe(before);
+    expectRefused(r, key);
+  });
+});
+
+describe('--preserve-fds', () => {
   test('--preserve-fds 1 passes fd 3 to the container', async () => {
     const out = path.join(s.tmpDir('fd3'), 'fd3.txt');
     fs.writeFileSync(out, '');
     const b = await s.bundle((spec) => {
       spec.process.args = ['sh', '-c', 'echo hi >&3 && echo wrote'];
     });
-    const r = await runWithFd3(b, s.id(), ['--preserve-fds', '1'], out);
+    const r = await runCustom(b, s.id(), ['--preserve-fds', '1'], { fd3: out });
     expectOk(r);
     expect(r.stdout).toBe('wrote\n');
     expect(fs.readFileSync(out, 'utf8')).toBe('hi\n');
@@ -550,7 +743,7 @@ describe('--preserve-fds', () => {
     const b = await s.bundle((spec) => {
       spec.process.args = ['sh', '-c', '(echo hi >&3) 2>/dev/null; echo "rc=$?"'];
     });
-    const r = await runWithFd3(b, s.id(), [], out);
+    const r = await runCustom(b, s.id(), [], { fd3: out });
     expectOk(r);
     expect(r.stdout).toMatch(/^rc=[1-9]/);
     expect(fs.readFileSync(out, 'utf8')).toBe('');

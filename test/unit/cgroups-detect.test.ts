@@ -45,6 +45,7 @@ describe('parseMountinfo', () => {
     expect(e[1]).toEqual({
       root: '/',
       mountPoint: '/sys/fs/cgroup/systemd',
+      optionalFields: ['shared:10'],
       fsType: 'cgroup',
       superOptions: ['rw', 'xattr', 'release_agent=/usr/lib/systemd/systemd-cgroups-agent', 'name=systemd'],
     });

@@ -18,6 +18,7 @@
 //           used only to group processes (systemd does this). This machine is hybrid.
 
 import { readFileSync } from 'node:fs';
+import { parseMountinfo } from '../../linux/mountinfo.js';
 import { CgroupError } from './errors.js';
 
 export type CgroupMode = 'v1' | 'v2' | 'hybrid';
@@ -47,35 +48,7 @@ export interface CgroupLayout {
   unified?: CgroupMount;
 }
 
-/** A line of /proc/self/mountinfo, the fields this layer needs. */
-export interface MountinfoEntry {
-  root: string;
-  mountPoint: string;
-  fsType: string;
-  superOptions: string[];
-}
-
-/** mountinfo escapes space, tab, newline and backslash as \040 \011 \012 \134. */
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
-export function parseMountinfo(text: string): MountinfoEntry[] {
-  const entries: MountinfoEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    const fields = line.split(' ');
-    const sep = fields.indexOf('-', 6);
-    if (sep < 0 || fields.length < sep + 4) continue; // malformed: skip rather than fail detection
-    entries.push({
-      root: unescapeMountinfo(fields[3]!),
-      mountPoint: unescapeMountinfo(fields[4]!),
-      fsType: fields[sep + 1]!,
-      superOptions: fields[sep + 3]!.split(','),
-    });
-  }
-  return entries;
-}
+export { parseMountinfo, type MountinfoEntry } from '../../linux/mountinfo.js';
 
 /** v1 mount options that are not controller names (see cgroup1_parse_param in the kernel). */
 const V1_NON_CONTROLLER_OPTIONS = new Set([

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { O_DIRECTORY, O_RDONLY, S_IFBLK, S_IFCHR, S_IFIFO, chdir, close, fchdir, makedev, mknod, open, symlink } from '../../linux/fs.js';
 import { MNT_DETACH, MS_BIND, MS_MOVE, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE, chroot, mount, mountSetattrRecursive, pivotRoot, umount2 } from '../../linux/mount.js';
 import { SyscallError } from '../../linux/error.js';
+import { parseMountinfo } from '../../linux/mountinfo.js';
 import { parseMountOptions, parsePropagation } from '../mount-options.js';
 import type { StagePlan } from '../protocol.js';
 import type { Device, Mount } from '../spec/types.js';
@@ -32,23 +33,21 @@ const BIND_REMOUNT_MASK = ~(MS_BIND | MS_REC | MS_REMOUNT);
 
 function mountPoint(mountinfo: string, target: string): { point: string; shared: boolean } {
   let best = { point: '/', shared: false };
-  for (const line of mountinfo.split('\n')) {
-    const fields = line.split(' ');
-    const point = fields[4];
-    if (!point || !(target === point || target.startsWith(point === '/' ? '/' : `${point}/`))) continue;
-    if (point.length >= best.point.length) {
-      const optional = fields.slice(6, fields.indexOf('-'));
-      best = { point, shared: optional.some((f) => f.startsWith('shared:')) };
-    }
+  for (const { mountPoint: point, optionalFields } of parseMountinfo(mountinfo)) {
+    if (!(target === point || target.startsWith(point === '/' ? '/' : `${point}/`))) continue;
+    if (point.length >= best.point.length) best = { point, shared: optionalFields.some((f) => f.startsWith('shared:')) };
   }
   return best;
 }
 
+// Mount points the runtime creates get fixed modes, whatever umask the caller had (as runc's).
+const MOUNT_POINT_MODE = 0o755;
+
 function ensureMountPoint(dest: string, sourceIsFile: boolean): void {
   if (fs.existsSync(dest)) return;
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
-  if (sourceIsFile) fs.writeFileSync(dest, '');
-  else fs.mkdirSync(dest);
+  fs.mkdirSync(path.dirname(dest), { recursive: true, mode: MOUNT_POINT_MODE });
+  if (sourceIsFile) fs.writeFileSync(dest, '', { mode: MOUNT_POINT_MODE });
+  else fs.mkdirSync(dest, { mode: MOUNT_POINT_MODE });
 }
 
 function bindMount(source: string, dest: string, recursive: boolean, flags: number): void {
@@ -59,7 +58,7 @@ function bindMount(source: string, dest: string, recursive: boolean, flags: numb
 
 function mountCgroups(plan: StagePlan, dest: string, flags: number): void {
   const hasCgroupNs = plan.spec.linux?.namespaces?.some((ns) => ns.type === 'cgroup' && !ns.path) ?? false;
-  fs.mkdirSync(dest, { recursive: true });
+  fs.mkdirSync(dest, { recursive: true, mode: MOUNT_POINT_MODE });
   if (plan.cgroupV2) {
     if (hasCgroupNs) mount('cgroup2', dest, 'cgroup2', flags);
     else bindMount(plan.cgroupDirs[0].hostPath, dest, true, flags);
@@ -69,7 +68,7 @@ function mountCgroups(plan: StagePlan, dest: string, flags: number): void {
   mount('tmpfs', dest, 'tmpfs', flags & ~MS_RDONLY, 'mode=755');
   for (const { name, hostPath } of plan.cgroupDirs) {
     const sub = path.join(dest, name);
-    fs.mkdirSync(sub, { recursive: true });
+    fs.mkdirSync(sub, { recursive: true, mode: MOUNT_POINT_MODE });
     bindMount(hostPath, sub, false, flags);
   }
   if (flags & MS_RDONLY) mount(null, dest, null, MS_REMOUNT | flags);
@@ -123,7 +122,7 @@ function mountTmpfsCopyUp(dest: string, flags: number, data: string): void {
 
 function createDevice(rootfs: string, device: Device): void {
   const dest = secureJoin(rootfs, device.path);
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  fs.mkdirSync(path.dirname(dest), { recursive: true, mode: MOUNT_POINT_MODE });
   fs.rmSync(dest, { force: true });
   const kind = device.type === 'b' ? S_IFBLK : device.type === 'p' ? S_IFIFO : S_IFCHR;
   const mode = device.fileMode ?? 0o666;

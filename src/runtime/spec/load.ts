@@ -784,6 +784,16 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
     );
   }
 
+  for (const key of Object.keys(linux?.sysctl ?? {})) {
+    const needed = sysctlNamespace(key);
+    if (!needed) {
+      throw err(`linux.sysctl`, `sysctl ${JSON.stringify(key)} is not in a separate kernel namespace: setting it would change the host`);
+    }
+    if (!namespaces.has(needed)) {
+      throw err(`linux.sysctl`, `sysctl ${JSON.stringify(key)} not allowed without a private ${needed} namespace: add {"type": "${needed}"} to linux.namespaces`);
+    }
+  }
+
   function noNul(field: string, value: string): void {
     if (value.includes('\0')) {
       throw err(field, `${field} contains a NUL character (\\u0000), which no path, argument or name passed to the kernel can hold`);
@@ -798,6 +808,16 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
     if (pair.slice(0, eq).includes('\0')) throw err(field, `environment variable name can't contain null(\\x00): ${JSON.stringify(pair)}`);
     if (pair.slice(eq + 1).includes('\0')) throw err(field, `environment variable value can't contain null(\\x00): ${JSON.stringify(pair)}`);
   }
+}
+
+const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+
+/** The namespace that isolates a sysctl (as runc's validator knows them), or undefined if none does. */
+function sysctlNamespace(key: string): 'ipc' | 'network' | 'uts' | undefined {
+  if (IPC_SYSCTLS.has(key) || key.startsWith('fs.mqueue.')) return 'ipc';
+  if (key.startsWith('net.')) return 'network';
+  if (key === 'kernel.hostname' || key === 'kernel.domainname') return 'uts';
+  return undefined;
 }
 
 function nsFile(type: string): string {
