@@ -32,7 +32,9 @@ export function parseArgs(argv: string[], specs: FlagSpec[]): ParsedArgs {
     if (!spec.takesValue) {
       const value = eq >= 0 ? body.slice(eq + 1) : 'true';
       if (value !== 'true' && value !== 'false') throw new UsageError(`invalid boolean value "${value}" for -${name}`);
+      // The last occurrence wins, as with Go's flag package: `--detach --detach=false` is off.
       if (value === 'true') flags.set(key, true);
+      else flags.delete(key);
       continue;
     }
     if (eq >= 0) {

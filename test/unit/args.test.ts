@@ -90,6 +90,11 @@ describe('parseArgs: boolean flags', () => {
     }
   });
 
+  it('takes the last occurrence of a boolean, as Go does: --detach --detach=false is off', () => {
+    expect(parse('--detach', '--detach=false', 'id').flags.has('detach')).toBe(false);
+    expect(parse('--detach=false', '-d', 'id').flags.get('detach')).toBe(true);
+  });
+
   it('leaves a boolean unset with --detach=false', () => {
     const p = parse('--detach=false', 'id');
     expect(p.flags.has('detach')).toBe(false);
