@@ -26,12 +26,13 @@ function timeRun(command, args) {
 
 try {
   // The same bundle a newcomer gets from `tslab bundle`: runc's default config, the built-in busybox rootfs.
-  execFileSync(process.execPath, [path.join(repo, 'bin/tslab.js'), 'bundle', work, '/bin/true'], { stdio: 'ignore' });
+  execFileSync(path.join(repo, 'bin/tslab.cjs'), ['bundle', work, '/bin/true'], { stdio: 'ignore' });
   execFileSync('runc', ['--version']);
   const runtimes = {
     runc: (i) => timeRun('runc', ['--root', path.join(work, 'runc-state'), 'run', `bench-runc-${i}`]),
     'tslab-runtime': (i) =>
-      timeRun(process.execPath, [path.join(repo, 'bin/tslab-runtime.js'), '--root', path.join(work, 'tslab-state'), 'run', `bench-tslab-${i}`]),
+      // Executed as an engine executes it, through its #! line.
+      timeRun(path.join(repo, 'bin/tslab-runtime.cjs'), ['--root', path.join(work, 'tslab-state'), 'run', `bench-tslab-${i}`]),
   };
   const samples = { runc: [], 'tslab-runtime': [] };
   for (const name of Object.keys(runtimes)) runtimes[name]('warmup');

@@ -10,6 +10,7 @@ export const O_CLOEXEC = 0o2000000;
 export const O_DIRECTORY = 0o200000;
 export const O_PATH = 0o10000000;
 export const O_NOFOLLOW = 0o400000;
+export const O_NONBLOCK = 0o4000;
 export const F_GETFD = 1;
 export const F_SETFD = 2;
 export const FD_CLOEXEC = 1;
@@ -39,18 +40,6 @@ export function open(path: string, flags: number, mode = 0): number {
 
 export function openat(dirfd: number, path: string, flags: number, mode = 0): number {
   return check(fn('int openat(int dirfd, const char *path, int flags, uint32_t mode)')(dirfd, path, flags, mode), 'openat', path);
-}
-
-/** openat() on a koffi worker thread, so a blocking open (a FIFO) leaves the event loop free for signals. */
-export function openatAsync(dirfd: number, path: string, flags: number): Promise<number> {
-  const call = fn('int openat(int dirfd, const char *path, int flags, uint32_t mode)');
-  return new Promise((resolve, reject) => {
-    call.async(dirfd, path, flags, 0, (err: unknown, fd: number) => {
-      if (err) reject(err);
-      else if (fd < 0) reject(new Error(`openat ${path} failed`));
-      else resolve(fd);
-    });
-  });
 }
 
 export function close(fd: number): void {

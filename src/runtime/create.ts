@@ -14,7 +14,7 @@ import { OrchestratorChannel } from './orchestrator-channel.js';
 import { readProcStat } from './proc.js';
 import type { StagePlan } from './protocol.js';
 import { loadSpec, resolveRootfs } from './spec/load.js';
-import type { Spec, State } from './spec/types.js';
+import type { Resources, Spec, State } from './spec/types.js';
 import { type ContainerRecord, type StateStore, writeFileAtomic } from './state.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -46,6 +46,23 @@ export function ociState(record: ContainerRecord, status: State['status']): Stat
   };
 }
 
+/**
+ * Controllers whose limits would bite the stage's own Node start-up: memory charges stay with the cgroup
+ * current at allocation, a pids limit would refuse Node's threads, a CPU quota would slow it down. The
+ * stage joins these only when it is ready for them; every other hierarchy it joins while it boots, which
+ * takes the first cgroup migration's wait for an RCU grace period (5-10 ms here) off the critical path.
+ */
+function controllersLimitingStartup(resources: Resources | undefined): Set<string> {
+  const limited = new Set<string>();
+  const memory = resources?.memory;
+  if (memory && (memory.limit !== undefined || memory.reservation !== undefined || memory.swap !== undefined)) limited.add('memory');
+  if (resources?.pids && resources.pids.limit > 0) limited.add('pids');
+  const cpu = resources?.cpu;
+  if (cpu && (cpu.quota !== undefined || cpu.shares !== undefined || cpu.realtimeRuntime !== undefined)) limited.add('cpu');
+  if (cpu && (cpu.cpus || cpu.mems)) limited.add('cpuset');
+  return limited;
+}
+
 function cgroupDirs(manager: CgroupManager): StagePlan['cgroupDirs'] {
   return Object.values(manager.paths).map((hostPath) => ({
     name: path.relative(CGROUP_ROOT, hostPath).split('/')[0],
@@ -61,6 +78,7 @@ async function converse(
   spec: Spec,
   stateOf: () => State,
   terminal: TerminalRoute | undefined,
+  limitingStartup: Set<string>,
 ): Promise<void> {
   for (;;) {
     const message = await channel.next();
@@ -73,7 +91,7 @@ async function converse(
     }
     switch (message.type) {
       case 'join-cgroups':
-        manager.addProcess(child.pid!);
+        manager.addProcess(child.pid!, (controllers) => controllers.some((c) => limitingStartup.has(c)));
         channel.reply({ type: 'ok' });
         break;
       case 'run-hooks':
@@ -136,6 +154,13 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     manager = newCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath });
     manager.create();
     manager.apply(spec.linux?.resources);
+    const limitingStartup = controllersLimitingStartup(spec.linux?.resources);
+    try {
+      manager.addProcess(child.pid!, (controllers) => !controllers.some((c) => limitingStartup.has(c)));
+    } catch (err) {
+      // A stage that died already is reported by the conversation below; anything else is ours to report.
+      if (child.exitCode === null && child.signalCode === null && readProcStat(child.pid!) !== undefined) throw err;
+    }
     const channel = new OrchestratorChannel(child, stage.channelFd);
     const record: ContainerRecord = {
       ociVersion: spec.ociVersion,
@@ -163,7 +188,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
       terminal: terminal !== undefined,
     };
     channel.sendPlan(plan);
-    await converse(channel, child, manager, spec, () => ociState(record, 'creating'), terminal);
+    await converse(channel, child, manager, spec, () => ociState(record, 'creating'), terminal, limitingStartup);
     channel.close();
     record.pidStartTime = readProcStat(child.pid!)?.startTime ?? 0;
     store.write(record);

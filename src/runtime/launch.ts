@@ -43,7 +43,7 @@ function stageScript(): string {
     if (path.dirname(dir) === dir) throw new RuntimeError(`cannot find the tslab package around ${import.meta.url}`);
     dir = path.dirname(dir);
   }
-  return path.join(dir, 'dist', 'runtime', 'init', 'stage.js');
+  return path.join(dir, 'dist', 'runtime', 'init', 'stage.cjs');
 }
 
 function wantsTerminal(spec: Spec, opts: LaunchOptions): boolean {

@@ -50,7 +50,8 @@ export interface CgroupManager {
   readonly paths: Record<string, string>;
   create(): void;
   apply(resources: Resources | undefined): void;
-  addProcess(pid: number): void;
+  /** Writes the pid into each hierarchy, or only those whose controllers `which` accepts. */
+  addProcess(pid: number, which?: (controllers: readonly string[]) => boolean): void;
   /** Every pid in the container's cgroup and its descendants, in any hierarchy (sorted, no duplicates). */
   pids(): number[];
   freeze(): void;
@@ -300,9 +301,11 @@ class Manager implements CgroupManager {
 
   // ---- processes ----------------------------------------------------------------------------------------------
 
-  addProcess(pid: number): void {
+  addProcess(pid: number, which: (controllers: readonly string[]) => boolean = () => true): void {
     if (!Number.isInteger(pid) || pid <= 0) throw new CgroupError(`addProcess: ${pid} is not a process id`);
-    for (const h of this.state.hierarchies) this.write(posix.join(h.dir, 'cgroup.procs'), String(pid));
+    for (const h of this.state.hierarchies) {
+      if (which(h.controllers)) this.write(posix.join(h.dir, 'cgroup.procs'), String(pid));
+    }
   }
 
   pids(): number[] {

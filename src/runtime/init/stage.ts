@@ -2,7 +2,10 @@
 // container around itself, reports ready, waits on the exec FIFO for `start`, then execve()s the program.
 // Keep its imports few: every container start pays for them.
 import * as fs from 'node:fs';
-import { O_CLOEXEC, O_DIRECTORY, O_RDONLY, O_WRONLY, close, dup2, open, openatAsync } from '../../linux/fs.js';
+import * as path from 'node:path';
+import { O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY, O_WRONLY, close, dup2, open, openat } from '../../linux/fs.js';
+import { IN_OPEN, inotifyWatch, nextInotifyEvents } from '../../linux/inotify.js';
+import { SyscallError } from '../../linux/error.js';
 import { CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, setns, unshare } from '../../linux/namespaces.js';
 import { execve, sethostname, setdomainname } from '../../linux/process.js';
 import { makeControllingTerminal, openPtyPair, setWindowSize } from '../../linux/pty.js';
@@ -69,6 +72,28 @@ function becomeTerminalSession(slave: number): void {
   close(slave);
 }
 
+/**
+ * Blocks until `start` opens the exec FIFO for reading, then writes its byte. The wait is on the event loop
+ * (inotify reports the reader's open) rather than a blocking open(): no thread is needed, which a pids
+ * limit might refuse, and signal handlers keep running meanwhile.
+ */
+async function waitForStart(stateDirFd: number, openWatch: number): Promise<void> {
+  for (;;) {
+    let fifo: number;
+    try {
+      fifo = openat(stateDirFd, 'exec.fifo', O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    } catch (err) {
+      if (!(err instanceof SyscallError && err.code === 'ENXIO')) throw err; // no reader yet
+      await nextInotifyEvents(openWatch);
+      continue;
+    }
+    fs.writeSync(fifo, '0');
+    close(fifo);
+    close(openWatch);
+    return;
+  }
+}
+
 async function main(): Promise<void> {
   const preserveFds = Number(process.env.TSLAB_PRESERVE_FDS ?? 0);
   const channel = new StageChannel(3 + preserveFds);
@@ -91,6 +116,8 @@ async function main(): Promise<void> {
     if (spec.domainname) setdomainname(spec.domainname);
     if (proc.oomScoreAdj !== undefined) fs.writeFileSync('/proc/self/oom_score_adj', String(proc.oomScoreAdj));
     const stateDirFd = open(plan.stateDir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    // Watched now: after the switch of root the host's path to the FIFO is gone.
+    const openWatch = inotifyWatch(path.join(plan.stateDir, 'exec.fifo'), IN_OPEN);
     if (!joinedMount) prepareRootfs(plan);
     const { state } = channel.request({ type: 'run-hooks' });
     runHooks('createContainer', spec.hooks?.createContainer, state!);
@@ -107,10 +134,8 @@ async function main(): Promise<void> {
 
     // Until `start`, behave like a process with default dispositions: as PID 1 we would ignore them.
     for (const signal of TERMINATING_SIGNALS) process.on(signal, () => process.exit(128 + SIGNAL_NUMBERS[signal]));
-    const fifo = await openatAsync(stateDirFd, 'exec.fifo', O_WRONLY | O_CLOEXEC);
-    fs.writeSync(fifo, '0');
-    fs.closeSync(fifo);
-    fs.closeSync(stateDirFd);
+    await waitForStart(stateDirFd, openWatch);
+    close(stateDirFd);
     for (const signal of TERMINATING_SIGNALS) process.removeAllListeners(signal);
 
     runHooks('startContainer', spec.hooks?.startContainer, { ...state!, status: 'running' });
