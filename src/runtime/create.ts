@@ -2,6 +2,7 @@
 // The orchestrator handles what must happen outside the container (PID namespace, cgroups, hooks that
 // run in the runtime's namespaces, state); the PID-1 stage builds the rest from the inside.
 import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { S_IFIFO, close, makedev, mknod } from '../linux/fs.js';
 import { recvFd, sendFd } from '../linux/socket.js';
@@ -150,7 +151,9 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
   const release = store.lock(opts.id);
   let manager: CgroupManager | undefined;
   try {
+    // Writable by anyone: the init opens it after taking on the container's (maybe unprivileged) user.
     mknod(store.fifoPath(opts.id), S_IFIFO | 0o622, makedev(0, 0));
+    fs.chmodSync(store.fifoPath(opts.id), 0o622);
     manager = newCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath });
     manager.create();
     manager.apply(spec.linux?.resources);

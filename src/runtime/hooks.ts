@@ -28,7 +28,8 @@ export function runHook(kind: HookKind, hook: Hook, state: State): void {
   });
   const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim();
   const detail = output ? `: ${output}` : '';
-  if (result.error) {
+  // A hook that exits without reading its stdin makes our write of the state fail with EPIPE: not its fault.
+  if (result.error && (result.error as NodeJS.ErrnoException).code !== 'EPIPE') {
     const code = (result.error as NodeJS.ErrnoException).code;
     if (code === 'ETIMEDOUT') throw new HookError(`${kind} hook ${hook.path} timed out after ${hook.timeout}s`);
     throw new HookError(`${kind} hook ${hook.path} could not run: ${code ?? result.error.message}`);

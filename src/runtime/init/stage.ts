@@ -107,28 +107,27 @@ async function main(): Promise<void> {
     // Join the cgroups before the cgroup namespace exists, so that namespace is rooted at them.
     channel.request({ type: 'join-cgroups' });
     if (create) unshare(create);
-    if (spec.hostname !== undefined && spec.hostname !== '') {
-      if (!spec.linux?.namespaces?.some((ns) => ns.type === 'uts')) {
-        throw new Error('unable to set hostname without a private UTS namespace');
-      }
-      sethostname(spec.hostname);
-    }
-    if (spec.domainname) setdomainname(spec.domainname);
     if (proc.oomScoreAdj !== undefined) fs.writeFileSync('/proc/self/oom_score_adj', String(proc.oomScoreAdj));
     const stateDirFd = open(plan.stateDir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
     // Watched now: after the switch of root the host's path to the FIFO is gone.
     const openWatch = inotifyWatch(path.join(plan.stateDir, 'exec.fifo'), IN_OPEN);
     if (!joinedMount) prepareRootfs(plan);
     const { state } = channel.request({ type: 'run-hooks' });
-    runHooks('createContainer', spec.hooks?.createContainer, state!);
-    if (!joinedMount) {
-      enterRootfs(plan);
-      finishRootfs(plan);
-    }
+    // Hooks inside the container see it as the container does: its init is pid 1 (in a new PID namespace).
+    const insideState = { ...state!, pid: process.pid };
+    runHooks('createContainer', spec.hooks?.createContainer, insideState);
+    if (!joinedMount) enterRootfs(plan);
+    // The same order as runc's init: hostname after the switch of root, then sysctls and protected paths.
+    if (spec.hostname) sethostname(spec.hostname);
+    if (spec.domainname) setdomainname(spec.domainname);
+    if (!joinedMount) finishRootfs(plan);
     const terminalSlave = plan.terminal ? allocateTerminal(plan, 4 + preserveFds) : -1;
     if (plan.terminal) channel.request({ type: 'pty' });
     enterCwd(proc);
     const executable = findExecutable(proc);
+    // The init waits for `start` already as the container's user, with its capabilities and limits.
+    applyRlimits(proc);
+    applyIdentity(proc);
     channel.send({ type: 'ready' });
     channel.close();
 
@@ -138,10 +137,8 @@ async function main(): Promise<void> {
     close(stateDirFd);
     for (const signal of TERMINATING_SIGNALS) process.removeAllListeners(signal);
 
-    runHooks('startContainer', spec.hooks?.startContainer, { ...state!, status: 'running' });
+    runHooks('startContainer', spec.hooks?.startContainer, { ...insideState, status: 'created' });
     if (terminalSlave >= 0) becomeTerminalSession(terminalSlave);
-    applyRlimits(proc);
-    applyIdentity(proc);
     prepareInheritance(proc, plan.preserveFds);
     execve(executable, proc.args, proc.env ?? []);
   } catch (err) {
