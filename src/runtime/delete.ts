@@ -5,19 +5,29 @@ import { RuntimeError } from './errors.js';
 import { runHooks } from './hooks.js';
 import { waitForExit } from './proc.js';
 import { containerStatus } from './status.js';
-import type { StateStore } from './state.js';
+import type { ContainerRecord, StateStore } from './state.js';
 import type { Warn } from './start.js';
 
 const KILL_TIMEOUT_MS = 10_000;
 
 export function deleteContainer(store: StateStore, id: string, force: boolean, warn: Warn): void {
-  if (force && !store.exists(id)) {
-    store.remove(id);
-    return;
-  }
-  const release = store.lock(id);
+  let release: (() => void) | undefined;
+  let record: ContainerRecord;
   try {
-    const record = store.read(id);
+    release = store.lock(id);
+    record = store.read(id);
+  } catch (err) {
+    // With --force, an id that is gone is done: another delete removed it while we waited for the lock, or
+    // it never existed. A directory without state (a create killed midway) is removed under the lock.
+    if (force && !store.exists(id)) {
+      if (release) store.remove(id);
+      release?.();
+      return;
+    }
+    release?.();
+    throw err;
+  }
+  try {
     const status = containerStatus(store, record);
     const cgroups = loadCgroupManager(record.cgroups);
     if (status !== 'stopped') {

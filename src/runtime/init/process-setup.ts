@@ -43,6 +43,37 @@ export function enterCwd(proc: Process): void {
   process.chdir(proc.cwd);
 }
 
+/** The configured environment, plus HOME from the container's /etc/passwd when it has none (as runc). */
+export function environmentWithHome(proc: Process): string[] {
+  const env = proc.env ?? [];
+  if (env.some((entry) => entry.startsWith('HOME='))) return env;
+  let home = '/';
+  try {
+    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const fields = line.split(':');
+      if (fields.length >= 6 && Number(fields[2]) === proc.user.uid && fields[2] !== '') {
+        home = fields[5] || '/';
+        break;
+      }
+    }
+  } catch {
+    // No /etc/passwd in the image: "/" it is.
+  }
+  return [...env, `HOME=${home}`];
+}
+
+export function setOomScoreAdj(value: number): void {
+  try {
+    fs.writeFileSync('/proc/self/oom_score_adj', String(value));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new Error(
+      `cannot set process.oomScoreAdj to ${value}: writing /proc/self/oom_score_adj failed with ${code}` +
+        (code === 'EACCES' ? ' — lowering it needs CAP_SYS_RESOURCE, which this machine\'s capability bounding set lacks' : ''),
+    );
+  }
+}
+
 export function applyRlimits(proc: Process): void {
   const rlimits = proc.rlimits ?? [];
   for (const limit of rlimits) prlimit(0, rlimitNumber(limit.type), limit.soft, limit.hard, limit.type);

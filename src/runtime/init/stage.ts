@@ -14,7 +14,7 @@ import { runHooks } from '../hooks.js';
 import type { StagePlan } from '../protocol.js';
 import type { NamespaceType } from '../spec/types.js';
 import { StageChannel } from './channel.js';
-import { applyIdentity, applyRlimits, enterCwd, findExecutable, prepareInheritance } from './process-setup.js';
+import { applyIdentity, applyRlimits, enterCwd, environmentWithHome, findExecutable, prepareInheritance, setOomScoreAdj } from './process-setup.js';
 import { enterRootfs, finishRootfs, prepareRootfs } from './rootfs.js';
 
 const NAMESPACE_FLAGS: Partial<Record<NamespaceType, number>> = {
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     // Join the cgroups before the cgroup namespace exists, so that namespace is rooted at them.
     channel.request({ type: 'join-cgroups' });
     if (create) unshare(create);
-    if (proc.oomScoreAdj !== undefined) fs.writeFileSync('/proc/self/oom_score_adj', String(proc.oomScoreAdj));
+    if (proc.oomScoreAdj !== undefined) setOomScoreAdj(proc.oomScoreAdj);
     const stateDirFd = open(plan.stateDir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
     // Watched now: after the switch of root the host's path to the FIFO is gone.
     const openWatch = inotifyWatch(path.join(plan.stateDir, 'exec.fifo'), IN_OPEN);
@@ -120,11 +120,13 @@ async function main(): Promise<void> {
     // The same order as runc's init: hostname after the switch of root, then sysctls and protected paths.
     if (spec.hostname) sethostname(spec.hostname);
     if (spec.domainname) setdomainname(spec.domainname);
+    // Before the root may turn read-only: a working directory the image lacks is created, as runc does.
+    enterCwd(proc);
     if (!joinedMount) finishRootfs(plan);
     const terminalSlave = plan.terminal ? allocateTerminal(plan, 4 + preserveFds) : -1;
     if (plan.terminal) channel.request({ type: 'pty' });
-    enterCwd(proc);
     const executable = findExecutable(proc);
+    const env = environmentWithHome(proc);
     // The init waits for `start` already as the container's user, with its capabilities and limits.
     applyRlimits(proc);
     applyIdentity(proc);
@@ -140,7 +142,7 @@ async function main(): Promise<void> {
     runHooks('startContainer', spec.hooks?.startContainer, { ...insideState, status: 'created' });
     if (terminalSlave >= 0) becomeTerminalSession(terminalSlave);
     prepareInheritance(proc, plan.preserveFds);
-    execve(executable, proc.args, proc.env ?? []);
+    execve(executable, proc.args, env);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     try {
