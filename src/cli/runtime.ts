@@ -85,7 +85,7 @@ const COMMANDS: Record<string, Command> = {
     async run(args, ctx) {
       const opts = await withEarlyStage(createOptions(args), ctx);
       const { createContainer } = await import('../runtime/create.js');
-      const { child } = await createContainer(await store(ctx), opts);
+      const { child } = await createContainer(await store(ctx), { ...opts, warn: (m) => ctx.log.warn(m) });
       ctx.log.debug(`container ${opts.id}: init pid ${child.pid} waits for start (${elapsed()})`);
       child.unref();
       return 0;

@@ -27,6 +27,8 @@ export interface CreateOptions extends LaunchOptions {
   noPivot?: boolean;
   /** A stage already launched by launchStageEarly(); used if it fits the validated spec. */
   launched?: LaunchedStage;
+  /** Told about what is accepted but probably not meant (unknown config.json fields). */
+  warn?: (message: string) => void;
 }
 
 export interface CreatedContainer {
@@ -130,7 +132,7 @@ function prepare(store: StateStore, opts: CreateOptions): { spec: Spec; bundle: 
   try {
     validateContainerId(opts.id);
     const bundle = path.resolve(opts.bundle);
-    const spec = loadSpec(bundle);
+    const spec = loadSpec(bundle, (field) => opts.warn?.(`config.json: unknown field "${field}" ignored (a misspelling?)`));
     const rootfs = resolveRootfs(bundle, spec);
     if (stage && !matchesSpec(stage, spec)) {
       discardStage(stage);

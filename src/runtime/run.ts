@@ -9,7 +9,7 @@ import { relayTerminal } from './terminal-relay.js';
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
 export async function runContainer(store: StateStore, opts: CreateOptions & { detach: boolean }, warn: Warn): Promise<number> {
-  const { child, terminalMaster } = await createContainer(store, { ...opts, keepTerminal: !opts.detach });
+  const { child, terminalMaster } = await createContainer(store, { ...opts, keepTerminal: !opts.detach, warn });
   if (opts.detach) {
     startContainer(store, opts.id, warn);
     child.unref();

@@ -35,6 +35,8 @@ export const KNOWN_DIFFERENCES = {
   plainDeleteOfCreatedSucceeds: runtimeName() === 'runc',
   /** runc's `spec` writes "terminal": true whatever stdin is; tslab writes true only on a TTY (else omits it, i.e. false). */
   specTerminalAlwaysTrue: runtimeName() === 'runc',
+  /** Both accept unknown config.json fields; runc says nothing, tslab warns on stderr naming the field (typos). */
+  warnsOnUnknownField: runtimeName() === 'tslab',
 };
 
 export function runtimeCommand(): { file: string; prefix: string[] } {

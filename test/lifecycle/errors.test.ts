@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { setupSuite, type Bundle } from '../helpers/bundle.js';
 import { processExists } from '../helpers/kernel.js';
 import { findLeaks, findPrefixedCgroups, formatLeaks } from '../helpers/leaks.js';
-import { describeResult, type RunResult } from '../helpers/runtime.js';
+import { KNOWN_DIFFERENCES, describeResult, type RunResult } from '../helpers/runtime.js';
 
 const s = setupSuite('err');
 
@@ -77,8 +77,11 @@ describe('config.json', () => {
       spec.tslabUnknownField = { anything: [1, 2, 3] };
     });
     const id = s.id();
-    expectOk(await s.create(b, id));
+    const r = await s.create(b, id);
+    expectOk(r);
     expect((await s.rt.state(id)).status).toBe('created');
+    if (KNOWN_DIFFERENCES.warnsOnUnknownField) expect(r.stderr).toMatch(/unknown field "tslabUnknownField"/);
+    else expect(r.stderr).toBe('');
   });
 
   test.each([

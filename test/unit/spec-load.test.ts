@@ -95,6 +95,26 @@ describe('parseSpec: valid configs', () => {
   });
 });
 
+describe('parseSpec: unknown fields', () => {
+  it('are kept and reported by their JSON path, at any depth', () => {
+    const seen: string[] = [];
+    const text = specText((c) => {
+      c.tslabExtra = 1;
+      c.process.colour = 'red';
+      c.linux.resources.memory = { limit: 1024, bogus: true };
+    });
+    const spec = parseSpec(text, 'config.json', (field) => seen.push(field)) as Spec & { tslabExtra?: number };
+    expect(seen.sort()).toEqual(['linux.resources.memory.bogus', 'process.colour', 'tslabExtra']);
+    expect(spec.tslabExtra).toBe(1);
+  });
+
+  it('are not reported where the spec has a map (annotations, sysctl)', () => {
+    const seen: string[] = [];
+    parseSpec(specText((c) => (c.annotations = { 'org.example/anything': 'x' })), 'config.json', (f) => seen.push(f));
+    expect(seen).toEqual([]);
+  });
+});
+
 describe('parseSpec: malformed JSON', () => {
   it('reports line and column', () => {
     const e = specError('{\n  "ociVersion": "1.0.0",\n  x\n}');

@@ -528,7 +528,7 @@ function plain(node: JsonNode): unknown {
   }
 }
 
-function convert(src: Located, node: JsonNode, schema: Schema, path: string, locs: Locations): unknown {
+function convert(src: Located, node: JsonNode, schema: Schema, path: string, locs: Locations, unknown: string[]): unknown {
   locs.set(path, node.at);
   if (node.t === 'null') return zeroOf(schema);
   const mismatch = (): never => {
@@ -555,13 +555,13 @@ function convert(src: Located, node: JsonNode, schema: Schema, path: string, loc
     }
     case 'array': {
       if (node.t !== 'array') return mismatch();
-      return node.items.map((item, idx) => convert(src, item, schema.of, `${path}[${idx}]`, locs));
+      return node.items.map((item, idx) => convert(src, item, schema.of, `${path}[${idx}]`, locs, unknown));
     }
     case 'map': {
       if (node.t !== 'object') return mismatch();
       const out: Record<string, unknown> = {};
       for (const { key, value } of node.entries) {
-        setOwn(out, key, convert(src, value, schema.of, `${path}[${JSON.stringify(key)}]`, locs));
+        setOwn(out, key, convert(src, value, schema.of, `${path}[${JSON.stringify(key)}]`, locs, unknown));
       }
       return out;
     }
@@ -574,8 +574,9 @@ function convert(src: Located, node: JsonNode, schema: Schema, path: string, loc
       for (const { key, value } of node.entries) {
         const field = byName.get(key) ?? byFold.get(foldKey(key));
         if (!field) {
-          // Unknown fields are ignored by runc; keep them as they are for whoever wants them.
+          // Unknown fields are ignored by runc; keep them as they are, and tell whoever asked (a typo is likely).
           setOwn(out, key, plain(value));
+          unknown.push(childPath(path, key));
           continue;
         }
         const fieldPath = childPath(path, field.name);
@@ -585,7 +586,7 @@ function convert(src: Located, node: JsonNode, schema: Schema, path: string, loc
           locs.set(fieldPath, value.at);
           continue;
         }
-        const v = convert(src, value, field.schema, fieldPath, locs);
+        const v = convert(src, value, field.schema, fieldPath, locs, unknown);
         // An empty string for an optional choice (like a device rule's "type") means "not set".
         if (field.schema.kind === 'string' && field.schema.oneOf && v === '' && field.omit !== 'never') continue;
         out[field.name] = v;
@@ -830,20 +831,22 @@ function nsFile(type: string): string {
  * Parse and check the text of a config.json. `file` is only used in messages.
  * Throws SpecError for malformed JSON, wrong types, missing required fields and unsupported features.
  */
-export function parseSpec(text: string, file = 'config.json'): Spec {
+export function parseSpec(text: string, file = 'config.json', onUnknownField?: (path: string) => void): Spec {
   const src = new Located(text, file);
   const root = parseJson(src);
   if (root.t !== 'object') {
     throw src.error(root.at, '', `config.json must hold one JSON object ({ ... }), but it holds ${describeNode(root)}`);
   }
   const locs: Locations = new Map();
-  const spec = convert(src, root, SPEC_SCHEMA, '', locs) as Spec;
+  const unknown: string[] = [];
+  const spec = convert(src, root, SPEC_SCHEMA, '', locs, unknown) as Spec;
   checkSpec(src, spec, locs);
+  if (onUnknownField) unknown.forEach(onUnknownField);
   return spec;
 }
 
 /** Read and check `<bundleDir>/config.json`. Throws SpecError. */
-export function loadSpec(bundleDir: string): Spec {
+export function loadSpec(bundleDir: string, onUnknownField?: (path: string) => void): Spec {
   const file = join(bundleDir, 'config.json');
   let text: string;
   try {
@@ -861,7 +864,7 @@ export function loadSpec(bundleDir: string): Spec {
     }
     throw new SpecError(`${file} cannot be read: ${(e as Error).message}`, { file });
   }
-  return parseSpec(text, file);
+  return parseSpec(text, file, onUnknownField);
 }
 
 /**
