@@ -16,9 +16,9 @@ function median(values) {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-function timeRun(command, args) {
+function timeRun(command, args, env = process.env) {
   const started = process.hrtime.bigint();
-  const result = spawnSync(command, args, { cwd: work, stdio: ['ignore', 'ignore', 'pipe'] });
+  const result = spawnSync(command, args, { cwd: work, stdio: ['ignore', 'ignore', 'pipe'], env });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
   return ms;
@@ -40,12 +40,18 @@ try {
     for (const name of Object.keys(runtimes)) samples[name].push(runtimes[name](i));
   }
   const nodeStart = median(Array.from({ length: 10 }, () => timeRun(process.execPath, ['-e', '0'])));
+  // What each of the runtime's two Node processes pays: they start without NODE_EXTRA_CA_CERTS.
+  const { NODE_EXTRA_CA_CERTS: _extraCerts, ...cleanEnv } = process.env;
+  const nodeStartClean = median(Array.from({ length: 10 }, () => timeRun(process.execPath, ['-e', '0'], cleanEnv)));
   const runc = median(samples.runc);
   const tslab = median(samples['tslab-runtime']);
   console.log(`rounds: ${rounds} each, alternating, /bin/true in a busybox bundle (node ${process.version})`);
   console.log(`runc run           median ${runc.toFixed(1)} ms`);
   console.log(`tslab-runtime run  median ${tslab.toFixed(1)} ms`);
   console.log(`node -e 0          median ${nodeStart.toFixed(1)} ms (one bare Node start, for scale)`);
+  if (process.env.NODE_EXTRA_CA_CERTS) {
+    console.log(`node -e 0          median ${nodeStartClean.toFixed(1)} ms without NODE_EXTRA_CA_CERTS (as the runtime starts both its processes)`);
+  }
   console.log(`ratio tslab-runtime/runc: ${(tslab / runc).toFixed(2)}x`);
 } finally {
   fs.rmSync(path.dirname(work), { recursive: true, force: true });
