@@ -7,6 +7,7 @@
 // containerd shim calls it). The runtime's stdout/stderr go to temporary files, not pipes: `create` and
 // `run --detach` hand their stdio to the container, and a pipe held open by a container would keep us
 // waiting forever. We wait for the runtime process to exit, then read the files.
+import { expect } from 'vitest';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -259,4 +260,23 @@ export class Runtime {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The command succeeded (the result is shown when it did not). */
+export function expectOk(r: RunResult): void {
+  expect(r.code, describeResult(r)).toBe(0);
+}
+
+/** The command failed on its own: finished, non-zero exit. */
+export function expectFail(r: RunResult): void {
+  expect(r.timedOut, describeResult(r)).toBe(false);
+  expect(r.code, describeResult(r)).not.toBeNull();
+  expect(r.code, describeResult(r)).not.toBe(0);
+}
+
+/** A clear error: finished on its own, non-zero exit, something said on stderr (matching `message`). */
+export function expectError(r: RunResult, message?: RegExp): void {
+  expectFail(r);
+  expect(r.stderr.trim().length, describeResult(r)).toBeGreaterThan(0);
+  if (message) expect(r.stderr, describeResult(r)).toMatch(message);
 }

@@ -6,11 +6,10 @@
 // opens and mknods succeed or fail with EPERM. Every cgroup and temp dir made here is removed; only processes
 // spawned here are killed, by pid.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { posix } from 'node:path';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   BPF_CGROUP_DEVICE,
   BPF_F_ALLOW_MULTI,
@@ -29,9 +28,9 @@ import {
   type CgroupLayout,
   type CgroupManager,
 } from '../../src/runtime/cgroups/index.js';
+import { runPrefix } from '../helpers/kernel-tests.js';
 
-const provided = (inject as unknown as (key: string) => { prefix?: string } | undefined)('tslabTest');
-const PREFIX = `${provided?.prefix ?? `tslabtest-${randomBytes(3).toString('hex')}`}-devbpf`;
+const PREFIX = runPrefix('devbpf');
 let counter = 0;
 const uniq = (what: string): string => `${PREFIX}-${what}-${++counter}`;
 

@@ -2,10 +2,9 @@
 // cgroup2 at /sys/fs/cgroup/unified with no controllers). Every cgroup made here is named after the run's prefix
 // (tslabtest-...) and removed again; only processes spawned here are killed, by pid.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { posix } from 'node:path';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   CgroupError,
   detectCgroupMode,
@@ -17,10 +16,9 @@ import {
   type CgroupLayout,
   type CgroupManager,
 } from '../../src/runtime/cgroups/index.js';
+import { exited, runPrefix } from '../helpers/kernel-tests.js';
 
-// The run's prefix from test/global-setup.ts when present (so its leak check sees our cgroups), else our own.
-const provided = (inject as unknown as (key: string) => { prefix?: string } | undefined)('tslabTest');
-const PREFIX = `${provided?.prefix ?? `tslabtest-${randomBytes(3).toString('hex')}`}-cg`;
+const PREFIX = runPrefix('cg');
 let counter = 0;
 const uniq = (what: string): string => `${PREFIX}-${what}-${++counter}`;
 
@@ -42,19 +40,6 @@ function start(cmd: string, args: string[], stdin: 'pipe' | 'ignore' = 'ignore')
   const child = spawn(cmd, args, { stdio: [stdin, 'pipe', 'pipe'] });
   children.push(child);
   return child;
-}
-
-function exited(child: ChildProcess, timeoutMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  }
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`pid ${child.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
-    child.once('exit', (code, signal) => {
-      clearTimeout(t);
-      resolve({ code, signal });
-    });
-  });
 }
 
 const procsOf = (dir: string): number[] =>

@@ -13,6 +13,7 @@ import { SyscallError } from '../../src/linux/error.js';
 import { getWindowSize, makeControllingTerminal, openPtyPair, setOutputPostProcessing, setWindowSize } from '../../src/linux/pty.js';
 import { connectUnix, recvFd, sendFd, socketpair } from '../../src/linux/socket.js';
 import { relayTerminal } from '../../src/runtime/terminal-relay.js';
+import { exited } from '../helpers/kernel-tests.js';
 
 const provided = (inject as unknown as (key: string) => { base?: string } | undefined)('tslabTest');
 let dir = '';
@@ -56,19 +57,6 @@ function fdFlags(fd: number): number {
   return parseInt(line!.split(/\s+/)[1]!, 8);
 }
 const O_CLOEXEC = 0o2000000;
-
-function exited(child: ChildProcess, timeoutMs = 15_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  }
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`pid ${child.pid} did not exit within ${timeoutMs} ms`)), timeoutMs);
-    child.once('exit', (code, signal) => {
-      clearTimeout(t);
-      resolve({ code, signal });
-    });
-  });
-}
 
 /** Runs `script` in /bin/sh on a fresh pty's slave (its own session), the parent keeping only the master. */
 function spawnOnPty(script: string): { child: ChildProcess; master: number; slavePath: string } {

@@ -8,7 +8,7 @@ import { describe, expect, test } from 'vitest';
 import { setupSuite, type SpecJson } from '../helpers/bundle.js';
 import { cgroupDirOf, processExists, waitFor } from '../helpers/kernel.js';
 import { findPrefixedCgroups } from '../helpers/leaks.js';
-import { type ContainerState, type RunResult, describeResult, execRuntime, runtimeName } from '../helpers/runtime.js';
+import { type ContainerState, describeResult, execRuntime, expectFail, expectOk, runtimeName } from '../helpers/runtime.js';
 
 const s = setupSuite('cli-engines');
 
@@ -34,16 +34,6 @@ const RUNC_DEPARTURES = {
    */
   racingStartMayHang: runtimeName() === 'runc',
 };
-
-function expectOk(r: RunResult): void {
-  expect(r.code, describeResult(r)).toBe(0);
-}
-
-function expectError(r: RunResult): void {
-  expect(r.timedOut, describeResult(r)).toBe(false);
-  expect(r.code, describeResult(r)).not.toBeNull();
-  expect(r.code, describeResult(r)).not.toBe(0);
-}
 
 function readLines(file: string): string[] {
   if (!fs.existsSync(file)) return [];
@@ -203,7 +193,7 @@ describe('--log with --log-format json', () => {
   test('an error is written to the log file as a JSON line with level "error" and a msg', async () => {
     const log = path.join(s.tmpDir('log'), 'log.json');
     const r = await execRuntime(null, ['--root', s.rt.root, '--log', log, '--log-format', 'json', 'start', `${s.prefix}-no-such-container`]);
-    expectError(r);
+    expectFail(r);
     const lines = jsonLog(log);
     const errors = lines.filter((l) => l.level === 'error');
     expect(errors.length, JSON.stringify(lines)).toBeGreaterThan(0);
@@ -220,7 +210,7 @@ describe('--log with --log-format json', () => {
     const missing = path.join(s.dir, 'no-such-bundle');
     const id = s.id('badbundle');
     const r = await execRuntime(null, ['--root', s.rt.root, '--log', log, '--log-format', 'json', 'create', '--bundle', missing, id]);
-    expectError(r);
+    expectFail(r);
     const errors = jsonLog(log).filter((l) => l.level === 'error');
     expect(errors.length).toBeGreaterThan(0);
     expect(typeof errors[0].msg).toBe('string');
@@ -268,7 +258,7 @@ describe('pause and resume', () => {
 describe('usage errors', () => {
   test('an unknown flag exits non-zero, names the flag on stderr and points at the usage', async () => {
     const r = await s.rt.exec(['create', '--no-such-flag', `${s.prefix}-x`]);
-    expectError(r);
+    expectFail(r);
     expect(r.stderr, describeResult(r)).toMatch(/no-such-flag/);
     // runc prints "Incorrect Usage: ..." and the command's USAGE on stdout, the error on stderr.
     expect(`${r.stdout}\n${r.stderr}`, describeResult(r)).toMatch(/usage/i);
@@ -290,7 +280,7 @@ describe('calls that race', () => {
     expect(results.filter((r) => r.code === 0).length, all).toBe(1);
     for (const r of results.filter((x) => x.code !== 0)) {
       if (RUNC_DEPARTURES.racingStartMayHang && r.timedOut) continue;
-      expectError(r);
+      expectFail(r);
     }
     await waitFor(() => readLines(path.join(shared, 'runs')).length > 0, 5000, 'the program to run');
     await new Promise((r) => setTimeout(r, 300));
@@ -308,7 +298,7 @@ describe('calls that race', () => {
     const results = await Promise.all(Array.from({ length: 5 }, () => s.create(b, id, [], { timeoutMs: 20_000 })));
     const all = results.map(describeResult).join('\n\n');
     expect(results.filter((r) => r.code === 0).length, all).toBe(1);
-    for (const r of results.filter((x) => x.code !== 0)) expectError(r);
+    for (const r of results.filter((x) => x.code !== 0)) expectFail(r);
     // The winner is intact: one container, created, its init alive, and it starts.
     expect((await s.rt.list()).map((c) => c.id)).toEqual([id]);
     const st = await s.rt.state(id);

@@ -3,20 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { setupSuite } from '../helpers/bundle.js';
-import { KNOWN_DIFFERENCES, Runtime, describeResult, execRuntime, type RunResult } from '../helpers/runtime.js';
+import { execRuntime, expectError, expectOk, KNOWN_DIFFERENCES, Runtime } from '../helpers/runtime.js';
 
 const s = setupSuite('cli');
-
-function expectOk(r: RunResult): void {
-  expect(r.code, describeResult(r)).toBe(0);
-}
-
-function expectError(r: RunResult): void {
-  expect(r.timedOut, describeResult(r)).toBe(false);
-  expect(r.code, describeResult(r)).not.toBeNull();
-  expect(r.code, describeResult(r)).not.toBe(0);
-  expect(r.stderr.trim().length, describeResult(r)).toBeGreaterThan(0);
-}
 
 describe('spec', () => {
   test('spec writes a config.json in the current directory', async () => {

@@ -6,22 +6,9 @@ import { describe, expect, test } from 'vitest';
 import { setupSuite, type Bundle } from '../helpers/bundle.js';
 import { processExists } from '../helpers/kernel.js';
 import { findLeaks, findPrefixedCgroups, formatLeaks } from '../helpers/leaks.js';
-import { KNOWN_DIFFERENCES, describeResult, type RunResult } from '../helpers/runtime.js';
+import { expectError, expectOk, KNOWN_DIFFERENCES, type RunResult } from '../helpers/runtime.js';
 
 const s = setupSuite('err');
-
-function expectOk(r: RunResult): void {
-  expect(r.code, describeResult(r)).toBe(0);
-}
-
-/** A clear error: finished on its own, non-zero exit, something said on stderr. */
-function expectError(r: RunResult, message?: RegExp): void {
-  expect(r.timedOut, describeResult(r)).toBe(false);
-  expect(r.code, describeResult(r)).not.toBeNull();
-  expect(r.code, describeResult(r)).not.toBe(0);
-  expect(r.stderr.trim().length, describeResult(r)).toBeGreaterThan(0);
-  if (message) expect(r.stderr, describeResult(r)).toMatch(message);
-}
 
 function listing(dir: string): string[] {
   return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];

@@ -19,13 +19,9 @@ import { describe, expect, test } from 'vitest';
 import { setupSuite, type SpecJson } from '../helpers/bundle.js';
 import { cgroupMount, nsInodes, processExists, waitFor } from '../helpers/kernel.js';
 import { findPrefixedCgroups } from '../helpers/leaks.js';
-import { describeResult, type RunResult } from '../helpers/runtime.js';
+import { describeResult, expectOk } from '../helpers/runtime.js';
 
 const s = setupSuite('hooks-stages');
-
-function expectOk(r: RunResult): void {
-  expect(r.code, describeResult(r)).toBe(0);
-}
 
 function readLines(file: string): string[] {
   if (!fs.existsSync(file)) return [];

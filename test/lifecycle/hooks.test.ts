@@ -6,16 +6,12 @@ import { describe, expect, test } from 'vitest';
 import { setupSuite } from '../helpers/bundle.js';
 import { processExists, waitFor } from '../helpers/kernel.js';
 import { findPrefixedCgroups } from '../helpers/leaks.js';
-import { describeResult, type RunResult } from '../helpers/runtime.js';
+import { describeResult, expectOk } from '../helpers/runtime.js';
 
 const s = setupSuite('hooks');
 
 const HOOKS = ['prestart', 'createRuntime', 'poststart', 'poststop'] as const;
 type HookName = (typeof HOOKS)[number];
-
-function expectOk(r: RunResult): void {
-  expect(r.code, describeResult(r)).toBe(0);
-}
 
 /** A hook script that records `$1` (its name), `$HOOK_VAR` and its stdin in `dir`. */
 function writeHookScript(dir: string): string {

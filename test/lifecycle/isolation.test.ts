@@ -21,13 +21,9 @@ import {
   rlimits,
   type NamespaceName,
 } from '../helpers/kernel.js';
-import { describeResult, type RunResult } from '../helpers/runtime.js';
+import { expectOk, type RunResult } from '../helpers/runtime.js';
 
 const s = setupSuite('iso');
-
-function expectOk(r: RunResult): void {
-  expect(r.code, describeResult(r)).toBe(0);
-}
 
 /** Starts a detached container that sleeps, with the given config changes; returns its host pid. */
 async function runSleeper(

@@ -5,19 +5,9 @@ import { describe, expect, test } from 'vitest';
 import { setupSuite, type Bundle } from '../helpers/bundle.js';
 import { cgroupDirOf, nsPids, processExists, waitFor } from '../helpers/kernel.js';
 import { findPrefixedCgroups } from '../helpers/leaks.js';
-import { KNOWN_DIFFERENCES, describeResult, type RunResult } from '../helpers/runtime.js';
+import { describeResult, expectFail, expectOk, KNOWN_DIFFERENCES, type RunResult } from '../helpers/runtime.js';
 
 const s = setupSuite('life');
-
-function expectOk(r: RunResult): void {
-  expect(r.code, describeResult(r)).toBe(0);
-}
-
-function expectFail(r: RunResult): void {
-  expect(r.timedOut, describeResult(r)).toBe(false);
-  expect(r.code, describeResult(r)).not.toBe(0);
-  expect(r.code, describeResult(r)).not.toBeNull();
-}
 
 /** A bundle whose container just sleeps. */
 function sleeper(extra?: (spec: Record<string, any>) => void): Promise<Bundle> {

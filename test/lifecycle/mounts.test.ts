@@ -11,13 +11,9 @@ import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { makeBundle, setupSuite, type Bundle, type SpecJson } from '../helpers/bundle.js';
 import { containerPath, mountinfo, type MountEntry } from '../helpers/kernel.js';
-import { describeResult, runtimeCommand, type RunResult } from '../helpers/runtime.js';
+import { describeResult, expectOk, type RunResult, runtimeCommand } from '../helpers/runtime.js';
 
 const s = setupSuite('mnt');
-
-function expectOk(r: RunResult): void {
-  expect(r.code, describeResult(r)).toBe(0);
-}
 
 /** Runs a shell script in a fresh container (foreground), its stderr folded into its stdout. */
 async function runSh(

@@ -7,16 +7,12 @@ import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { setupSuite, type Bundle, type SpecJson } from '../helpers/bundle.js';
 import { capMask, capNames, capSets, procStatus, rlimits, waitFor } from '../helpers/kernel.js';
-import { type RunResult, describeResult, runtimeCommand } from '../helpers/runtime.js';
+import { describeResult, expectOk, runtimeCommand } from '../helpers/runtime.js';
 
 const s = setupSuite('process');
 
 /** Whether this machine's capability bounding set has CAP_SYS_RESOURCE (ENGINES.md: this VM's lacks it). */
 const HOST_HAS_SYS_RESOURCE = (BigInt('0x' + procStatus('self').CapBnd) & capMask(['CAP_SYS_RESOURCE'])) !== 0n;
-
-function expectOk(r: RunResult): void {
-  expect(r.code, describeResult(r)).toBe(0);
-}
 
 /** A host directory the container sees (read-write) at /shared; world-writable for non-root users. */
 function sharedDir(spec: SpecJson, dir: string): void {

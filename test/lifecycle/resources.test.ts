@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { setupSuite, type SpecJson } from '../helpers/bundle.js';
 import { cgroupDirOf, cgroupMount, cgroupPathOf, processExists, waitFor } from '../helpers/kernel.js';
 import { findPrefixedCgroups } from '../helpers/leaks.js';
-import { describeResult, type RunResult } from '../helpers/runtime.js';
+import { describeResult, expectOk } from '../helpers/runtime.js';
 
 const s = setupSuite('res');
 
@@ -17,10 +17,6 @@ const s = setupSuite('res');
 const CONTROLLERS = ['memory', 'pids', 'devices', 'freezer', 'cpu'].filter((c) => cgroupMount(c) !== undefined);
 
 const MiB = 1024 * 1024;
-
-function expectOk(r: RunResult): void {
-  expect(r.code, describeResult(r)).toBe(0);
-}
 
 async function runDetached(mutate?: (spec: SpecJson) => void): Promise<{ id: string; pid: number }> {
   const b = await s.bundle((spec) => {

@@ -13,7 +13,7 @@ import { getWindowSize, openPtyPair, setWindowSize } from '../../src/linux/pty.j
 import { acceptUnix, listenUnix, pollReadable, recvFd } from '../../src/linux/socket.js';
 import { setupSuite, type Bundle, type SpecMutator } from '../helpers/bundle.js';
 import { findPrefixedCgroups } from '../helpers/leaks.js';
-import { describeResult, runtimeCommand, runtimeName, sleep, type RunResult } from '../helpers/runtime.js';
+import { describeResult, expectError, expectOk, type RunResult, runtimeCommand, runtimeName, sleep } from '../helpers/runtime.js';
 
 const s = setupSuite('term');
 
@@ -28,19 +28,6 @@ const RUN_TERMINAL_NEEDS_HOST_TERMINAL = runtimeName() === 'runc';
 const F_GETFL = 3;
 const F_SETFL = 4;
 const O_NONBLOCK = 0o4000;
-
-function expectOk(r: RunResult): void {
-  expect(r.code, describeResult(r)).toBe(0);
-}
-
-/** A clear error: finished on its own, non-zero exit, something said on stderr. */
-function expectError(r: RunResult, message?: RegExp): void {
-  expect(r.timedOut, describeResult(r)).toBe(false);
-  expect(r.code, describeResult(r)).not.toBeNull();
-  expect(r.code, describeResult(r)).not.toBe(0);
-  expect(r.stderr.trim().length, describeResult(r)).toBeGreaterThan(0);
-  if (message) expect(r.stderr, describeResult(r)).toMatch(message);
-}
 
 // --- fds of this process --------------------------------------------------------------------------
 const openFds = new Set<number>();
