@@ -31,6 +31,8 @@ interface Command {
   flags: FlagSpec[];
   /** How many positional arguments: [min, max]. */
   arity: [number, number];
+  /** Changes kernel state (namespaces, mounts, cgroups, signals), which tslab-runtime does only as root. */
+  needsRoot?: boolean;
   run(args: ParsedArgs, ctx: Context): Promise<number> | number;
 }
 
@@ -78,6 +80,7 @@ function elapsed(): string {
 
 const COMMANDS: Record<string, Command> = {
   create: {
+    needsRoot: true,
     usage: 'create [--bundle DIR] [--pid-file FILE] [--console-socket PATH] [--no-pivot] [--preserve-fds N] <container-id>',
     summary: 'create a container, its init waiting for start',
     flags: CREATE_FLAGS,
@@ -92,6 +95,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   run: {
+    needsRoot: true,
     usage: 'run [--detach] [--bundle DIR] [--pid-file FILE] [--console-socket PATH] [--no-pivot] [--preserve-fds N] <container-id>',
     summary: 'create and start a container; without --detach, wait and exit with its status',
     flags: [...CREATE_FLAGS, { names: ['detach', 'd'], takesValue: false }, { names: ['keep'], takesValue: false }],
@@ -104,6 +108,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   start: {
+    needsRoot: true,
     usage: 'start <container-id>',
     summary: 'run the user program of a created container',
     flags: [],
@@ -127,6 +132,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   kill: {
+    needsRoot: true,
     usage: 'kill [--all] <container-id> [SIGNAL]',
     summary: 'send a signal (default SIGTERM) to the container init, or with --all to all its processes',
     flags: [{ names: ['all', 'a'], takesValue: false }],
@@ -140,6 +146,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   delete: {
+    needsRoot: true,
     usage: 'delete [--force] <container-id>',
     summary: 'delete a stopped container (--force: kill it first)',
     flags: [{ names: ['force', 'f'], takesValue: false }],
@@ -202,6 +209,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   pause: {
+    needsRoot: true,
     usage: 'pause <container-id>',
     summary: 'freeze every process of the container',
     flags: [],
@@ -213,6 +221,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   resume: {
+    needsRoot: true,
     usage: 'resume <container-id>',
     summary: 'thaw a paused container',
     flags: [],
@@ -280,6 +289,9 @@ export async function main(argv: string[]): Promise<number> {
     const [min, max] = command.arity;
     if (args.positional.length < min || args.positional.length > max) {
       throw new UsageError(`"${name}" takes ${min === max ? min : `${min} to ${max}`} argument(s)\nusage: tslab-runtime ${command.usage}`);
+    }
+    if (command.needsRoot && process.getuid?.() !== 0) {
+      throw new Error(`${name} must run as root: containers are made of namespaces, mounts and cgroups that only root may create (rootless mode is not supported)`);
     }
     const { DEFAULT_ROOT } = await import('../runtime/state.js');
     log.debug(`${name} ${args.positional.join(' ')} (${elapsed()})`);

@@ -73,13 +73,16 @@ function pidNamespaceOf(spec: Spec): string {
 /** Spawns from the calling thread after moving it into the container's PID namespace, then moves it back. */
 function spawnInPidNamespace(pidNamespace: string, stdio: Array<number | 'pipe'>, preserveFds: number): ChildProcess {
   const ownPidNs = pidNamespace === 'host' ? -1 : open('/proc/thread-self/ns/pid', O_RDONLY | O_CLOEXEC);
+  let moved = false;
   try {
     if (pidNamespace === 'new') {
       unshare(CLONE_NEWPID);
+      moved = true;
     } else if (pidNamespace !== 'host') {
       const fd = open(pidNamespace, O_RDONLY | O_CLOEXEC);
       try {
         setns(fd, CLONE_NEWPID, pidNamespace);
+        moved = true;
       } finally {
         close(fd);
       }
@@ -90,10 +93,8 @@ function spawnInPidNamespace(pidNamespace: string, stdio: Array<number | 'pipe'>
       env: { TSLAB_PRESERVE_FDS: String(preserveFds) },
     });
   } finally {
-    if (ownPidNs >= 0) {
-      setns(ownPidNs, CLONE_NEWPID);
-      close(ownPidNs);
-    }
+    if (moved) setns(ownPidNs, CLONE_NEWPID);
+    if (ownPidNs >= 0) close(ownPidNs);
   }
 }
 

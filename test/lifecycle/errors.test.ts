@@ -1,12 +1,13 @@
 // Bad input: each case is a clear error (a message on stderr), a non-zero exit, and no change on the
 // host (no state entry, no cgroup, no process, no mount, nothing new next to the state dir).
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { setupSuite, type Bundle } from '../helpers/bundle.js';
 import { processExists } from '../helpers/kernel.js';
 import { findLeaks, findPrefixedCgroups, formatLeaks } from '../helpers/leaks.js';
-import { expectError, expectOk, KNOWN_DIFFERENCES, type RunResult } from '../helpers/runtime.js';
+import { expectError, expectOk, KNOWN_DIFFERENCES, type RunResult, runtimeCommand } from '../helpers/runtime.js';
 
 const s = setupSuite('err');
 
@@ -162,6 +163,24 @@ describe('container ids', () => {
     expect(leaks, formatLeaks(leaks)).toEqual([]);
     // Nothing named like it appeared in any cgroup hierarchy either.
     if (id && id !== '.' && id !== '..') expect(findPrefixedCgroups(path.basename(id))).toEqual([]);
+  });
+
+  test('an unprivileged user cannot create a container, and nothing is made', async () => {
+    const b = await s.bundle((spec) => (spec.process.args = ['true']));
+    const id = s.id();
+    const scratch = s.tmpDir('unprivileged');
+    fs.chmodSync(scratch, 0o777);
+    const root = path.join(scratch, 'state');
+    const { file, prefix } = runtimeCommand();
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', file, ...prefix, '--root', root, 'create', '--bundle', b.dir, id], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 20_000,
+    });
+    expect(r.status, r.stderr).not.toBe(0);
+    expect(r.stderr.trim().length).toBeGreaterThan(0);
+    expect(findPrefixedCgroups(id)).toEqual([]);
+    expect(fs.existsSync(path.join(root, id))).toBe(false);
   });
 
   test('a duplicate id is refused and the first container is untouched', async () => {
