@@ -303,7 +303,8 @@ describe('pty pairs', () => {
 
 describe('relayTerminal', () => {
   it('a program on the slave: output, tty name and the default 24x80 size reach a non-TTY stdout', async () => {
-    const { child, master, slavePath } = spawnOnPty('stty size; tty; echo hi');
+    // A new pty is 0x0 until the relay sizes it: the program waits for that rather than racing it.
+    const { child, master, slavePath } = spawnOnPty('while [ "$(stty size)" = "0 0" ]; do sleep 0.01; done; stty size; tty; echo hi');
     const stdin = new PassThrough();
     const stdout = new PassThrough();
     const out = collect(stdout);
@@ -316,7 +317,7 @@ describe('relayTerminal', () => {
   });
 
   it('takes the size of a TTY stdout, and resize() passes a new size on', async () => {
-    const { child, master } = spawnOnPty('stty size; read line; stty size; echo "got:$line"');
+    const { child, master } = spawnOnPty('while [ "$(stty size)" = "0 0" ]; do sleep 0.01; done; stty size; read line; stty size; echo "got:$line"');
     const stdin = new PassThrough();
     const stdout = Object.assign(new PassThrough(), { isTTY: true, rows: 40, columns: 120 });
     const out = collect(stdout);
