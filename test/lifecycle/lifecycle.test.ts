@@ -5,9 +5,18 @@ import { describe, expect, test } from 'vitest';
 import { setupSuite, type Bundle } from '../helpers/bundle.js';
 import { cgroupDirOf, nsPids, processExists, waitFor } from '../helpers/kernel.js';
 import { findPrefixedCgroups } from '../helpers/leaks.js';
-import { describeResult, expectFail, expectOk, KNOWN_DIFFERENCES, type RunResult } from '../helpers/runtime.js';
+import { describeResult, expectFail, expectOk, KNOWN_DIFFERENCES } from '../helpers/runtime.js';
 
 const s = setupSuite('life');
+
+/** Waits until the process has a SIGTERM handler (SigCgt in /proc), i.e. its shell installed the trap. */
+async function waitForTermHandler(pid: number): Promise<void> {
+  const SIGTERM_BIT = 1n << 14n;
+  await waitFor(() => {
+    const caught = /SigCgt:\s+([0-9a-f]+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return caught !== undefined && (BigInt(`0x${caught}`) & SIGTERM_BIT) !== 0n;
+  }, 10_000, 'the TERM trap');
+}
 
 /** A bundle whose container just sleeps. */
 function sleeper(extra?: (spec: Record<string, any>) => void): Promise<Bundle> {
@@ -157,13 +166,9 @@ describe('run', () => {
     const id = s.id();
     const proc = s.rt.spawn(['run', '--bundle', b.dir, id]);
     await s.rt.waitForStatus(id, 'running');
-    // The trap is installed by the shell a moment after exec; signal until it takes.
-    let r: RunResult | null = null;
-    for (let i = 0; i < 50 && !r; i++) {
-      await s.rt.exec(['kill', id, 'TERM']);
-      r = await Promise.race([proc.result, new Promise<null>((res) => setTimeout(() => res(null), 100))]);
-    }
-    r ??= await proc.result;
+    await waitForTermHandler((await s.rt.state(id)).pid);
+    expectOk(await s.rt.exec(['kill', id, 'TERM']));
+    const r = await proc.result;
     expect(r.code, describeResult(r)).toBe(42);
   });
 
@@ -174,12 +179,9 @@ describe('run', () => {
     const id = s.id();
     const proc = s.rt.spawn(['run', '--bundle', b.dir, id]);
     await s.rt.waitForStatus(id, 'running');
-    let r: RunResult | null = null;
-    for (let i = 0; i < 50 && !r; i++) {
-      proc.signal('SIGTERM'); // to the runtime process we started
-      r = await Promise.race([proc.result, new Promise<null>((res) => setTimeout(() => res(null), 100))]);
-    }
-    r ??= await proc.result;
+    await waitForTermHandler((await s.rt.state(id)).pid);
+    proc.signal('SIGTERM'); // to the runtime process we started
+    const r = await proc.result;
     expect(r.code, describeResult(r)).toBe(43);
   });
 
