@@ -32,7 +32,6 @@ export const BPF_CGROUP_DEVICE = 6;
 
 // attach flags
 /** Several programs may be attached to the cgroup (each must allow an access); without it, only one. */
-export const BPF_F_ALLOW_OVERRIDE = 1;
 export const BPF_F_ALLOW_MULTI = 2;
 
 const EACCES = errnoNumber('EACCES')!;
@@ -41,8 +40,6 @@ const ENOSPC = errnoNumber('ENOSPC')!;
 
 /** Bytes per eBPF instruction (struct bpf_insn). */
 export const BPF_INSN_SIZE = 8;
-/** The verifier's limit for a program loaded without CAP_BPF/CAP_SYS_ADMIN (root gets 1,000,000). */
-export const BPF_MAXINSNS = 4096;
 
 const VERIFIER_LOG_SIZE = 256 * 1024;
 

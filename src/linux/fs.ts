@@ -8,15 +8,11 @@ export const O_WRONLY = 1;
 export const O_RDWR = 2;
 export const O_CLOEXEC = 0o2000000;
 export const O_DIRECTORY = 0o200000;
-export const O_PATH = 0o10000000;
-export const O_NOFOLLOW = 0o400000;
 export const O_NONBLOCK = 0o4000;
-export const F_GETFD = 1;
 export const F_SETFD = 2;
 export const FD_CLOEXEC = 1;
 export const CLOSE_RANGE_CLOEXEC = 4;
 export const LOCK_EX = 2;
-export const LOCK_UN = 8;
 
 const SYS_CLOSE_RANGE = 436;
 

@@ -1,12 +1,9 @@
 import { check, fn, koffi } from './libc.js';
 
-export const PR_SET_PDEATHSIG = 1;
 export const PR_SET_KEEPCAPS = 8;
 export const PR_CAPBSET_READ = 23;
 export const PR_CAPBSET_DROP = 24;
-export const PR_SET_CHILD_SUBREAPER = 36;
 export const PR_SET_NO_NEW_PRIVS = 38;
-export const PR_GET_NO_NEW_PRIVS = 39;
 export const PR_CAP_AMBIENT = 47;
 export const PR_CAP_AMBIENT_RAISE = 2;
 export const PR_CAP_AMBIENT_CLEAR_ALL = 4;
@@ -38,10 +35,6 @@ export function kill(pid: number, signal: number): void {
 
 export function setsid(): number {
   return check(fn('int setsid()')(), 'setsid');
-}
-
-export function getpid(): number {
-  return fn('int getpid()')() as number;
 }
 
 /** Replaces the process image; returns only by throwing. */
