@@ -1,7 +1,8 @@
-// Shared by the kernel tests: the run's name prefix (so the leak check of test/global-setup.ts sees what
-// they create) and waiting for a child process to exit.
+// Shared by the kernel and terminal tests: the run's name prefix (so the leak check of test/global-setup.ts
+// sees what they create), waiting for a child process to exit, and this process's pty fds.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import { inject } from 'vitest';
 
 /** `<run prefix>-<suffix>`: the prefix global setup provides, or a fresh one when run without it. */
@@ -21,4 +22,19 @@ export function exited(child: ChildProcess, timeoutMs = 15_000): Promise<{ code:
       resolve({ code, signal });
     });
   });
+}
+
+/** This process's fds that are ptys (a pts or a ptmx), as sorted "fd -> target" lines. */
+export function ptyFds(): string[] {
+  const out: string[] = [];
+  for (const name of fs.readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = fs.readlinkSync(`/proc/self/fd/${name}`);
+    } catch {
+      continue; // the fd of the readdir itself
+    }
+    if (target.startsWith('/dev/pts/') || target.endsWith('ptmx')) out.push(`${name} -> ${target}`);
+  }
+  return out.sort();
 }

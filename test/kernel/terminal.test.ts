@@ -13,7 +13,7 @@ import { SyscallError } from '../../src/linux/error.js';
 import { getWindowSize, makeControllingTerminal, openPtyPair, setOutputPostProcessing, setWindowSize } from '../../src/linux/pty.js';
 import { connectUnix, recvFd, sendFd, socketpair } from '../../src/linux/socket.js';
 import { relayTerminal } from '../../src/runtime/terminal-relay.js';
-import { exited } from '../helpers/kernel-tests.js';
+import { exited, ptyFds } from '../helpers/kernel-tests.js';
 
 const provided = (inject as unknown as (key: string) => { base?: string } | undefined)('tslabTest');
 let dir = '';
@@ -35,21 +35,6 @@ function closeFd(fd: number): void {
 function handOver(fd: number): number {
   openFds.delete(fd);
   return fd;
-}
-
-/** This process's fds that are ptys, as "fd -> target" lines. */
-function ptyFds(): string[] {
-  const out: string[] = [];
-  for (const name of fs.readdirSync('/proc/self/fd')) {
-    let target: string;
-    try {
-      target = fs.readlinkSync(`/proc/self/fd/${name}`);
-    } catch {
-      continue; // the fd of the readdir itself
-    }
-    if (target.startsWith('/dev/pts/') || target === '/dev/ptmx') out.push(`${name} -> ${target}`);
-  }
-  return out.sort();
 }
 
 function fdFlags(fd: number): number {

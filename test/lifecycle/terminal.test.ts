@@ -14,6 +14,7 @@ import { acceptUnix, listenUnix, pollReadable, recvFd } from '../../src/linux/so
 import { setupSuite, type Bundle, type SpecMutator } from '../helpers/bundle.js';
 import { findPrefixedCgroups } from '../helpers/leaks.js';
 import { describeResult, expectError, expectOk, type RunResult, runtimeCommand, runtimeName, sleep } from '../helpers/runtime.js';
+import { ptyFds } from '../helpers/kernel-tests.js';
 
 const s = setupSuite('term');
 
@@ -43,23 +44,8 @@ function closeFd(fd: number): void {
   fs.closeSync(fd);
 }
 
-/** This process's fds that are ptys or unix sockets, as "fd -> target" lines. */
-function terminalishFds(): string[] {
-  const out: string[] = [];
-  for (const name of fs.readdirSync('/proc/self/fd')) {
-    let target: string;
-    try {
-      target = fs.readlinkSync(`/proc/self/fd/${name}`);
-    } catch {
-      continue; // the fd of the readdir itself
-    }
-    if (target.startsWith('/dev/pts/') || target.endsWith('ptmx')) out.push(`${name} -> ${target}`);
-  }
-  return out.sort();
-}
-
 beforeEach(() => {
-  ptyFdsBefore = terminalishFds();
+  ptyFdsBefore = ptyFds();
 });
 
 // Registered after setupSuite's: with vitest's stacked hooks this runs first, before containers go.
@@ -67,7 +53,7 @@ afterEach(() => {
   const leftover = [...openFds];
   for (const fd of leftover) closeFd(fd);
   expect(leftover, 'fds left open by the test').toEqual([]);
-  expect(terminalishFds(), 'pty fds of this process').toEqual(ptyFdsBefore);
+  expect(ptyFds(), 'pty fds of this process').toEqual(ptyFdsBefore);
 });
 
 // --- reading a pty master without ever hanging -----------------------------------------------------
