@@ -8,7 +8,15 @@ import { build } from 'esbuild';
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
 rmSync('dist', { recursive: true, force: true });
 await build({
-  entryPoints: ['src/cli/runtime.ts', 'src/cli/tslab.ts', 'src/runtime/init/stage.ts'],
+  entryPoints: [
+    'src/cli/runtime.ts',
+    'src/cli/tslab.ts',
+    'src/runtime/init/stage.ts',
+    // The lab's helper programs; src/lab/step-build.ts builds the first two again with the learner's steps.
+    'src/lab/container/launcher.ts',
+    'src/lab/container/probe.ts',
+    'src/lab/container/enter.ts',
+  ],
   outbase: 'src',
   outdir: 'dist',
   outExtension: { '.js': '.cjs' },
@@ -16,7 +24,7 @@ await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  external: ['koffi'],
+  external: ['koffi', 'esbuild'],
   // The sources are ES modules; in a CommonJS bundle import.meta.url comes from __filename.
   define: { 'import.meta.url': '__importMetaUrl' },
   banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },

@@ -1,7 +1,8 @@
 // Which OCI runtime the lifecycle suite drives, and how to call it.
 //
 // TSLAB_TEST_RUNTIME=runc  -> `runc` (from PATH)
-// TSLAB_TEST_RUNTIME=tslab -> `<repo>/bin/tslab-runtime.cjs`, executed as engines do (its #! line)
+// TSLAB_TEST_RUNTIME=tslab -> `<repo>/bin/tslab-runtime.cjs`, executed as engines do (its #! line), or the
+//                            executable in TSLAB_TEST_RUNTIME_BIN (the lab's capstone: a learner's build)
 //
 // Every call gets `--root <dir>` as a global flag BEFORE the subcommand, as runc wants (and as the
 // containerd shim calls it). The runtime's stdout/stderr go to temporary files, not pipes: `create` and
@@ -42,7 +43,7 @@ export const KNOWN_DIFFERENCES = {
 
 export function runtimeCommand(): { file: string; prefix: string[] } {
   if (runtimeName() === 'runc') return { file: 'runc', prefix: [] };
-  return { file: path.join(REPO_ROOT, 'bin/tslab-runtime.cjs'), prefix: [] };
+  return { file: process.env.TSLAB_TEST_RUNTIME_BIN || path.join(REPO_ROOT, 'bin/tslab-runtime.cjs'), prefix: [] };
 }
 
 export interface RunResult {

@@ -1,0 +1,58 @@
+// Runs a cell's command as a child process, streaming its output under the cell line by line.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
+import type { CommandResult } from './checks/types.js';
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Receives each output line as it arrives; without it, output is only collected. */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Called with the child right after it starts (so Ctrl-C can end it). */
+  onStart?: (child: ChildProcess) => void;
+}
+
+/** Runs argv in its own process group; a timeout ends the whole group. */
+export function runCommand(argv: string[], opts: RunOptions = {}): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0], argv.slice(1), { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    opts.onStart?.(child);
+    const collected = { stdout: '', stderr: '' };
+    for (const stream of ['stdout', 'stderr'] as const) {
+      let partial = '';
+      child[stream]!.setEncoding('utf8');
+      child[stream]!.on('data', (chunk: string) => {
+        collected[stream] += chunk;
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop()!;
+        for (const line of lines) opts.onLine?.(line, stream);
+      });
+      child[stream]!.on('end', () => {
+        if (partial) opts.onLine?.(partial, stream);
+      });
+    }
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child);
+    }, opts.timeoutMs ?? 60_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: 127, stdout: collected.stdout, stderr: `${collected.stderr}${err.message}\n` });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const status = code ?? 128 + (signal ? constants.signals[signal] : 0);
+      resolve({ code: status, stdout: collected.stdout, stderr: collected.stderr + (timedOut ? `timed out after ${opts.timeoutMs ?? 60_000} ms\n` : '') });
+    });
+  });
+}
+
+export function killGroup(child: ChildProcess): void {
+  if (!child.pid) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}

@@ -1,0 +1,147 @@
+// The lesson container launcher: a small program, bundled with either the reference steps or the learner's
+// (see ../step-build.ts), that builds the lesson container one kernel feature per lesson and leaves its
+// process running. The host side (this process) spawns the init, joins it to its cgroups and wires its
+// network; the init side switches on the namespaces from inside, then execs an idle shell.
+//   node launcher.cjs PLAN_JSON          prints one LaunchResult JSON line
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, unshare } from '../../linux/namespaces.js';
+import { MS_BIND, MS_REC, MS_NOSUID, chroot, mount } from '../../linux/mount.js';
+import { CLOSE_RANGE_CLOEXEC, O_RDWR, chdir, closeRange, dup2, open, setCloexec } from '../../linux/fs.js';
+import { execve, resetSignals } from '../../linux/process.js';
+import { connectVeth } from '../../net/veth.js';
+import { setHostname } from '../../runtime/steps/hostname.js';
+import { spawnInNewPidNamespace } from '../../runtime/steps/pid-namespace.js';
+import { makeMountsPrivate, mountProc } from '../../runtime/steps/mount-namespace.js';
+import { pivotInto } from '../../runtime/steps/pivot-root.js';
+import { bringUpInterface } from '../../runtime/steps/loopback.js';
+import { joinCgroup } from '../../runtime/steps/cgroup-join.js';
+import { dropBoundingSet, setNoNewPrivs } from '../../runtime/steps/capabilities.js';
+import { FEATURE, IDLE_PROGRAM, type LaunchPlan, type LaunchResult } from './plan.js';
+
+const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+
+function failure(err: unknown): LaunchResult {
+  const e = err as Error & { lesson?: number; fn?: string; file?: string };
+  const message = err instanceof Error ? err.message : String(err);
+  if (e?.name === 'NotWrittenYet' && e.lesson !== undefined && e.fn && e.file) {
+    return { ok: false, error: message, notWrittenYet: { lesson: e.lesson, fn: e.fn, file: e.file } };
+  }
+  return { ok: false, error: message };
+}
+
+/** A minimal /dev for the new root: the host's harmless character devices bound onto empty files. */
+function populateDev(rootfs: string): void {
+  const dev = path.join(rootfs, 'dev');
+  mount('tmpfs', dev, 'tmpfs', MS_NOSUID, 'mode=755,size=64k');
+  for (const name of DEVICES) {
+    fs.writeFileSync(path.join(dev, name), '');
+    mount(`/dev/${name}`, path.join(dev, name), null, MS_BIND);
+  }
+}
+
+function switchRoot(plan: LaunchPlan): void {
+  mount(plan.rootfs, plan.rootfs, null, MS_BIND | MS_REC);
+  mountProc(path.join(plan.rootfs, 'proc'));
+  populateDev(plan.rootfs);
+  if (plan.rootSwitch === 'chroot') {
+    chdir(plan.rootfs);
+    chroot('.');
+    chdir('/');
+  } else {
+    pivotInto(plan.rootfs);
+  }
+}
+
+function say(message: object): void {
+  fs.writeSync(1, `${JSON.stringify(message)}\n`);
+}
+
+function waitForGo(): void {
+  const buf = Buffer.alloc(3);
+  if (fs.readSync(0, buf) === 0) process.exit(1); // the launcher went away: give up quietly
+}
+
+/** Runs as the container's first process, already in its PID namespace from lesson 3 on. */
+function init(plan: LaunchPlan): void {
+  try {
+    const devNull = open('/dev/null', O_RDWR);
+    if (plan.level >= FEATURE.uts) {
+      unshare(CLONE_NEWUTS);
+      setHostname(plan.hostname);
+    }
+    if (plan.level >= FEATURE.mount) {
+      unshare(CLONE_NEWNS);
+      makeMountsPrivate();
+      if (plan.level >= FEATURE.rootfs) switchRoot(plan);
+      else mountProc('/proc');
+    }
+    if (plan.level >= FEATURE.network) {
+      unshare(CLONE_NEWNET);
+      bringUpInterface('lo');
+    }
+    say({ ready: true });
+    waitForGo();
+    if (plan.level >= FEATURE.capabilities) {
+      dropBoundingSet(plan.keepCapabilities);
+      setNoNewPrivs();
+    }
+    say({ exec: true });
+    for (const fd of [0, 1, 2]) {
+      dup2(devNull, fd);
+      setCloexec(fd, false);
+    }
+    closeRange(3, 0xffffffff, CLOSE_RANGE_CLOEXEC);
+    resetSignals();
+    execve(IDLE_PROGRAM[0], IDLE_PROGRAM, ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', `HOSTNAME=${plan.hostname}`]);
+  } catch (err) {
+    try {
+      say({ error: failure(err) });
+    } catch {
+      // stdout already points at /dev/null: the launcher sees the pipe close without "exec".
+    }
+    process.exit(1);
+  }
+}
+
+async function launch(plan: LaunchPlan): Promise<LaunchResult> {
+  const spawnInit = () =>
+    spawn(process.execPath, [process.argv[1], 'init', JSON.stringify(plan)], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+  const child = plan.level >= FEATURE.pid ? spawnInNewPidNamespace(spawnInit) : spawnInit();
+  const lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async (): Promise<Record<string, unknown>> => {
+    const { value, done } = await lines.next();
+    return done ? {} : (JSON.parse(value) as Record<string, unknown>);
+  };
+  try {
+    const ready = await next();
+    if (!ready.ready) throw (ready.error as LaunchResult) ?? new Error('the container init exited before it was ready');
+    for (const dir of plan.cgroupDirs) joinCgroup(dir, child.pid!);
+    if (plan.veth) connectVeth(plan.veth, child.pid!);
+    child.stdin!.write('go\n');
+    const execed = await next();
+    if (!execed.exec) throw (execed.error as LaunchResult) ?? new Error('the container init exited before it ran its program');
+    child.unref();
+    return { ok: true, pid: child.pid! };
+  } catch (err) {
+    child.kill('SIGKILL');
+    if (err && typeof err === 'object' && 'ok' in err) return err as LaunchResult;
+    return failure(err);
+  }
+}
+
+async function main(): Promise<void> {
+  const [mode, planJson] = process.argv.slice(2);
+  if (mode === 'init') return init(JSON.parse(planJson) as LaunchPlan);
+  let result: LaunchResult;
+  try {
+    result = await launch(JSON.parse(mode) as LaunchPlan);
+  } catch (err) {
+    result = failure(err);
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(result.ok ? 0 : 1));
+}
+
+void main();

@@ -1,0 +1,103 @@
+// Every change the lab makes on the host is written here *before* it is made, and removed once undone, so
+// that quitting, Ctrl-C mid-cell, or `tslab reset` after a crash can always put the host back.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadCgroupManager, type SavedCgroups } from '../runtime/cgroups/index.js';
+import { isAlive, waitForExit } from '../runtime/proc.js';
+import { labStateDir } from './paths.js';
+
+export type JournalEntry =
+  | { kind: 'process'; pid: number; startTime: number }
+  | { kind: 'cgroups'; saved: SavedCgroups }
+  | { kind: 'veth'; name: string }
+  | { kind: 'dir'; path: string };
+
+function journalFile(): string {
+  return path.join(labStateDir(), 'journal.json');
+}
+
+function read(): JournalEntry[] {
+  try {
+    return JSON.parse(fs.readFileSync(journalFile(), 'utf8')) as JournalEntry[];
+  } catch {
+    return [];
+  }
+}
+
+function write(entries: JournalEntry[]): void {
+  fs.mkdirSync(labStateDir(), { recursive: true });
+  const file = journalFile();
+  if (!entries.length) {
+    fs.rmSync(file, { force: true });
+    return;
+  }
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(entries, null, 2));
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+export function record(entry: JournalEntry): void {
+  write([...read(), entry]);
+}
+
+export function pending(): JournalEntry[] {
+  return read();
+}
+
+function sameEntry(a: JournalEntry, b: JournalEntry): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function killAndWait(pid: number, startTime: number): void {
+  if (!isAlive(pid, startTime)) return;
+  process.kill(pid, 'SIGKILL');
+  // Usually not our child (it was reparented), so we cannot reap it: wait until it is gone or a zombie.
+  waitForExit(pid, startTime, 5000);
+}
+
+function interfaceExists(name: string): boolean {
+  return fs.existsSync(path.join('/sys/class/net', name));
+}
+
+function undoOne(entry: JournalEntry): void {
+  switch (entry.kind) {
+    case 'process':
+      killAndWait(entry.pid, entry.startTime);
+      return;
+    case 'cgroups':
+      loadCgroupManager(entry.saved).destroy({ kill: true });
+      return;
+    case 'veth':
+      // Deleting one end removes its peer; the container end usually went with its network namespace.
+      if (interfaceExists(entry.name)) execFileSync('ip', ['link', 'delete', entry.name], { stdio: 'ignore' });
+      return;
+    case 'dir':
+      fs.rmSync(entry.path, { recursive: true, force: true });
+      return;
+  }
+}
+
+export function describe(entry: JournalEntry): string {
+  switch (entry.kind) {
+    case 'process':
+      return `process ${entry.pid}`;
+    case 'cgroups':
+      return `cgroups ${[...new Set(entry.saved.hierarchies.map((h) => h.dir))].join(', ')}`;
+    case 'veth':
+      return `network device ${entry.name}`;
+    case 'dir':
+      return `directory ${entry.path}`;
+  }
+}
+
+/** Undoes the given entries (default: all), newest first; returns what was undone. */
+export function undo(only?: (entry: JournalEntry) => boolean): string[] {
+  const undone: string[] = [];
+  for (const entry of read().reverse()) {
+    if (only && !only(entry)) continue;
+    undoOne(entry);
+    undone.push(describe(entry));
+    write(read().filter((e) => !sameEntry(e, entry)));
+  }
+  return undone;
+}

@@ -1,0 +1,202 @@
+// One run of the lab: which steps are the learner's, the lesson container, cells and checks. The notebook
+// (interactive), `--yes` (headless), `tslab check` and `tslab demo` all drive a session.
+import type { ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { LessonInfo } from './catalog.js';
+import { CHECKS } from './checks/index.js';
+import type { CheckContext, CheckResult, CommandResult, HostFacts } from './checks/types.js';
+import { runCommand, killGroup } from './commands.js';
+import {
+  LaunchError,
+  currentContainer,
+  enterCommand,
+  labRootfs,
+  startLessonContainer,
+  stopLessonContainer,
+  type LessonContainer,
+} from './container.js';
+import type { LaunchPlan } from './container/plan.js';
+import { diffKernelState, readKernelState, type DiffRow } from './kernel-state.js';
+import type { Cell } from './markdown.js';
+import type { Progress } from './progress.js';
+import { buildWithSteps, runtimeExecutable, type StepBuild } from './step-build.js';
+
+export type StepSource = 'reference' | 'mine';
+
+export interface EnableOutcome {
+  ok: boolean;
+  message?: string;
+  diff?: DiffRow[];
+  container?: LessonContainer;
+}
+
+function hostFacts(): HostFacts {
+  return { hostname: os.hostname(), mountCount: fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).length };
+}
+
+/** The message for a launch that failed, turning a missing piece into what to do next. */
+export function explainLaunchError(err: unknown): string {
+  if (err instanceof LaunchError && err.notWrittenYet) {
+    const { lesson, fn, file } = err.notWrittenYet;
+    return `${err.message}\nOpen sandbox/steps/${file}, fill in ${fn}() (\`tslab solution ${lesson}\` shows the reference), then run this cell again.`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class LabSession {
+  readonly host = hostFacts();
+  container: LessonContainer | undefined;
+  private running: ChildProcess | undefined;
+
+  constructor(
+    readonly catalog: LessonInfo[],
+    readonly source: StepSource,
+    readonly progress: Progress,
+  ) {}
+
+  /** Steps taken from the sandbox for a lesson: its own piece, and earlier ones the learner completed. */
+  stepsFor(lesson: LessonInfo): string[] {
+    if (this.source === 'reference') return [];
+    const isCapstone = !lesson.piece;
+    return this.catalog
+      .filter((l) => l.piece && l.number <= lesson.number && (isCapstone || l.number === lesson.number || this.progress.lessons[l.id]?.done))
+      .map((l) => l.piece!.file);
+  }
+
+  /** Like stepsFor, but for the container a lesson starts from (its own piece not yet in use). */
+  private stepsBefore(lesson: LessonInfo): string[] {
+    return this.stepsFor(lesson).filter((file) => file !== lesson.piece?.file);
+  }
+
+  build(lesson: LessonInfo, own = true): Promise<StepBuild> {
+    return buildWithSteps(own ? this.stepsFor(lesson) : this.stepsBefore(lesson));
+  }
+
+  /** Starts the container a lesson begins from: the previous lesson's features. */
+  async prepareLesson(lesson: LessonInfo, featuresOn: boolean, rootSwitch?: LaunchPlan['rootSwitch']): Promise<string | undefined> {
+    const level = featuresOn ? lesson.number : lesson.number - 1;
+    const hasContainer = lesson.number >= 1 && lesson.number <= 8;
+    const current = currentContainer();
+    if (!hasContainer || level < 1) {
+      if (current) stopLessonContainer();
+      this.container = undefined;
+      return undefined;
+    }
+    if (current && current.level === level && current.lesson === lesson.id) {
+      this.container = current;
+      return undefined;
+    }
+    try {
+      const build = await this.build(lesson, featuresOn);
+      this.container = await startLessonContainer({ level, lesson: lesson.id, build, rootSwitch });
+      return undefined;
+    } catch (err) {
+      this.container = undefined;
+      return `could not start the lesson container with the features so far: ${explainLaunchError(err)}`;
+    }
+  }
+
+  /** The `tslab enable` cell: restart the container with this lesson's feature on, and diff the kernel state. */
+  async enable(lesson: LessonInfo, cell: Cell): Promise<EnableOutcome> {
+    const before = this.container ? readKernelState(this.container.pid, this.container.cgroupDirs) : readKernelState(process.pid);
+    const beforeTitle = this.container ? `before (level ${this.container.level})` : 'before (the host)';
+    try {
+      const build = await this.build(lesson);
+      const rootSwitch = cell.args.includes('chroot') ? 'chroot' : 'pivot';
+      this.container = await startLessonContainer({ level: lesson.number, lesson: lesson.id, build, rootSwitch });
+    } catch (err) {
+      this.container = undefined;
+      return { ok: false, message: explainLaunchError(err) };
+    }
+    const after = readKernelState(this.container.pid, this.container.cgroupDirs);
+    return { ok: true, diff: diffKernelState(before, after), container: this.container, message: beforeTitle };
+  }
+
+  cellEnv(runtimePath?: string): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      TSLAB_PID: this.container ? String(this.container.pid) : '',
+      TSLAB_LEVEL: this.container ? String(this.container.level) : '0',
+      TSLAB_CGROUP_DIRS: this.container?.cgroupDirs.join(' ') ?? '',
+      TSLAB_ROOTFS: this.container && this.container.level >= 5 ? labRootfs() : '',
+      ...(runtimePath ? { TSLAB_RUNTIME: runtimePath } : {}),
+    };
+  }
+
+  async runShell(lesson: LessonInfo, cell: Cell, onLine: (line: string, stream: 'stdout' | 'stderr') => void): Promise<CommandResult> {
+    const runtimePath = runtimeExecutable(await this.build(lesson));
+    const argv = cell.kind === 'container' ? this.containerArgv(cell.code) : ['/bin/sh', '-c', cell.code];
+    if (!argv) {
+      const message = 'the lesson container is not running: run the lesson\'s "switch the feature on" cell first';
+      onLine(message, 'stderr');
+      return { code: 125, stdout: '', stderr: message };
+    }
+    return runCommand(argv, { env: this.cellEnv(runtimePath), onLine, onStart: (child) => (this.running = child) }).finally(
+      () => (this.running = undefined),
+    );
+  }
+
+  private containerArgv(command: string): string[] | undefined {
+    return this.container ? enterCommand(this.container, ['/bin/sh', '-c', command]) : undefined;
+  }
+
+  async check(lesson: LessonInfo): Promise<CheckResult[]> {
+    const check = CHECKS[lesson.id];
+    if (!check) return [{ name: `lesson ${lesson.id} has checks`, ok: false, saw: 'none', expected: 'a check module', hint: 'this is a bug in tslab' }];
+    const build = await this.build(lesson);
+    const ctx: CheckContext = {
+      lesson,
+      container: this.container,
+      build,
+      runtimePath: runtimeExecutable(build),
+      probe: (fn, args) => probe(build, fn, args),
+      inContainer: async (command, timeoutMs) => {
+        const argv = this.containerArgv(command);
+        if (!argv) return { code: 125, stdout: '', stderr: 'the lesson container is not running' };
+        return runCommand(argv, { timeoutMs, onStart: (child) => (this.running = child) });
+      },
+      onHost: (command, timeoutMs) => runCommand(['/bin/sh', '-c', command], { timeoutMs, env: this.cellEnv(), onStart: (c) => (this.running = c) }),
+      host: this.host,
+    };
+    try {
+      return await check(ctx);
+    } catch (err) {
+      return [{ name: `lesson ${lesson.number} checks`, ok: false, saw: err instanceof Error ? err.message : String(err), hint: lesson.hints[0] }];
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  /** Ends a cell that is running (Ctrl-C). */
+  abortRunning(): void {
+    if (this.running) killGroup(this.running);
+  }
+
+  /** Ends the lesson container and undoes every recorded host change. */
+  close(): string[] {
+    this.abortRunning();
+    this.container = undefined;
+    return stopLessonContainer();
+  }
+}
+
+/** Calls a step function of a build in a child process (see container/probe.ts). */
+export function probe(build: StepBuild, fn: string, args: unknown[]): Promise<unknown> {
+  const script = path.join(build.dir, 'lab', 'container', 'probe.cjs');
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [script, fn, JSON.stringify(args)], { encoding: 'utf8', timeout: 10_000 }, (err, stdout, stderr) => {
+      let reply: { ok: boolean; result?: unknown; error?: string; name?: string };
+      try {
+        reply = JSON.parse(stdout.trim().split('\n').pop() ?? '');
+      } catch {
+        reject(new Error(`${fn}() crashed: ${(stderr || err?.message || 'no output').trim()}`));
+        return;
+      }
+      if (reply.ok) resolve(reply.result);
+      else reject(Object.assign(new Error(reply.error), { name: reply.name ?? 'Error' }));
+    });
+  });
+}
