@@ -50,7 +50,15 @@ function sameEntry(a: JournalEntry, b: JournalEntry): boolean {
 
 function killAndWait(pid: number, startTime: number): void {
   if (!isAlive(pid, startTime)) return;
-  process.kill(pid, 'SIGKILL');
+  // The container leads its own process group (spawned detached): without a PID namespace its children
+  // would outlive it, so the whole group goes.
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      // That group or process is already gone.
+    }
+  }
   // Usually not our child (it was reparented), so we cannot reap it: wait until it is gone or a zombie.
   waitForExit(pid, startTime, 5000);
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { check, fn } from './libc.js';
-import { PR_CAPBSET_DROP, PR_CAPBSET_READ, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, PR_CAP_AMBIENT_RAISE, prctl } from './process.js';
+import { PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, PR_CAP_AMBIENT_RAISE, prctl } from './process.js';
 
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
@@ -36,14 +36,6 @@ export function capget(pid = 0): CapSets {
   check(fn('int capget(uint8_t *hdr, uint8_t *data)')(header(pid), data), 'capget');
   const read = (i: number) => (BigInt(data.readUInt32LE(12 + i * 4)) << 32n) | BigInt(data.readUInt32LE(i * 4));
   return { effective: read(0), permitted: read(1), inheritable: read(2) };
-}
-
-/** Removes every capability not in `keep` from the bounding set (needs CAP_SETPCAP). */
-export function limitBoundingSet(keep: bigint, lastCap: number): void {
-  for (let cap = 0; cap <= lastCap; cap++) {
-    if (keep & (1n << BigInt(cap))) continue;
-    if (prctl(PR_CAPBSET_READ, cap) === 1) prctl(PR_CAPBSET_DROP, cap);
-  }
 }
 
 export function setAmbient(caps: bigint, lastCap: number): void {

@@ -74,3 +74,18 @@ export function fchdir(fd: number): void {
 export function dup2(oldFd: number, newFd: number): void {
   check(fn('int dup2(int oldfd, int newfd)')(oldFd, newFd), 'dup2');
 }
+
+/** read(2) into `buf`; returns the byte count (0 at end of file). A non-blocking fd with nothing to read throws EAGAIN. */
+export function read(fd: number, buf: Buffer, path?: string): number {
+  return check(fn('long read(int fd, uint8_t *buf, size_t count)')(fd, buf, buf.length), 'read', path);
+}
+
+/** write(2) of `data` in one call; returns the byte count the kernel took. */
+export function write(fd: number, data: Buffer | string, path?: string): number {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  return check(fn('long write(int fd, const uint8_t *buf, size_t count)')(fd, bytes, bytes.length), 'write', path);
+}
+
+export function unlink(path: string): void {
+  check(fn('int unlink(const char *path)')(path), 'unlink', path);
+}

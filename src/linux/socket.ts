@@ -1,13 +1,16 @@
 // Unix sockets that carry file descriptors (SCM_RIGHTS). Node's `net` cannot pass fds, but a terminal's
 // pty master has to travel: from the container's PID-1 stage to the orchestrator, and from there to the
 // caller's `--console-socket` (runc's convention: one fd, payload "/dev/ptmx").
+// Also plain socket(2), which the network-interface ioctls of netdevice.ts need as a handle.
 // Raw x86-64 layouts (see DESIGN.md): msghdr 56 bytes, cmsghdr {size_t len; int level; int type} 16 bytes.
 import { SyscallError } from './error.js';
 import { check, errno, fn, koffi } from './libc.js';
 
-const AF_UNIX = 1;
-const SOCK_STREAM = 1;
-const SOCK_CLOEXEC = 0o2000000;
+export const AF_UNIX = 1;
+export const AF_INET = 2;
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+export const SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 const MSG_CTRUNC = 0x8;
@@ -40,6 +43,11 @@ function retrying(call: () => number | bigint, syscall: string, path?: string): 
     if ((r === -1 || r === -1n) && errno() === EINTR) continue;
     return check(r, syscall, path);
   }
+}
+
+/** socket(2): a new socket of `domain` (AF_INET...) and `type` (SOCK_DGRAM | SOCK_CLOEXEC...); returns its fd. */
+export function socket(domain: number, type: number, protocol = 0): number {
+  return check(fn('int socket(int domain, int type, int protocol)')(domain, type, protocol), 'socket');
 }
 
 /** A connected pair of AF_UNIX stream sockets, both close-on-exec. */

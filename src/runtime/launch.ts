@@ -6,10 +6,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { O_CLOEXEC, O_RDONLY, close, open } from '../linux/fs.js';
-import { CLONE_NEWPID, setns, unshare } from '../linux/namespaces.js';
+import { CLONE_NEWPID, setns } from '../linux/namespaces.js';
 import { connectUnix, socketpair } from '../linux/socket.js';
 import { RuntimeError } from './errors.js';
 import type { Spec } from './spec/types.js';
+import { spawnInNewPidNamespace } from './steps/pid-namespace.js';
 
 const REAP_TIMEOUT_MS = 5000;
 
@@ -37,9 +38,14 @@ export interface LaunchedStage {
   launchedFor: { pidNamespace: string; terminal: boolean };
 }
 
-/** The built PID-1 stage of this package, wherever the calling code was bundled or loaded from. */
+/**
+ * The built PID-1 stage: the one bundled alongside this code (dist/cli/runtime.cjs -> dist/runtime/init/stage.cjs,
+ * and the same layout for a lab build made with the learner's steps), else the package's dist/ (unbundled code).
+ */
 function stageScript(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
+  const sibling = path.join(dir, '..', 'runtime', 'init', 'stage.cjs');
+  if (fs.existsSync(sibling)) return sibling;
   while (!fs.existsSync(path.join(dir, 'package.json'))) {
     if (path.dirname(dir) === dir) throw new RuntimeError(`cannot find the tslab package around ${import.meta.url}`);
     dir = path.dirname(dir);
@@ -72,29 +78,30 @@ function pidNamespaceOf(spec: Spec): string {
 
 /** Spawns from the calling thread after moving it into the container's PID namespace, then moves it back. */
 function spawnInPidNamespace(pidNamespace: string, stdio: Array<number | 'pipe'>, preserveFds: number): ChildProcess {
-  const ownPidNs = pidNamespace === 'host' ? -1 : open('/proc/thread-self/ns/pid', O_RDONLY | O_CLOEXEC);
-  let moved = false;
-  try {
-    if (pidNamespace === 'new') {
-      unshare(CLONE_NEWPID);
-      moved = true;
-    } else if (pidNamespace !== 'host') {
-      const fd = open(pidNamespace, O_RDONLY | O_CLOEXEC);
-      try {
-        setns(fd, CLONE_NEWPID, pidNamespace);
-        moved = true;
-      } finally {
-        close(fd);
-      }
-    }
-    return spawn(process.execPath, [stageScript()], {
+  const spawnStage = () =>
+    spawn(process.execPath, [stageScript()], {
       stdio,
       detached: true,
       env: { TSLAB_PRESERVE_FDS: String(preserveFds) },
     });
+  if (pidNamespace === 'host') return spawnStage();
+  if (pidNamespace === 'new') return spawnInNewPidNamespace(spawnStage);
+  // Join an existing PID namespace by path: the same dance with setns in place of unshare.
+  const ownPidNs = open('/proc/thread-self/ns/pid', O_RDONLY | O_CLOEXEC);
+  try {
+    const fd = open(pidNamespace, O_RDONLY | O_CLOEXEC);
+    try {
+      setns(fd, CLONE_NEWPID, pidNamespace);
+    } finally {
+      close(fd);
+    }
+    try {
+      return spawnStage();
+    } finally {
+      setns(ownPidNs, CLONE_NEWPID);
+    }
   } finally {
-    if (moved) setns(ownPidNs, CLONE_NEWPID);
-    if (ownPidNs >= 0) close(ownPidNs);
+    close(ownPidNs);
   }
 }
 

@@ -1,9 +1,9 @@
 // `run`: create + start; in the foreground it forwards signals, waits, cleans up, and returns the status.
-import { constants } from 'node:os';
 import { createContainer, type CreateOptions } from './create.js';
 import { deleteContainer } from './delete.js';
 import { startContainer, type Warn } from './start.js';
 import type { StateStore } from './state.js';
+import { exitStatus } from './steps/exit-status.js';
 import { relayTerminal } from './terminal-relay.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
@@ -16,7 +16,7 @@ export async function runContainer(store: StateStore, opts: CreateOptions & { de
     return 0;
   }
   const exited = new Promise<number>((resolve) => {
-    child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+    child.once('exit', (code, signal) => resolve(exitStatus(code, signal)));
   });
   const relay = terminalMaster === undefined ? undefined : relayTerminal(terminalMaster, { stdin: process.stdin, stdout: process.stdout });
   const onResize = () => relay?.resize();

@@ -74,7 +74,8 @@ function cgroupCheck(): CheckResult {
 }
 
 function busyboxCheck(): CheckResult {
-  const found = BUSYBOX_CANDIDATES.filter((file) => fs.existsSync(file));
+  // /bin is often a link to /usr/bin: name each binary once.
+  const found = [...new Set(BUSYBOX_CANDIDATES.filter((file) => fs.existsSync(file)).map((file) => fs.realpathSync(file)))];
   const statics = found.filter((file) => {
     try {
       return isStaticElf(file);

@@ -53,8 +53,9 @@ async function exitStatusResults(ctx: CheckContext): Promise<CheckResult[]> {
     try {
       answer = await ctx.probe('exitStatus', [end.code, end.signal]);
     } catch (err) {
+      // One failure says it all: the other endings would throw the same.
       results.push(fail(name, `${args} threw ${errorText(err)}`, `${expected} (what sh reports)`, 'write exitStatus in sandbox/steps/exit-status.ts'));
-      continue;
+      break;
     }
     results.push(
       verdict(

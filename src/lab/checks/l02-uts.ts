@@ -25,7 +25,7 @@ export const check: LessonCheck = async (ctx) => {
       inside === container.hostname,
       inside === undefined ? 'could not read it (nsenter -u failed)' : `"${inside}"`,
       `"${container.hostname}"`,
-      inside === host ? 'sethostname was not called: setHostname must call sethostname(name) after its length check' : 'setHostname(name) should pass `name` unchanged to sethostname',
+      inside === ctx.host.hostname ? 'it still has the host\'s name: setHostname must call sethostname(name) after its length check' : 'setHostname(name) should pass `name` unchanged to sethostname',
     ),
     verdict(
       'the host keeps its hostname',

@@ -55,6 +55,20 @@ function switchRoot(plan: LaunchPlan): void {
   }
 }
 
+/**
+ * A safety net under the learner's makeMountsPrivate(): while any mount still propagates to the host, a
+ * /proc mounted now would cover the host's own /proc.
+ */
+function refuseSharedMounts(): void {
+  const shared = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => / shared:\d+/.test(line.split(' - ')[0]));
+  if (shared.length) {
+    throw new Error(
+      `after makeMountsPrivate() ${shared.length} mount(s) still propagate to the host (e.g. ${shared[0].split(' ')[4]}); ` +
+        'stopping before /proc is mounted there. Make "/" private recursively: MS_REC | MS_PRIVATE',
+    );
+  }
+}
+
 function say(message: object): void {
   fs.writeSync(1, `${JSON.stringify(message)}\n`);
 }
@@ -75,6 +89,7 @@ function init(plan: LaunchPlan): void {
     if (plan.level >= FEATURE.mount) {
       unshare(CLONE_NEWNS);
       makeMountsPrivate();
+      refuseSharedMounts();
       if (plan.level >= FEATURE.rootfs) switchRoot(plan);
       else mountProc('/proc');
     }

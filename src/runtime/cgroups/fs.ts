@@ -3,6 +3,7 @@
 // this layer in windows (after unshare) where async fs calls would run on another thread.
 
 import * as fs from 'node:fs';
+import { joinCgroup } from '../steps/cgroup-join.js';
 
 export interface CgroupFs {
   /** The whole file as text. */
@@ -13,6 +14,11 @@ export interface CgroupFs {
    * are write-only, so they must not be opened for reading.
    */
   writeFile(path: string, value: string): void;
+  /**
+   * Moves process `pid` into the cgroup `dir` (writes it to `<dir>/cgroup.procs`). Optional: without it, a
+   * plain writeFile of cgroup.procs does the same.
+   */
+  joinCgroup?(dir: string, pid: number): void;
   exists(path: string): boolean;
   /** mkdir(2), one level, throws EEXIST if present. */
   mkdir(path: string): void;
@@ -32,6 +38,7 @@ export const realCgroupFs: CgroupFs = {
       fs.closeSync(fd);
     }
   },
+  joinCgroup: (dir, pid) => joinCgroup(dir, pid),
   exists: (path) => fs.existsSync(path),
   mkdir: (path) => fs.mkdirSync(path),
   rmdir: (path) => fs.rmdirSync(path),

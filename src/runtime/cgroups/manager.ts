@@ -304,7 +304,14 @@ class Manager implements CgroupManager {
   addProcess(pid: number, which: (controllers: readonly string[]) => boolean = () => true): void {
     if (!Number.isInteger(pid) || pid <= 0) throw new CgroupError(`addProcess: ${pid} is not a process id`);
     for (const h of this.state.hierarchies) {
-      if (which(h.controllers)) this.write(posix.join(h.dir, 'cgroup.procs'), String(pid));
+      if (!which(h.controllers)) continue;
+      const procs = posix.join(h.dir, 'cgroup.procs');
+      try {
+        if (this.fs.joinCgroup) this.fs.joinCgroup(h.dir, pid);
+        else this.fs.writeFile(procs, String(pid));
+      } catch (err) {
+        throw writeError(procs, String(pid), err);
+      }
     }
   }
 

@@ -2,12 +2,13 @@
 // (signal dispositions, file descriptors). Runs on the stage's main thread, which is the one that execs.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { capset, lastCapability, limitBoundingSet, setAmbient } from '../../linux/capabilities.js';
+import { capset, lastCapability, setAmbient } from '../../linux/capabilities.js';
 import { CLOSE_RANGE_CLOEXEC, closeRange, setCloexec, umask } from '../../linux/fs.js';
-import { PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS, prctl, prlimit, resetSignals, setgroups, setresgid, setresuid } from '../../linux/process.js';
-import { capsToMask } from '../capabilities.js';
+import { PR_SET_KEEPCAPS, prctl, prlimit, resetSignals, setgroups, setresgid, setresuid } from '../../linux/process.js';
+import { capabilityNumber, capsToMask } from '../capabilities.js';
 import { rlimitNumber } from '../rlimits.js';
 import type { Process } from '../spec/types.js';
+import { dropBoundingSet, setNoNewPrivs } from '../steps/capabilities.js';
 
 const RLIMIT_NOFILE = 7;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -88,8 +89,7 @@ export function applyRlimits(proc: Process): void {
 /** User, groups and capabilities, in the only order that works: bounding set first, ids, then capset. */
 export function applyIdentity(proc: Process): void {
   const caps = proc.capabilities;
-  const last = lastCapability();
-  if (caps) limitBoundingSet(capsToMask(caps.bounding ?? []), last);
+  if (caps) dropBoundingSet((caps.bounding ?? []).map(capabilityNumber));
   prctl(PR_SET_KEEPCAPS, 1);
   setgroups(proc.user.additionalGids ?? []);
   setresgid(proc.user.gid);
@@ -104,9 +104,9 @@ export function applyIdentity(proc: Process): void {
     // The kernel raises an ambient capability only if it is also permitted and inheritable; like runc,
     // the others are left out rather than failing (runc's own default spec lists ambient without inheritable).
     const raisable = capsToMask(caps.permitted ?? []) & capsToMask(caps.inheritable ?? []);
-    setAmbient(capsToMask(caps.ambient ?? []) & raisable, last);
+    setAmbient(capsToMask(caps.ambient ?? []) & raisable, lastCapability());
   }
-  if (proc.noNewPrivileges) prctl(PR_SET_NO_NEW_PRIVS, 1);
+  if (proc.noNewPrivileges) setNoNewPrivs();
 }
 
 /** Leaves the exec'd program default signal handling and only the fds it should have. */

@@ -2,13 +2,14 @@
 // the config's mounts, /dev, then pivot_root and the masked and read-only paths.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { O_DIRECTORY, O_RDONLY, S_IFBLK, S_IFCHR, S_IFIFO, chdir, close, fchdir, makedev, mknod, open, symlink } from '../../linux/fs.js';
-import { MNT_DETACH, MS_BIND, MS_MOVE, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE, chroot, mount, mountSetattrRecursive, pivotRoot, umount2 } from '../../linux/mount.js';
+import { S_IFBLK, S_IFCHR, S_IFIFO, chdir, makedev, mknod, symlink } from '../../linux/fs.js';
+import { MS_BIND, MS_MOVE, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE, chroot, mount, mountSetattrRecursive } from '../../linux/mount.js';
 import { SyscallError } from '../../linux/error.js';
 import { parseMountinfo } from '../../linux/mountinfo.js';
 import { parseMountOptions, parsePropagation } from '../mount-options.js';
 import type { StagePlan } from '../protocol.js';
 import type { Device, Mount } from '../spec/types.js';
+import { pivotInto } from '../steps/pivot-root.js';
 import { secureJoin } from './secure-join.js';
 
 const DEFAULT_DEVICES: Device[] = [
@@ -180,17 +181,7 @@ export function enterRootfs(plan: StagePlan): void {
     chdir('/');
     return;
   }
-  const oldRoot = open('/', O_DIRECTORY | O_RDONLY);
-  const newRoot = open(plan.rootfs, O_DIRECTORY | O_RDONLY);
-  fchdir(newRoot);
-  pivotRoot('.', '.');
-  // The old root now sits on top of the new one at "/": detach it without telling the host.
-  fchdir(oldRoot);
-  mount(null, '.', null, MS_SLAVE | MS_REC);
-  umount2('.', MNT_DETACH);
-  chdir('/');
-  close(oldRoot);
-  close(newRoot);
+  pivotInto(plan.rootfs);
 }
 
 function maskPath(target: string): void {

@@ -7,12 +7,14 @@ import { O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY, O_WRONLY, close, dup2, op
 import { IN_OPEN, inotifyWatch, nextInotifyEvents } from '../../linux/inotify.js';
 import { SyscallError } from '../../linux/error.js';
 import { CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, setns, unshare } from '../../linux/namespaces.js';
-import { execve, sethostname, setdomainname } from '../../linux/process.js';
+import { execve, setdomainname } from '../../linux/process.js';
 import { makeControllingTerminal, openPtyPair, setWindowSize } from '../../linux/pty.js';
 import { sendFd } from '../../linux/socket.js';
 import { runHooks } from '../hooks.js';
 import type { StagePlan } from '../protocol.js';
 import type { NamespaceType } from '../spec/types.js';
+import { setHostname } from '../steps/hostname.js';
+import { bringUpInterface } from '../steps/loopback.js';
 import { StageChannel } from './channel.js';
 import { applyIdentity, applyRlimits, enterCwd, environmentWithHome, findExecutable, prepareInheritance, setOomScoreAdj } from './process-setup.js';
 import { enterRootfs, finishRootfs, prepareRootfs } from './rootfs.js';
@@ -107,6 +109,8 @@ async function main(): Promise<void> {
     // Join the cgroups before the cgroup namespace exists, so that namespace is rooted at them.
     channel.request({ type: 'join-cgroups' });
     if (create) unshare(create);
+    // A new network namespace has only a loopback interface, down: bring it up, as runc's "loopback" network does.
+    if (create & CLONE_NEWNET) bringUpInterface('lo');
     if (proc.oomScoreAdj !== undefined) setOomScoreAdj(proc.oomScoreAdj);
     const stateDirFd = open(plan.stateDir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
     // Watched now: after the switch of root the host's path to the FIFO is gone.
@@ -118,7 +122,7 @@ async function main(): Promise<void> {
     runHooks('createContainer', spec.hooks?.createContainer, insideState);
     if (!joinedMount) enterRootfs(plan);
     // The same order as runc's init: hostname after the switch of root, then sysctls and protected paths.
-    if (spec.hostname) sethostname(spec.hostname);
+    if (spec.hostname) setHostname(spec.hostname);
     if (spec.domainname) setdomainname(spec.domainname);
     // Before the root may turn read-only: a working directory the image lacks is created, as runc does.
     enterCwd(proc);

@@ -1,0 +1,194 @@
+// Lesson 7: cgroups. The container's /proc/<pid>/cgroup names the lesson cgroup in every hierarchy the lab
+// made; the memory limit file reads 48 MiB; a 96 MiB dd in the container is OOM-killed (exit 137) and the
+// cgroup's oom_kill counter goes up; a fork loop fails and leaves pids.current at or below 32; a one-second
+// busy loop raises cpu.stat's nr_throttled. v1, v2 and hybrid: each file is looked for in every directory
+// of the container's cgroups, v2 names first.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { LESSON_LIMITS } from '../container.js';
+import { readText, requireContainer, verdict } from './common.js';
+import type { CheckResult } from './types.js';
+import type { LessonCheck } from './types.js';
+
+/** The first existing file among `names`, looked for in each directory. */
+function findFile(dirs: string[], names: string[]): string | undefined {
+  for (const name of names) {
+    for (const dir of dirs) {
+      const file = path.join(dir, name);
+      if (fs.existsSync(file)) return file;
+    }
+  }
+  return undefined;
+}
+
+/** A "key value" line of a flat-keyed cgroup file (memory.events, memory.oom_control, cpu.stat, pids.events). */
+function keyedValue(file: string | undefined, key: string): number | undefined {
+  if (!file) return undefined;
+  const line = readText(file)
+    ?.split('\n')
+    .find((l) => l.startsWith(`${key} `));
+  return line === undefined ? undefined : Number(line.slice(key.length + 1).trim());
+}
+
+function readNumber(file: string | undefined): string {
+  return file ? (readText(file)?.trim() ?? '?') : '?';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+interface ProcCgroupLine {
+  controllers: string;
+  path: string;
+}
+
+function procCgroup(pid: number): ProcCgroupLine[] {
+  return (readText(`/proc/${pid}/cgroup`) ?? '')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const first = line.indexOf(':');
+      const second = line.indexOf(':', first + 1);
+      return { controllers: line.slice(first + 1, second), path: line.slice(second + 1) };
+    });
+}
+
+const NOT_IN_CGROUPS = 'the container was started without cgroups: run the enable cell of this lesson';
+
+export const check: LessonCheck = async (ctx) => {
+  const container = requireContainer(ctx, 7);
+  if (Array.isArray(container)) return container;
+  const pid = container.pid;
+  const dirs = [...new Set([...container.cgroupDirs, ...Object.values(container.cgroupPaths)])];
+  const results: CheckResult[] = [];
+
+  // 1. Membership, from the kernel's own list: in each hierarchy the lab made a cgroup in, the container's line
+  // of /proc/<pid>/cgroup must name that cgroup.
+  const lines = procCgroup(pid);
+  const suffix = `/tslab-lab/lesson-${container.level}`;
+  const lineFor = (key: string) =>
+    lines.find((l) => (key === 'unified' ? l.controllers === '' : l.controllers.split(',').sort().join() === key.split(',').sort().join()));
+  const hierarchies = Object.entries(container.cgroupPaths);
+  const outside = hierarchies.filter(([key, dir]) => {
+    const line = lineFor(key);
+    return !line || !line.path.endsWith(suffix) || !dir.endsWith(line.path);
+  });
+  results.push(
+    verdict(
+      `/proc/${pid}/cgroup names the lesson cgroup (…${suffix})`,
+      hierarchies.length > 0 && outside.length === 0,
+      hierarchies.length === 0
+        ? 'the container has no cgroups'
+        : outside.length === 0
+          ? `all ${hierarchies.length} hierarchies`
+          : `outside it in ${outside.length} of ${hierarchies.length}: ${outside
+              .slice(0, 4)
+              .map(([key]) => `${key}:${lineFor(key)?.path ?? '(no line)'}`)
+              .join('  ')}`,
+      `…${suffix} in each of ${hierarchies.length} hierarchies`,
+      hierarchies.length === 0
+        ? NOT_IN_CGROUPS
+        : 'joinCgroup(dir, pid) must write the pid (as text, one write) into <dir>/cgroup.procs; the launcher calls it for each directory',
+    ),
+  );
+  if (dirs.length === 0) return results;
+
+  // 2. The memory limit the lab wrote.
+  const memLimitFile = findFile(dirs, ['memory.max', 'memory.limit_in_bytes']);
+  const memLimit = readNumber(memLimitFile);
+  results.push(
+    verdict(
+      'the memory limit is 48 MiB',
+      memLimit === String(LESSON_LIMITS.memoryBytes),
+      memLimitFile ? `${memLimitFile}: ${memLimit}` : 'no memory.max or memory.limit_in_bytes in the container\'s cgroups',
+      `${LESSON_LIMITS.memoryBytes} (48 MiB)`,
+      'the lab writes the limit when it makes the cgroups: run the enable cell of this lesson again',
+    ),
+  );
+
+  // The remaining checks run commands in the container: it must be reachable.
+  const probe = await ctx.inContainer('true', 10_000);
+  if (probe.code !== 0) {
+    results.push(
+      verdict(
+        'a command runs inside the container',
+        false,
+        `exit status ${probe.code}: ${probe.stderr.trim() || 'no message'}`,
+        'exit status 0',
+        'the lesson container may have ended: run the enable cell of this lesson again',
+      ),
+    );
+    return results;
+  }
+
+  // 3. An allocation above the limit is OOM-killed, and the kernel counts it.
+  const oomFile = findFile(dirs, ['memory.events', 'memory.oom_control']);
+  const oomBefore = keyedValue(oomFile, 'oom_kill');
+  const dd = await ctx.inContainer('dd if=/dev/zero of=/dev/null bs=96M count=1', 30_000);
+  const oomAfter = keyedValue(oomFile, 'oom_kill');
+  const counted = oomBefore !== undefined && oomAfter !== undefined && oomAfter > oomBefore;
+  results.push(
+    verdict(
+      'a 96 MiB dd in the container is OOM-killed (exit 137) and oom_kill goes up',
+      dd.code === 137 && counted,
+      `dd exit status ${dd.code}; ${oomFile ? `${path.basename(oomFile)} oom_kill ${oomBefore ?? '?'} -> ${oomAfter ?? '?'}` : 'no oom_kill counter found'}`,
+      'exit status 137 and oom_kill one higher',
+      dd.code === 0
+        ? 'dd got its 96 MiB: the memory limit does not apply (is swap absorbing it? is the limit file written?); run the enable cell again'
+        : 'exit 137 is SIGKILL from the OOM killer; another status means dd failed for a different reason: run `dd if=/dev/zero of=/dev/null bs=96M count=1` in a container cell and read its error',
+    ),
+  );
+
+  // 4. CPU: a busy second is throttled by the 20 ms / 100 ms quota.
+  const quotaV2 = findFile(dirs, ['cpu.max']);
+  const quotaV1 = findFile(dirs, ['cpu.cfs_quota_us']);
+  const cpuDir = path.dirname(quotaV2 ?? quotaV1 ?? '');
+  const cpuStat = quotaV2 || quotaV1 ? path.join(cpuDir, 'cpu.stat') : undefined;
+  const quota = quotaV2
+    ? readNumber(quotaV2)
+    : quotaV1
+      ? `${readNumber(quotaV1)} ${readNumber(path.join(cpuDir, 'cpu.cfs_period_us'))}`
+      : '?';
+  const throttledBefore = keyedValue(cpuStat, 'nr_throttled');
+  await ctx.inContainer("sh -c 'while :; do :; done' & sleep 1; kill $!; wait", 15_000);
+  const throttledAfter = keyedValue(cpuStat, 'nr_throttled');
+  results.push(
+    verdict(
+      'a one-second busy loop in the container is throttled (cpu.stat nr_throttled goes up)',
+      throttledBefore !== undefined && throttledAfter !== undefined && throttledAfter > throttledBefore,
+      cpuStat ? `cpu quota "${quota}"; nr_throttled ${throttledBefore ?? '?'} -> ${throttledAfter ?? '?'}` : 'no cpu.max or cpu.cfs_quota_us in the container\'s cgroups',
+      `quota "${LESSON_LIMITS.cpuQuotaUs} ${LESSON_LIMITS.cpuPeriodUs}" and nr_throttled higher after the loop`,
+      'the lab writes the quota when it makes the cgroups: run the enable cell of this lesson again',
+    ),
+  );
+
+  // 5. Processes: a fork loop is stopped at pids.max. Last, as its sleeps hold the cgroup full for a moment.
+  const pidsMaxFile = findFile(dirs, ['pids.max']);
+  const pidsDir = pidsMaxFile ? path.dirname(pidsMaxFile) : undefined;
+  const pidsCurrentFile = pidsDir ? path.join(pidsDir, 'pids.current') : undefined;
+  const pidsEvents = pidsDir ? path.join(pidsDir, 'pids.events') : undefined;
+  const refusedBefore = keyedValue(pidsEvents, 'max');
+  // The sleeps must not hold the command's output pipes, or the command would only return once they end.
+  const loop = await ctx.inContainer('i=0; while [ $i -lt 100 ]; do sleep 2 </dev/null >/dev/null 2>&1 & i=$((i+1)); done', 20_000);
+  const peak = Number(readNumber(pidsCurrentFile));
+  const refusedAfter = keyedValue(pidsEvents, 'max');
+  // The kernel counts refused forks in pids.events ("max N"); without that file, a full cgroup is the evidence.
+  const refused = refusedBefore !== undefined && refusedAfter !== undefined ? refusedAfter > refusedBefore : peak >= LESSON_LIMITS.pids - 4;
+  results.push(
+    verdict(
+      'a fork loop in the container fails at 32 tasks (pids.current ≤ 32)',
+      loop.code !== 0 && refused && Number.isFinite(peak) && peak <= LESSON_LIMITS.pids,
+      pidsMaxFile
+        ? `pids.max ${readNumber(pidsMaxFile)}; the loop ${loop.code === 0 ? 'started all 100 sleeps' : `stopped (exit status ${loop.code})`}; pids.current ${Number.isFinite(peak) ? peak : '?'}${refusedAfter !== undefined ? `; refused forks (pids.events max) ${refusedBefore} -> ${refusedAfter}` : ''}`
+        : 'no pids.max in the container\'s cgroups',
+      `pids.max ${LESSON_LIMITS.pids}, a loop stopped by a refused fork, pids.current ≤ ${LESSON_LIMITS.pids}`,
+      loop.code === 125
+        ? 'the command could not enter the container: is it still running? run the enable cell of this lesson again'
+        : 'the lab writes pids.max when it makes the cgroups, and container cells are placed in them: run the enable cell of this lesson again',
+    ),
+  );
+  // Let the sleeps end so the cgroup has room for whatever comes next.
+  for (let waited = 0; waited < 4000 && Number(readNumber(pidsCurrentFile)) > 4; waited += 200) await sleep(200);
+  return results;
+};

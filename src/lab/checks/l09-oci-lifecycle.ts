@@ -1,0 +1,205 @@
+// Lesson 9: the OCI lifecycle, driven through the learner's tslab-runtime (runc's command line) on a fresh
+// bundle with a private --root. Each stage is judged by kernel and filesystem state, not by what the
+// runtime prints: after create the init is alive, sleeping, not yet the program, and exec.fifo is a FIFO in
+// the state directory; after start the FIFO is gone and the same pid runs the program; after kill SIGKILL
+// `state` says stopped; after delete the state directory and the process are gone. Whatever happens, the
+// bundle, the state and any process or cgroup are removed (with the reference runtime if the learner's fails).
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ensureDefaultRootfs } from '../../image/default-rootfs.js';
+import { readProcStat } from '../../runtime/proc.js';
+import { defaultSpec, formatSpec } from '../../runtime/spec/default-spec.js';
+import { referenceBuild, runtimeExecutable } from '../step-build.js';
+import { errorText, fail, readText, verdict } from './common.js';
+import type { CheckResult, LessonCheck } from './types.js';
+
+const ID = 'tslab-check-lifecycle';
+const PROGRAM = ['sleep', '1000'];
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `<runtime> --root ROOT args...`. Its output goes to files, not pipes: the container's init inherits
+ * them at create and would keep a pipe open; we wait for the runtime process itself to exit.
+ */
+function runtime(bin: string, root: string, scratch: string, args: string[], timeoutMs = 20_000): Promise<RunResult> {
+  const out = path.join(scratch, `out-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  const outFd = fs.openSync(`${out}.stdout`, 'w+');
+  const errFd = fs.openSync(`${out}.stderr`, 'w+');
+  return new Promise((resolve) => {
+    const child = spawn(bin, ['--root', root, ...args], { stdio: ['ignore', outFd, errFd] });
+    fs.closeSync(outFd);
+    fs.closeSync(errFd);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const finish = (code: number | null, extra = ''): void => {
+      clearTimeout(timer);
+      const read = (f: string) => readText(f) ?? '';
+      resolve({ code, stdout: read(`${out}.stdout`), stderr: read(`${out}.stderr`) + extra });
+      fs.rmSync(`${out}.stdout`, { force: true });
+      fs.rmSync(`${out}.stderr`, { force: true });
+    };
+    child.on('error', (err) => finish(127, err.message));
+    child.on('exit', (code, signal) => finish(code, signal ? `(ended by ${signal}${signal === 'SIGKILL' ? `: no answer in ${timeoutMs / 1000} s` : ''})` : ''));
+  });
+}
+
+function status(r: RunResult): string | undefined {
+  try {
+    return (JSON.parse(r.stdout) as { status?: string }).status;
+  } catch {
+    return undefined;
+  }
+}
+
+function said(r: RunResult): string {
+  const text = r.stderr.trim().split('\n').filter(Boolean).slice(-2).join(' / ');
+  return `exit status ${r.code ?? '?'}${text ? `: ${text}` : ''}`;
+}
+
+function cmdline(pid: number): string {
+  return (readText(`/proc/${pid}/cmdline`) ?? '').split('\0').filter(Boolean).join(' ');
+}
+
+function alive(pid: number, startTime: number | undefined): boolean {
+  const stat = readProcStat(pid);
+  return stat !== undefined && stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function until(test: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await test()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(50);
+  }
+}
+
+function makeBundle(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.cpSync(ensureDefaultRootfs(), path.join(dir, 'rootfs'), { recursive: true, verbatimSymlinks: true });
+  const spec = defaultSpec({ terminal: false });
+  spec.process!.args = PROGRAM;
+  fs.writeFileSync(path.join(dir, 'config.json'), formatSpec(spec));
+}
+
+export const check: LessonCheck = async (ctx) => {
+  const bin = ctx.runtimePath;
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-check9-'));
+  const bundle = path.join(scratch, 'bundle');
+  const root = path.join(scratch, 'state');
+  const stateDir = path.join(root, ID);
+  const fifo = path.join(stateDir, 'exec.fifo');
+  const rt = (args: string[], timeoutMs?: number) => runtime(bin, root, scratch, args, timeoutMs);
+  const results: CheckResult[] = [];
+  let pid = 0;
+  let startTime: number | undefined;
+  try {
+    try {
+      makeBundle(bundle);
+    } catch (err) {
+      return [fail('a bundle for the check', errorText(err), 'config.json and a busybox rootfs', 'is a static busybox installed? (apt-get install busybox-static)')];
+    }
+
+    // create
+    const created = await rt(['create', '--bundle', bundle, ID]);
+    const st1 = await rt(['state', ID]);
+    try {
+      pid = (JSON.parse(st1.stdout) as { pid?: number }).pid ?? 0;
+    } catch {
+      pid = 0;
+    }
+    startTime = pid > 0 ? readProcStat(pid)?.startTime : undefined;
+    const procState = pid > 0 ? readProcStat(pid)?.state : undefined;
+    const initCmd = pid > 0 ? cmdline(pid) : '';
+    const isFifo = fs.existsSync(fifo) && fs.statSync(fifo).isFIFO();
+    const waiting = alive(pid, startTime) && procState === 'S' && !initCmd.startsWith(PROGRAM[0]);
+    results.push(
+      verdict(
+        'create: status "created", the init alive and waiting, exec.fifo in the state directory',
+        created.code === 0 && status(st1) === 'created' && waiting && isFifo,
+        created.code !== 0
+          ? `create ${said(created)}`
+          : `status ${status(st1) ?? `? (state ${said(st1)})`}; init ${pid || '?'} ${alive(pid, startTime) ? `state ${procState}, running "${initCmd.slice(0, 60)}"` : 'not alive'}; exec.fifo ${isFifo ? 'is a FIFO' : fs.existsSync(fifo) ? 'is not a FIFO' : 'missing'}`,
+        'created; a sleeping init that is not yet "sleep 1000"; a FIFO at <root>/<id>/exec.fifo',
+        'create runs the runtime with your steps of lessons 1-8: run `"$TSLAB_RUNTIME" --root /tmp/r create --bundle DIR x` in a host cell and read its error',
+      ),
+    );
+    if (created.code !== 0 || !alive(pid, startTime)) return results;
+
+    // start
+    const started = await rt(['start', ID], 15_000);
+    const execed = await until(() => cmdline(pid) === PROGRAM.join(' '), 3000);
+    const st2 = await rt(['state', ID]);
+    const fifoGone = !fs.existsSync(fifo);
+    results.push(
+      verdict(
+        'start: exec.fifo removed, the same pid runs the program, status "running"',
+        started.code === 0 && fifoGone && execed && status(st2) === 'running',
+        `start ${said(started)}; exec.fifo ${fifoGone ? 'gone' : 'still there'}; pid ${pid} runs "${cmdline(pid) || '(nothing)'}"; status ${status(st2) ?? '?'}`,
+        `exit status 0; no exec.fifo; "${PROGRAM.join(' ')}"; running`,
+        started.code !== 0
+          ? 'start calls your releaseInit(fifo, initAlive): open the FIFO O_RDONLY|O_NONBLOCK, read until one byte comes (read gives 0 or throws EAGAIN until then: pollReadable(fd, 1) and retry), close'
+          : !fifoGone
+            ? 'after the byte is read, releaseInit must unlink(fifo): while it exists the status stays "created"'
+            : 'the init did not run the program after its byte was read: did releaseInit read the byte (not just open the FIFO)?',
+      ),
+    );
+
+    // kill
+    const killed = await rt(['kill', ID, 'KILL']);
+    let st3: RunResult = { code: null, stdout: '', stderr: '' };
+    await until(async () => {
+      st3 = await rt(['state', ID]);
+      return status(st3) === 'stopped';
+    }, 5000);
+    results.push(
+      verdict(
+        'kill SIGKILL: status "stopped"',
+        killed.code === 0 && status(st3) === 'stopped' && !alive(pid, startTime),
+        `kill ${said(killed)}; status ${status(st3) ?? `? (${said(st3)})`}; init ${alive(pid, startTime) ? 'alive' : 'gone'}`,
+        'exit status 0; stopped; the init gone',
+        'kill and state are the reference code: if start failed above, fix that first',
+      ),
+    );
+
+    // delete
+    const deleted = await rt(['delete', ID]);
+    const gone = await until(() => !fs.existsSync(stateDir) && !alive(pid, startTime), 3000);
+    results.push(
+      verdict(
+        'delete: the state directory and the process are gone',
+        deleted.code === 0 && gone,
+        `delete ${said(deleted)}; state directory ${fs.existsSync(stateDir) ? 'still there' : 'gone'}; process ${alive(pid, startTime) ? 'alive' : 'gone'}`,
+        'exit status 0; no state directory; no process',
+        'delete is the reference code: if an earlier stage failed, fix that first',
+      ),
+    );
+    return results;
+  } catch (err) {
+    results.push(fail('the lifecycle ran to its end', errorText(err), 'no error', 'run the cells of this lesson to see where it stops'));
+    return results;
+  } finally {
+    // Whatever happened: the reference runtime removes what is left (state, cgroups, a live init).
+    if (fs.existsSync(stateDir)) {
+      await runtime(runtimeExecutable(referenceBuild()), root, scratch, ['delete', '--force', ID], 20_000).catch(() => undefined);
+    }
+    if (pid > 0 && alive(pid, startTime)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+};

@@ -1,0 +1,138 @@
+// Lesson 10: the capstone. Runs the project's lifecycle suite (`npx vitest run --project lifecycle:tslab`,
+// the suite runc passes too) with TSLAB_TEST_RUNTIME_BIN pointing at the learner's runtime, and passes when
+// vitest exits 0: every test passed and the suite's own leak check found nothing left behind. The counts and
+// the first failing tests come from vitest's JSON report. The run is bounded; on timeout the whole process
+// group vitest started is ended (TERM, then KILL).
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { projectRoot } from '../paths.js';
+import { errorText, fail, readText, verdict } from './common.js';
+import type { LessonCheck } from './types.js';
+
+const TIMEOUT_MS = 6 * 60_000;
+
+interface JsonReport {
+  numTotalTests?: number;
+  numPassedTests?: number;
+  numFailedTests?: number;
+  numPendingTests?: number;
+  numTodoTests?: number;
+  testResults?: Array<{
+    name?: string;
+    message?: string;
+    assertionResults?: Array<{ fullName?: string; title?: string; status?: string }>;
+  }>;
+}
+
+interface VitestRun {
+  code: number | null;
+  timedOut: boolean;
+  output: string;
+}
+
+function runVitest(root: string, runtimePath: string, reportFile: string): Promise<VitestRun> {
+  return new Promise((resolve) => {
+    const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
+    const child = spawn(
+      process.execPath,
+      [vitest, 'run', '--project', 'lifecycle:tslab', '--reporter=json', `--outputFile=${reportFile}`],
+      {
+        cwd: root,
+        env: { ...process.env, TSLAB_TEST_RUNTIME_BIN: runtimePath, NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group, so a timeout can end vitest and its workers together.
+        detached: true,
+      },
+    );
+    let output = '';
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString('utf8')).slice(-20_000);
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    let timedOut = false;
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        // Already gone.
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      signalGroup('SIGTERM');
+      setTimeout(() => signalGroup('SIGKILL'), 10_000).unref();
+    }, TIMEOUT_MS);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: 127, timedOut, output: `${output}${err.message}` });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, timedOut, output });
+    });
+  });
+}
+
+export const check: LessonCheck = async (ctx) => {
+  const root = projectRoot();
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-check10-'));
+  const reportFile = path.join(scratch, 'report.json');
+  try {
+    const started = Date.now();
+    const run = await runVitest(root, ctx.runtimePath, reportFile);
+    const seconds = Math.round((Date.now() - started) / 1000);
+    let report: JsonReport | undefined;
+    try {
+      report = JSON.parse(readText(reportFile) ?? '') as JsonReport;
+    } catch {
+      report = undefined;
+    }
+    const command = `TSLAB_TEST_RUNTIME_BIN=${ctx.runtimePath} npx vitest run --project lifecycle:tslab`;
+    if (!report) {
+      const tail = run.output.trim().split('\n').slice(-3).join(' / ');
+      return [
+        fail(
+          'the lifecycle suite runs against your runtime',
+          run.timedOut ? `no result after ${TIMEOUT_MS / 60_000} minutes` : `vitest exit status ${run.code}, no report: ${tail}`,
+          'a finished run',
+          `run it yourself from ${root}: ${command}`,
+        ),
+      ];
+    }
+    const failed = (report.testResults ?? []).flatMap((file) => {
+      const tests = (file.assertionResults ?? []).filter((t) => t.status === 'failed').map((t) => t.fullName ?? t.title ?? '?');
+      // A file that failed to load has no test results, only a message.
+      if (!tests.length && file.message) return [`${path.relative(root, file.name ?? '?')}: ${file.message.split('\n')[0]}`];
+      return tests.map((t) => `${path.relative(root, file.name ?? '?')}: ${t}`);
+    });
+    const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+    const counts = `${report.numPassedTests ?? 0} passed, ${report.numFailedTests ?? 0} failed, ${skipped} skipped of ${report.numTotalTests ?? 0} (${seconds} s)`;
+    const leaked = /the run leaked[^\n]*\n((?:\s+\S.*\n?)*)/.exec(run.output)?.[1]?.trim().split('\n').slice(0, 4).map((l) => l.trim());
+    const shownFailures = failed.slice(0, 5).join('; ') + (failed.length > 5 ? `; and ${failed.length - 5} more` : '');
+    return [
+      verdict(
+        'the lifecycle suite passes against your runtime',
+        run.code === 0 && !run.timedOut,
+        [
+          counts,
+          run.timedOut ? `stopped after ${TIMEOUT_MS / 60_000} minutes` : `vitest exit status ${run.code}`,
+          failed.length ? `failing: ${shownFailures}` : '',
+          leaked?.length ? `left behind: ${leaked.join('; ')}` : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
+        'vitest exit status 0: every test passed and nothing leaked',
+        failed.length
+          ? `run one failing file alone, from ${root}: TSLAB_TEST_RUNTIME_BIN=${ctx.runtimePath} npx vitest run --project lifecycle:tslab test/lifecycle/<file>; its message shows the runtime's command line and stderr`
+          : `every test passed but vitest did not exit 0 (a leak or a crash of the run): run ${command} from ${root} and read its end`,
+      ),
+    ];
+  } catch (err) {
+    return [fail('the lifecycle suite runs against your runtime', errorText(err), 'a finished run', 'run the suite yourself: npx vitest run --project lifecycle:tslab')];
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+};
