@@ -5,7 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
-execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+for (const project of ['tsconfig.json', 'sandbox/tsconfig.json']) {
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', project], { stdio: 'inherit' });
+}
 rmSync('dist', { recursive: true, force: true });
 await build({
   entryPoints: [

@@ -47,7 +47,7 @@ function requireRoot(command: string): void {
   }
 }
 
-async function bundle(dir: string, command: string[]): Promise<void> {
+async function bundle(dir: string, command: string[], announce = true): Promise<void> {
   const { ensureDefaultRootfs } = await import('../image/default-rootfs.js');
   const { defaultSpec, formatSpec } = await import('../runtime/spec/default-spec.js');
   const target = path.resolve(dir);
@@ -57,7 +57,7 @@ async function bundle(dir: string, command: string[]): Promise<void> {
   const spec = defaultSpec({ terminal: false });
   if (command.length) spec.process!.args = command;
   fs.writeFileSync(path.join(target, 'config.json'), formatSpec(spec));
-  write(`bundle ready: ${target}\n  cd ${target} && tslab-runtime run demo\n`);
+  if (announce) write(`bundle ready: ${target}\n  cd ${target} && tslab-runtime run demo\n`);
 }
 
 /** Runs the lab's Notebook until it ends, cleaning up the host on quit, on Ctrl-C and on errors. */
@@ -123,7 +123,7 @@ async function runInBusybox(mine: boolean, command: string[]): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-run-'));
   const id = `tslab-run-${process.pid}`;
   try {
-    await bundle(path.join(dir, 'bundle'), command);
+    await bundle(path.join(dir, 'bundle'), command, false);
     if (process.stdin.isTTY && !command.length) {
       const config = path.join(dir, 'bundle', 'config.json');
       const spec = JSON.parse(fs.readFileSync(config, 'utf8'));

@@ -22,6 +22,7 @@ import type { LaunchPlan } from './container/plan.js';
 import { diffKernelState, readKernelState, type DiffRow } from './kernel-state.js';
 import type { Cell } from './markdown.js';
 import type { Progress } from './progress.js';
+import { projectRoot } from './paths.js';
 import { buildWithSteps, runtimeExecutable, type StepBuild } from './step-build.js';
 
 export type StepSource = 'reference' | 'mine';
@@ -122,6 +123,7 @@ export class LabSession {
       TSLAB_LEVEL: this.container ? String(this.container.level) : '0',
       TSLAB_CGROUP_DIRS: this.container?.cgroupDirs.join(' ') ?? '',
       TSLAB_ROOTFS: this.container && this.container.level >= 5 ? labRootfs() : '',
+      TSLAB_PROJECT: projectRoot(),
       ...(runtimePath ? { TSLAB_RUNTIME: runtimePath } : {}),
     };
   }

@@ -25,6 +25,11 @@ function swapSteps(mineSteps: ReadonlySet<string>, sandbox: string): Plugin {
   return {
     name: 'tslab-sandbox-steps',
     setup(b) {
+      // sandbox/syscalls.ts re-exports the syscall layer by a relative path; a sandbox kept elsewhere
+      // (TSLAB_SANDBOX) still means this checkout's.
+      b.onResolve({ filter: /(^|\/)src\/linux\/index\.js$/ }, (args) =>
+        path.resolve(args.resolveDir).startsWith(sandbox) ? { path: path.join(projectRoot(), 'src', 'linux', 'index.ts') } : undefined,
+      );
       b.onResolve({ filter: /\/steps\/[a-z0-9-]+\.js$/ }, (args) => {
         const resolved = path.resolve(args.resolveDir, args.path);
         if (path.dirname(resolved) !== stepsDir()) return undefined;

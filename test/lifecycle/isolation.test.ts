@@ -104,6 +104,15 @@ describe('namespaces', () => {
     expect(fs.readFileSync('/proc/sys/kernel/hostname', 'utf8').trim()).toBe(hostBefore);
   });
 
+  test('a new network namespace has its loopback interface up (runc\'s "loopback" network)', async () => {
+    // sysfs inside shows the container's own network namespace; flags 0x9 = IFF_UP | IFF_LOOPBACK.
+    const r = await runSh('cat /sys/class/net/lo/flags; ip link show lo');
+    expectOk(r);
+    const [flags] = r.stdout.trim().split('\n');
+    expect(Number(flags) & 0x1, `lo flags ${flags}`).toBe(0x1);
+    expect(r.stdout).toMatch(/<LOOPBACK,UP,LOWER_UP>/);
+  });
+
   test('the container init is pid 1 and its /proc shows only its own processes', async () => {
     const { pid } = await runSleeper();
     expect(nsPids(pid)).toEqual([pid, 1]);

@@ -92,9 +92,26 @@ function makeBundle(dir: string): void {
   fs.writeFileSync(path.join(dir, 'config.json'), formatSpec(spec));
 }
 
+const SCRATCH_PREFIX = 'tslab-check9-';
+
+/** Removes what an earlier run of this check left when its process was killed midway (its owner pid is gone). */
+async function removeStaleRuns(): Promise<void> {
+  for (const name of fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(SCRATCH_PREFIX))) {
+    const dir = path.join(os.tmpdir(), name);
+    const owner = Number(readText(path.join(dir, 'owner')));
+    if (!Number.isInteger(owner) || owner <= 0 || fs.existsSync(`/proc/${owner}`)) continue;
+    if (fs.existsSync(path.join(dir, 'state', ID))) {
+      await runtime(runtimeExecutable(referenceBuild()), path.join(dir, 'state'), dir, ['delete', '--force', ID]);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export const check: LessonCheck = async (ctx) => {
   const bin = ctx.runtimePath;
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-check9-'));
+  await removeStaleRuns().catch(() => undefined);
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), SCRATCH_PREFIX));
+  fs.writeFileSync(path.join(scratch, 'owner'), String(process.pid));
   const bundle = path.join(scratch, 'bundle');
   const root = path.join(scratch, 'state');
   const stateDir = path.join(root, ID);

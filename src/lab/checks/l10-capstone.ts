@@ -76,9 +76,22 @@ function runVitest(root: string, runtimePath: string, reportFile: string): Promi
   });
 }
 
+const SCRATCH_PREFIX = 'tslab-check10-';
+
+/** Removes the report directories of earlier runs whose lab process was killed midway (owner pid gone). */
+function removeStaleRuns(): void {
+  for (const name of fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(SCRATCH_PREFIX))) {
+    const dir = path.join(os.tmpdir(), name);
+    const owner = Number(readText(path.join(dir, 'owner')));
+    if (Number.isInteger(owner) && owner > 0 && !fs.existsSync(`/proc/${owner}`)) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export const check: LessonCheck = async (ctx) => {
   const root = projectRoot();
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-check10-'));
+  removeStaleRuns();
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), SCRATCH_PREFIX));
+  fs.writeFileSync(path.join(scratch, 'owner'), String(process.pid));
   const reportFile = path.join(scratch, 'report.json');
   try {
     const started = Date.now();
