@@ -63,13 +63,31 @@ async function bundle(dir: string, command: string[], announce = true): Promise<
 /** Runs the lab's Notebook until it ends, cleaning up the host on quit, on Ctrl-C and on errors. */
 async function withNotebook(run: (notebook: import('../lab/notebook.js').Notebook) => Promise<number>, opts: { source: 'reference' | 'mine'; lesson?: string; yes: boolean }): Promise<number> {
   const { Notebook, QuitRequested } = await import('../lab/notebook.js');
+  (await import('../lab/lock.js')).acquireLabLock();
   const notebook = new Notebook({ ...opts, write });
+  const cleanUp = (): string => {
+    try {
+      const undone = notebook.cleanup();
+      return `cleaned up: ${undone.length ? undone.join(', ') : 'nothing to undo'}`;
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  };
   const interrupted = (signal: NodeJS.Signals) => {
-    const undone = notebook.cleanup();
-    process.stdout.write(`\n${signal === 'SIGINT' ? 'Interrupted' : `Got ${signal}`}; cleaned up: ${undone.length ? undone.join(', ') : 'nothing to undo'}.\n`);
+    process.stdout.write(`\n${signal === 'SIGINT' ? 'Interrupted' : `Got ${signal}`}; ${cleanUp()}.\n`);
     process.exit(128 + os.constants.signals[signal]);
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, interrupted);
+  process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
+    // enquirer 2.4.1 on Node >= 24.2 throws ERR_USE_AFTER_CLOSE from its keypress handler when Ctrl-C closes a
+    // prompt (enquirer issue #483): that is the learner quitting.
+    if (err.code === 'ERR_USE_AFTER_CLOSE') {
+      process.stdout.write(`\nProgress saved. \`tslab start\` resumes here.\n${cleanUp()}\n`);
+      process.exit(0);
+    }
+    process.stderr.write(`tslab: ${err.stack ?? err.message}\n${cleanUp()}\n`);
+    process.exit(1);
+  });
   try {
     return await run(notebook);
   } catch (err) {
@@ -79,8 +97,7 @@ async function withNotebook(run: (notebook: import('../lab/notebook.js').Noteboo
     }
     throw err;
   } finally {
-    const undone = notebook.cleanup();
-    if (undone.length) write(`cleaned up: ${undone.join(', ')}\n`);
+    write(`${cleanUp()}\n`);
   }
 }
 
@@ -93,7 +110,9 @@ async function check(lessonName: string, source: 'reference' | 'mine'): Promise<
     const enable = cells.filter((c) => c.kind === 'enable').pop();
     if (enable && !(await notebook.runCell(lesson, enable))) return 1;
     const check = cells.find((c) => c.kind === 'check') ?? { kind: 'check' as const, args: [], code: '' };
-    return (await notebook.runCell(lesson, check)) ? 0 : 1;
+    if (!(await notebook.runCell(lesson, check))) return 1;
+    notebook.recordPass(lesson);
+    return 0;
   }, { source, lesson: lessonName, yes: true });
 }
 
@@ -111,6 +130,7 @@ async function reset(lessonName: string | undefined): Promise<void> {
   const { resetProgress } = await import('../lab/progress.js');
   const { findLesson, loadCatalog } = await import('../lab/catalog.js');
   const id = lessonName ? findLesson(loadCatalog(), lessonName).id : undefined;
+  (await import('../lab/lock.js')).acquireLabLock();
   const undone = stopLessonContainer();
   resetProgress(id);
   write(`${id ? `progress of ${id}` : 'all progress'} forgotten; host changes undone: ${undone.length ? undone.join(', ') : 'none were left'}\n`);

@@ -5,6 +5,7 @@ import type { CommandResult } from './checks/types.js';
 
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
+  cwd?: string;
   timeoutMs?: number;
   /** Receives each output line as it arrives; without it, output is only collected. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
@@ -15,7 +16,7 @@ export interface RunOptions {
 /** Runs argv in its own process group; a timeout ends the whole group. */
 export function runCommand(argv: string[], opts: RunOptions = {}): Promise<CommandResult> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(argv[0], argv.slice(1), { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     opts.onStart?.(child);
     const collected = { stdout: '', stderr: '' };
     for (const stream of ['stdout', 'stderr'] as const) {

@@ -83,7 +83,8 @@ function prepareRootfs(): void {
 function prepareCgroups(id: string): { dirs: string[]; paths: Record<string, string> } {
   const manager = newCgroupManager({ id, cgroupsPath: `tslab-lab/${id}` });
   const resources: Resources = {
-    memory: { limit: LESSON_LIMITS.memoryBytes },
+    // swap = limit: memory plus swap may not exceed the limit, so a machine with swap still OOM-kills.
+    memory: { limit: LESSON_LIMITS.memoryBytes, swap: LESSON_LIMITS.memoryBytes },
     pids: { limit: LESSON_LIMITS.pids },
     cpu: { quota: LESSON_LIMITS.cpuQuotaUs, period: LESSON_LIMITS.cpuPeriodUs },
   };

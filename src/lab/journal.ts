@@ -76,8 +76,13 @@ function undoOne(entry: JournalEntry): void {
       loadCgroupManager(entry.saved).destroy({ kill: true });
       return;
     case 'veth':
-      // Deleting one end removes its peer; the container end usually went with its network namespace.
-      if (interfaceExists(entry.name)) execFileSync('ip', ['link', 'delete', entry.name], { stdio: 'ignore' });
+      // Deleting one end removes its peer. The kernel also removes the pair by itself, asynchronously, once
+      // the container's network namespace is gone: a failed delete is fine if the device has vanished.
+      try {
+        if (interfaceExists(entry.name)) execFileSync('ip', ['link', 'delete', entry.name], { stdio: 'ignore' });
+      } catch (err) {
+        if (interfaceExists(entry.name)) throw err;
+      }
       return;
     case 'dir':
       fs.rmSync(entry.path, { recursive: true, force: true });
@@ -98,14 +103,26 @@ export function describe(entry: JournalEntry): string {
   }
 }
 
-/** Undoes the given entries (default: all), newest first; returns what was undone. */
+export class UndoError extends Error {}
+
+/**
+ * Undoes the given entries (default: all), newest first; returns what was undone. An entry that cannot be
+ * undone stays in the journal (for `tslab reset`), the others are still undone, and then it is reported.
+ */
 export function undo(only?: (entry: JournalEntry) => boolean): string[] {
   const undone: string[] = [];
+  const failed: string[] = [];
   for (const entry of read().reverse()) {
     if (only && !only(entry)) continue;
-    undoOne(entry);
+    try {
+      undoOne(entry);
+    } catch (err) {
+      failed.push(`${describe(entry)}: ${err instanceof Error ? err.message : String(err)}`);
+      continue;
+    }
     undone.push(describe(entry));
     write(read().filter((e) => !sameEntry(e, entry)));
   }
+  if (failed.length) throw new UndoError(`could not undo ${failed.join('; ')} (undone: ${undone.join(', ') || 'nothing'}); \`tslab reset\` tries again`);
   return undone;
 }

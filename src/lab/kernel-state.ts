@@ -24,7 +24,10 @@ function statusField(pid: number, field: string): string {
 function hostnameOf(pid: number): string {
   try {
     // The hostname belongs to the UTS namespace of the reader: read it from inside the process's one.
-    return execFileSync('nsenter', [`--uts=/proc/${pid}/ns/uts`, 'cat', '/proc/sys/kernel/hostname'], { encoding: 'utf8' }).trim();
+    return execFileSync('nsenter', [`--uts=/proc/${pid}/ns/uts`, 'cat', '/proc/sys/kernel/hostname'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return '?';
   }
@@ -32,7 +35,7 @@ function hostnameOf(pid: number): string {
 
 function visiblePids(pid: number): number[] {
   try {
-    return fs.readdirSync(`/proc/${pid}/root/proc`).filter((name) => /^\d+$/.test(name)).map(Number);
+    return fs.readdirSync(`/proc/${pid}/root/proc`).filter((name) => /^\d+$/.test(name)).map(Number).sort((a, b) => a - b);
   } catch {
     return [];
   }

@@ -94,6 +94,15 @@ export class Notebook {
     return 0;
   }
 
+  /** The lesson's checks passed: it is done, and with the learner's code its piece is used from now on. */
+  recordPass(lesson: LessonInfo): void {
+    const p = lessonProgress(this.progress, lesson.id);
+    p.done = true;
+    p.cell = 0;
+    if (this.opts.source === 'mine') p.passedWithMine = true;
+    saveProgress(this.progress);
+  }
+
   private saveAt(lesson: LessonInfo, cell: number): void {
     const p = lessonProgress(this.progress, lesson.id);
     p.cell = cell;
@@ -144,10 +153,7 @@ export class Notebook {
       index++;
       this.saveAt(lesson, index);
     }
-    const p = lessonProgress(this.progress, lesson.id);
-    p.done = p.done || passed;
-    p.cell = passed ? 0 : p.cell;
-    saveProgress(this.progress);
+    if (passed) this.recordPass(lesson);
     this.opts.write(passed ? style.ok(`\n✔ Lesson ${lesson.number} complete.\n`) : style.warn(`\nLesson ${lesson.number} is not complete: its checks have not passed.\n`));
     return passed;
   }

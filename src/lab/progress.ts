@@ -5,6 +5,8 @@ import { labStateDir } from './paths.js';
 
 export interface LessonProgress {
   done: boolean;
+  /** The checks passed on the learner's own piece (not only in --reference mode): later lessons then use it. */
+  passedWithMine?: boolean;
   /** Index of the next cell to offer. */
   cell: number;
   hintsShown: number;

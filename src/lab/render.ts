@@ -23,6 +23,14 @@ function width(): number {
 export function renderProse(text: string): string {
   const marked = new Marked();
   marked.use(markedTerminal({ width: width(), reflowText: true, tab: 2 }));
+  // marked-terminal 7.3 prints the inline tokens of list items raw (**bold**, `code`): render them as marked does.
+  marked.use({
+    renderer: {
+      text(token) {
+        return 'tokens' in token && token.tokens ? this.parser.parseInline(token.tokens) : false;
+      },
+    },
+  });
   return (marked.parse(text) as string).replace(/\n+$/, '\n');
 }
 

@@ -58,12 +58,12 @@ export class LabSession {
     readonly progress: Progress,
   ) {}
 
-  /** Steps taken from the sandbox for a lesson: its own piece, and earlier ones the learner completed. */
+  /** Steps taken from the sandbox for a lesson: its own piece, and earlier ones whose checks passed on the learner's code. */
   stepsFor(lesson: LessonInfo): string[] {
     if (this.source === 'reference') return [];
     const isCapstone = !lesson.piece;
     return this.catalog
-      .filter((l) => l.piece && l.number <= lesson.number && (isCapstone || l.number === lesson.number || this.progress.lessons[l.id]?.done))
+      .filter((l) => l.piece && l.number <= lesson.number && (isCapstone || l.number === lesson.number || this.progress.lessons[l.id]?.passedWithMine))
       .map((l) => l.piece!.file);
   }
 
@@ -136,7 +136,7 @@ export class LabSession {
       onLine(message, 'stderr');
       return { code: 125, stdout: '', stderr: message };
     }
-    return runCommand(argv, { env: this.cellEnv(runtimePath), onLine, onStart: (child) => (this.running = child) }).finally(
+    return runCommand(argv, { env: this.cellEnv(runtimePath), cwd: projectRoot(), onLine, onStart: (child) => (this.running = child) }).finally(
       () => (this.running = undefined),
     );
   }
@@ -148,19 +148,26 @@ export class LabSession {
   async check(lesson: LessonInfo): Promise<CheckResult[]> {
     const check = CHECKS[lesson.id];
     if (!check) return [{ name: `lesson ${lesson.id} has checks`, ok: false, saw: 'none', expected: 'a check module', hint: 'this is a bug in tslab' }];
-    const build = await this.build(lesson);
+    let build: StepBuild;
+    try {
+      build = await this.build(lesson);
+    } catch (err) {
+      return [{ name: 'your sandbox builds', ok: false, saw: err instanceof Error ? err.message : String(err), hint: lesson.hints[0] }];
+    }
+    const runtimePath = runtimeExecutable(build);
     const ctx: CheckContext = {
       lesson,
       container: this.container,
       build,
-      runtimePath: runtimeExecutable(build),
+      runtimePath,
       probe: (fn, args) => probe(build, fn, args),
       inContainer: async (command, timeoutMs) => {
         const argv = this.containerArgv(command);
         if (!argv) return { code: 125, stdout: '', stderr: 'the lesson container is not running' };
         return runCommand(argv, { timeoutMs, onStart: (child) => (this.running = child) });
       },
-      onHost: (command, timeoutMs) => runCommand(['/bin/sh', '-c', command], { timeoutMs, env: this.cellEnv(), onStart: (c) => (this.running = c) }),
+      onHost: (command, timeoutMs) =>
+        runCommand(['/bin/sh', '-c', command], { timeoutMs, env: this.cellEnv(runtimePath), onStart: (c) => (this.running = c) }),
       host: this.host,
     };
     try {

@@ -16,6 +16,7 @@ export function sandboxPiecePath(lesson: LessonInfo): string | undefined {
 export function solutionMarkdown(lesson: LessonInfo): string {
   const file = referencePiecePath(lesson);
   if (!file) return `Lesson ${lesson.number} has no piece to write: it runs what you built in the earlier lessons.`;
-  const source = fs.readFileSync(file, 'utf8');
+  // The reference imports the syscall layer from inside src/; in the sandbox the same layer is ../syscalls.js.
+  const source = fs.readFileSync(file, 'utf8').replace(/(['"])\.\.\/\.\.\/linux\/index\.js\1/g, "'../syscalls.js'");
   return `The reference for **sandbox/steps/${lesson.piece!.file}** (from src/runtime/steps/${lesson.piece!.file}):\n\n\`\`\`ts\n${source}\`\`\`\n`;
 }

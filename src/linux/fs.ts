@@ -13,6 +13,7 @@ export const F_SETFD = 2;
 export const FD_CLOEXEC = 1;
 export const CLOSE_RANGE_CLOEXEC = 4;
 export const LOCK_EX = 2;
+export const LOCK_NB = 4;
 
 const SYS_CLOSE_RANGE = 436;
 

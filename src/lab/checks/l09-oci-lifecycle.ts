@@ -15,7 +15,8 @@ import { referenceBuild, runtimeExecutable } from '../step-build.js';
 import { errorText, fail, readText, verdict } from './common.js';
 import type { CheckResult, LessonCheck } from './types.js';
 
-const ID = 'tslab-check-lifecycle';
+// One id per lab process: the id also names the container's cgroups, which concurrent runs must not share.
+const ID = `tslab-check-lifecycle-${process.pid}`;
 const PROGRAM = ['sleep', '1000'];
 
 interface RunResult {
@@ -100,8 +101,9 @@ async function removeStaleRuns(): Promise<void> {
     const dir = path.join(os.tmpdir(), name);
     const owner = Number(readText(path.join(dir, 'owner')));
     if (!Number.isInteger(owner) || owner <= 0 || fs.existsSync(`/proc/${owner}`)) continue;
-    if (fs.existsSync(path.join(dir, 'state', ID))) {
-      await runtime(runtimeExecutable(referenceBuild()), path.join(dir, 'state'), dir, ['delete', '--force', ID]);
+    const stateRoot = path.join(dir, 'state');
+    for (const id of fs.existsSync(stateRoot) ? fs.readdirSync(stateRoot) : []) {
+      await runtime(runtimeExecutable(referenceBuild()), stateRoot, dir, ['delete', '--force', id]);
     }
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,279 @@
+// The `tslab` lab commands through the real CLI (node bin/tslab.cjs), without a terminal: lessons, solution,
+// reset (of a left-over journal), the refusal without root, the refusal of an interactive start without a
+// terminal, a headless demo, and `tslab run` in the busybox image.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, afterEach, describe, expect, test } from 'vitest';
+import {
+  REPO_ROOT,
+  catalog,
+  copyStarterSandbox,
+  describeResult,
+  killContainerSessions,
+  killStragglers,
+  labLeftovers,
+  lessonCells,
+  lessonExists,
+  resetLab,
+  runTslab,
+  snapshotLabHost,
+  tempDirs,
+  watchContainers,
+  type LabHostSnapshot,
+} from './lab-env.js';
+
+const dirs = tempDirs('cli');
+const DEMO = catalog.find((l) => l.id === '02-uts') ?? catalog[2];
+const SOLUTION = catalog.find((l) => l.id === '02-uts') ?? catalog[2];
+const STACK_FRAME = /^\s+at .+:\d+:\d+\)?$/m;
+
+interface Scope {
+  dataDir: string;
+  before: LabHostSnapshot;
+  watcher: ReturnType<typeof watchContainers>;
+}
+let scope: Scope | undefined;
+
+function begin(label: string): Scope {
+  const dataDir = dirs.make(label);
+  scope = { dataDir, before: snapshotLabHost(), watcher: watchContainers(dataDir) };
+  return scope;
+}
+
+afterEach(async () => {
+  await killStragglers();
+  if (scope) {
+    await resetLab(scope.dataDir);
+    killContainerSessions(scope.watcher.stop());
+    scope = undefined;
+  }
+});
+
+afterAll(() => {
+  dirs.removeAll();
+});
+
+describe('tslab lessons', () => {
+  test('lists every lesson of lessons.json, in order, as new when there is no progress', async () => {
+    const s = begin('lessons');
+    const r = await runTslab(['lessons'], { env: { TSLAB_DATA_DIR: s.dataDir } });
+    expect(r.code, describeResult(r)).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(catalog.length);
+    catalog.forEach((lesson, i) => {
+      expect(lines[i]).toContain(lesson.title);
+      expect(lines[i]).toMatch(new RegExp(`^· new\\s+${lesson.number}\\s`));
+      if (lesson.piece) expect(lines[i]).toContain(`sandbox/steps/${lesson.piece.file} (to write)`);
+    });
+    expect(fs.existsSync(path.join(s.dataDir, 'lab'))).toBe(false); // listing changes nothing
+  });
+
+  test('shows saved progress: a done lesson and the current cell of another', async () => {
+    const s = begin('lessons-progress');
+    fs.mkdirSync(path.join(s.dataDir, 'lab'), { recursive: true });
+    const [done, current] = [catalog[0], catalog[1]];
+    fs.writeFileSync(
+      path.join(s.dataDir, 'lab', 'progress.json'),
+      JSON.stringify({ current: current.id, lessons: { [done.id]: { done: true, cell: 0, hintsShown: 0 }, [current.id]: { done: false, cell: 2, hintsShown: 0 } } }),
+    );
+    const r = await runTslab(['lessons'], { env: { TSLAB_DATA_DIR: s.dataDir } });
+    expect(r.code, describeResult(r)).toBe(0);
+    const line = (l: typeof done) => r.stdout.split('\n').find((x) => x.includes(l.title)) ?? '';
+    expect(line(done)).toMatch(/^✔ done/);
+    expect(line(current)).toMatch(/^▶ cell 3/);
+  });
+});
+
+describe('tslab solution', () => {
+  test(`${SOLUTION.number} prints the reference source of its piece`, async () => {
+    const r = await runTslab(['solution', String(SOLUTION.number)]);
+    expect(r.code, describeResult(r)).toBe(0);
+    expect(r.stdout).toContain(`sandbox/steps/${SOLUTION.piece!.file}`);
+    const source = fs.readFileSync(path.join(REPO_ROOT, 'src/runtime/steps', SOLUTION.piece!.file), 'utf8');
+    // Rendered as a code block: every line of the source is there (indented, maybe re-wrapped never).
+    for (const line of source.split('\n').map((l) => l.trim()).filter(Boolean)) expect(r.stdout).toContain(line);
+  });
+
+  test('the capstone has no piece: a sentence says so', async () => {
+    const capstone = catalog.find((l) => !l.piece)!;
+    const r = await runTslab(['solution', capstone.id]);
+    expect(r.code, describeResult(r)).toBe(0);
+    expect(r.stdout).toMatch(/no piece to write/);
+  });
+
+  test('an unknown lesson is refused with the list of lessons, no stack trace', async () => {
+    const r = await runTslab(['solution', '99']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no lesson "99"; the lessons are 0 \(/);
+    expect(r.output).not.toMatch(STACK_FRAME);
+  });
+});
+
+describe('tslab reset', () => {
+  function leftOver(s: Scope): { victim: string; progressFile: string } {
+    const lab = path.join(s.dataDir, 'lab');
+    const victim = path.join(s.dataDir, 'left-over-rootfs');
+    fs.mkdirSync(path.join(victim, 'bin'), { recursive: true });
+    fs.writeFileSync(path.join(victim, 'bin', 'sh'), '');
+    fs.mkdirSync(lab, { recursive: true });
+    fs.writeFileSync(path.join(lab, 'journal.json'), JSON.stringify([{ kind: 'dir', path: victim }]));
+    const progressFile = path.join(lab, 'progress.json');
+    fs.writeFileSync(
+      progressFile,
+      JSON.stringify({
+        current: catalog[2].id,
+        lessons: { [catalog[1].id]: { done: true, cell: 0, hintsShown: 0 }, [catalog[2].id]: { done: false, cell: 3, hintsShown: 1 } },
+      }),
+    );
+    return { victim, progressFile };
+  }
+
+  test('undoes a left-over journal (a directory entry) and forgets all progress', async () => {
+    const s = begin('reset');
+    const { victim, progressFile } = leftOver(s);
+    const r = await runTslab(['reset'], { env: { TSLAB_DATA_DIR: s.dataDir } });
+    expect(r.code, describeResult(r)).toBe(0);
+    expect(r.stdout).toContain('all progress forgotten');
+    expect(r.stdout).toContain(`directory ${victim}`);
+    expect(fs.existsSync(victim)).toBe(false);
+    expect(fs.existsSync(path.join(s.dataDir, 'lab', 'journal.json'))).toBe(false);
+    expect(fs.existsSync(progressFile)).toBe(false);
+
+    // Again: nothing is left to undo, and it says so.
+    const again = await runTslab(['reset'], { env: { TSLAB_DATA_DIR: s.dataDir } });
+    expect(again.code, describeResult(again)).toBe(0);
+    expect(again.stdout).toContain('none were left');
+  });
+
+  test('reset LESSON forgets that lesson only (and still undoes the journal)', async () => {
+    const s = begin('reset-one');
+    const { victim, progressFile } = leftOver(s);
+    const r = await runTslab(['reset', String(catalog[2].number)], { env: { TSLAB_DATA_DIR: s.dataDir } });
+    expect(r.code, describeResult(r)).toBe(0);
+    expect(r.stdout).toContain(`progress of ${catalog[2].id} forgotten`);
+    expect(fs.existsSync(victim)).toBe(false);
+    const progress = JSON.parse(fs.readFileSync(progressFile, 'utf8'));
+    expect(progress.lessons).toEqual({ [catalog[1].id]: { done: true, cell: 0, hintsShown: 0 } });
+    expect(progress.current).toBeUndefined();
+  });
+});
+
+describe('tslab reset after a crash', () => {
+  /** A lesson whose starting container has cgroups, a veth and a rootfs copy (level 7), else the highest. */
+  const CRASHED = [...catalog].reverse().find((l) => l.number >= 2 && l.number <= 8 && lessonExists(l));
+
+  test.runIf(CRASHED)('tslab killed with SIGKILL while its container runs: `tslab reset` undoes every host change', { timeout: 120_000 }, async () => {
+    const lesson = CRASHED!;
+    const s = begin('crash');
+    const containerFile = path.join(s.dataDir, 'lab', 'container.json');
+    const running = runTslab(['start', lesson.id, '--yes', '--reference'], { env: { TSLAB_DATA_DIR: s.dataDir }, timeoutMs: 100_000 });
+    const deadline = Date.now() + 60_000;
+    while (!fs.existsSync(containerFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(fs.existsSync(containerFile), 'the lesson container started').toBe(true);
+    await killStragglers(); // SIGKILL to tslab's process group: no cleanup can run
+    const crashed = await running;
+    expect(crashed.signal).toBe('SIGKILL');
+
+    // The crash left the host changed, all of it in the journal.
+    const container = JSON.parse(fs.readFileSync(containerFile, 'utf8')) as { pid: number; level: number; cgroupDirs: string[] };
+    const journal = JSON.parse(fs.readFileSync(path.join(s.dataDir, 'lab', 'journal.json'), 'utf8')) as Array<{ kind: string }>;
+    expect(journal.map((e) => e.kind)).toContain('process');
+    expect(fs.existsSync(`/proc/${container.pid}`)).toBe(true);
+    if (container.level >= 6) expect(journal.map((e) => e.kind)).toContain('veth');
+    if (container.level >= 7) expect(container.cgroupDirs.every((d) => fs.existsSync(d))).toBe(true);
+
+    const r = await runTslab(['reset'], { env: { TSLAB_DATA_DIR: s.dataDir } });
+    expect(r.code, describeResult(r)).toBe(0);
+    expect(r.stdout).toContain(`process ${container.pid}`);
+    for (const dir of container.cgroupDirs) expect(fs.existsSync(dir), dir).toBe(false);
+    const left = await labLeftovers(s.dataDir, s.before, s.watcher.stop());
+    expect(left, 'what reset left behind').toEqual([]);
+  });
+});
+
+describe('refusals', () => {
+  const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+
+  test.each([['start', '--yes'], ['check', '2'], ['reset'], ['demo', '2', '--auto', '0'], ['shell'], ['run', 'true']])(
+    'not root: `tslab %s` exits non-zero with a sentence about root, no stack trace',
+    async (...args: string[]) => {
+      const s = begin('nobody');
+      fs.chmodSync(path.dirname(s.dataDir), 0o755);
+      const r = await runTslab(args, { wrapper: NOBODY, env: { TSLAB_DATA_DIR: s.dataDir } });
+      expect(r.code, describeResult(r)).not.toBe(0);
+      expect(r.code).not.toBeNull();
+      expect(r.stderr).toMatch(/only root may do\. Run it as root \(sudo tslab /);
+      expect(r.output).not.toMatch(STACK_FRAME);
+      expect(fs.existsSync(path.join(s.dataDir, 'lab'))).toBe(false);
+    },
+  );
+
+  test('`tslab start` without a terminal and without --yes exits 2 and points to --yes', async () => {
+    const s = begin('no-tty');
+    const r = await runTslab(['start'], { env: { TSLAB_DATA_DIR: s.dataDir } });
+    expect(r.code, describeResult(r)).toBe(2);
+    expect(r.stderr).toMatch(/--yes/);
+    expect(r.stderr).toMatch(/terminal/);
+    expect(r.output).not.toMatch(STACK_FRAME);
+    expect(fs.existsSync(path.join(s.dataDir, 'lab'))).toBe(false);
+  });
+
+  test('usage errors exit 2: check without a lesson, an unknown command', async () => {
+    const check = await runTslab(['check']);
+    expect(check.code, describeResult(check)).toBe(2);
+    expect(check.stderr).toMatch(/check needs a lesson/);
+    const unknown = await runTslab(['frobnicate']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command "frobnicate"/);
+  });
+});
+
+describe('tslab demo', () => {
+  test(`demo ${DEMO.id} --auto 0 runs every cell without input, exits 0 and leaves nothing`, { timeout: 180_000 }, async () => {
+    expect(lessonExists(DEMO), `lessons/${DEMO.file} is not written yet`).toBe(true);
+    const s = begin('demo');
+    const cells = lessonCells(DEMO);
+    const r = await runTslab(['demo', DEMO.id, '--auto', '0'], { env: { TSLAB_DATA_DIR: s.dataDir }, timeoutMs: 150_000 });
+    expect(r.code, describeResult(r)).toBe(0);
+    expect(r.stdout).toContain(`Demo — lesson ${DEMO.number}: ${DEMO.title}`);
+    for (let i = 0; i < cells.length; i++) expect(r.stdout).toContain(`cell ${i + 1}/${cells.length}:`);
+    expect(r.stdout).not.toMatch(/✘/);
+    expect(r.stdout).toMatch(/Demo over; cleaned up: /);
+    expect(fs.existsSync(path.join(s.dataDir, 'lab', 'progress.json'))).toBe(false); // a demo is not the learner's progress
+    const left = await labLeftovers(s.dataDir, s.before, s.watcher.stop());
+    expect(left, 'what the demo left behind').toEqual([]);
+  });
+});
+
+describe('tslab run', () => {
+  test('`run echo hi` runs in the busybox image with the reference runtime and removes its temp dir', { timeout: 60_000 }, async () => {
+    const s = begin('run');
+    const tmp = dirs.make('run-tmp');
+    const r = await runTslab(['run', 'echo', 'hi'], { env: { TSLAB_DATA_DIR: s.dataDir, TMPDIR: tmp }, timeoutMs: 50_000 });
+    expect(r.code, describeResult(r)).toBe(0);
+    expect(r.stdout.split('\n')).toContain('hi');
+    expect(fs.readdirSync(tmp)).toEqual([]);
+  });
+
+  test('the exit status of the command is the exit status of `tslab run`', { timeout: 60_000 }, async () => {
+    const s = begin('run-status');
+    const tmp = dirs.make('run-status-tmp');
+    const r = await runTslab(['run', 'sh', '-c', 'exit 7'], { env: { TSLAB_DATA_DIR: s.dataDir, TMPDIR: tmp }, timeoutMs: 50_000 });
+    expect(r.code, describeResult(r)).toBe(7);
+    expect(fs.readdirSync(tmp)).toEqual([]);
+  });
+
+  test('`run --mine` with the untouched starter sandbox says which piece is not written yet', { timeout: 120_000 }, async () => {
+    const s = begin('run-mine');
+    const sandbox = copyStarterSandbox(dirs.make('run-mine-sandbox'));
+    const tmp = dirs.make('run-mine-tmp');
+    const r = await runTslab(['run', '--mine', 'echo', 'hi'], {
+      env: { TSLAB_DATA_DIR: s.dataDir, TSLAB_SANDBOX: sandbox, TMPDIR: tmp },
+      timeoutMs: 100_000,
+    });
+    expect(r.code, describeResult(r)).not.toBe(0);
+    expect(r.output).toMatch(/is not written yet \(lesson \d+\)/);
+    expect(r.stdout.split('\n')).not.toContain('hi');
+    expect(fs.readdirSync(tmp)).toEqual([]);
+  });
+});
