@@ -1,4 +1,4 @@
-// The second pass of `npm test`: the runtime and its syscall layer again, on Node 24 LTS (the machine's
+// The second pass of `npm test`: the runtime, its syscall layer and the lab's notebook again, on Node 24 LTS (the machine's
 // Node 20 is end-of-life; learners mostly run 24). vitest, the tslab-runtime binary (through its #! line)
 // and the PID-1 stage (process.execPath) all run on the Node 24 that package-lock.json pins.
 import { spawnSync } from 'node:child_process';
@@ -13,7 +13,14 @@ if (!version.startsWith('v24.')) {
   console.error(`expected Node 24 in ${node24}, found ${version || 'nothing'}: run npm ci`);
   process.exit(1);
 }
-console.log(`\n=== again on Node ${version}: kernel tests and the lifecycle suite against tslab-runtime ===\n`);
+console.log(`\n=== again on Node ${version}: kernel tests, the lifecycle suite against tslab-runtime, the lab's notebook and CLI ===\n`);
 const vitest = path.join(repo, 'node_modules', 'vitest', 'vitest.mjs');
-const result = spawnSync('node', [vitest, 'run', '--project', 'kernel', '--project', 'lifecycle:tslab'], { env, stdio: 'inherit' });
-process.exit(result.status ?? 1);
+const passes = [
+  ['--project', 'kernel', '--project', 'lifecycle:tslab'],
+  // The notebook through a pty and the CLI: prompts and terminal handling differ between Node versions.
+  ['--project', 'lab', 'test/lab/notebook-pty.test.ts', 'test/lab/cli.test.ts'],
+];
+for (const args of passes) {
+  const result = spawnSync('node', [vitest, 'run', ...args], { env, stdio: 'inherit' });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}

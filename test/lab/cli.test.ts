@@ -89,7 +89,11 @@ describe('tslab solution', () => {
     const r = await runTslab(['solution', String(SOLUTION.number)]);
     expect(r.code, describeResult(r)).toBe(0);
     expect(r.stdout).toContain(`sandbox/steps/${SOLUTION.piece!.file}`);
-    const source = fs.readFileSync(path.join(REPO_ROOT, 'src/runtime/steps', SOLUTION.piece!.file), 'utf8');
+    // The import of the syscall layer is shown as the sandbox spells it, so the piece can be pasted in.
+    const source = fs
+      .readFileSync(path.join(REPO_ROOT, 'src/runtime/steps', SOLUTION.piece!.file), 'utf8')
+      .replace("'../../linux/index.js'", "'../syscalls.js'");
+    expect(r.stdout).toContain("from '../syscalls.js'");
     // Rendered as a code block: every line of the source is there (indented, maybe re-wrapped never).
     for (const line of source.split('\n').map((l) => l.trim()).filter(Boolean)) expect(r.stdout).toContain(line);
   });
