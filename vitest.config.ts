@@ -23,6 +23,7 @@ export default defineConfig({
       { extends: true, test: { name: 'kernel', include: ['test/kernel/**/*.test.ts'] } },
       lifecycle('runc'),
       lifecycle('tslab'),
+      { extends: true, test: { name: 'lab', include: ['test/lab/**/*.test.ts'] } },
     ],
   },
 });
