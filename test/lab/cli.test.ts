@@ -3,7 +3,8 @@
 // terminal, a headless demo, and `tslab run` in the busybox image.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, afterEach, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { AS_NOBODY, worldReadableBuild } from '../helpers/unprivileged.js';
 import {
   REPO_ROOT,
   catalog,
@@ -196,14 +197,18 @@ describe('tslab reset after a crash', () => {
 });
 
 describe('refusals', () => {
-  const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+  let build = '';
+  beforeAll(() => {
+    build = worldReadableBuild();
+  });
+  afterAll(() => fs.rmSync(build, { recursive: true, force: true }));
 
   test.each([['start', '--yes'], ['check', '2'], ['reset'], ['demo', '2', '--auto', '0'], ['shell'], ['run', 'true']])(
     'not root: `tslab %s` exits non-zero with a sentence about root, no stack trace',
     async (...args: string[]) => {
       const s = begin('nobody');
       fs.chmodSync(path.dirname(s.dataDir), 0o755);
-      const r = await runTslab(args, { wrapper: NOBODY, env: { TSLAB_DATA_DIR: s.dataDir } });
+      const r = await runTslab(args, { wrapper: AS_NOBODY, tslab: path.join(build, 'bin', 'tslab.cjs'), env: { TSLAB_DATA_DIR: s.dataDir } });
       expect(r.code, describeResult(r)).not.toBe(0);
       expect(r.code).not.toBeNull();
       expect(r.stderr).toMatch(/only root may do\. Run it as root \(sudo tslab /);

@@ -92,6 +92,8 @@ export interface TslabOptions {
   timeoutMs?: number;
   /** Run under another command (e.g. setpriv ...): argv goes before `node bin/tslab.cjs`. */
   wrapper?: string[];
+  /** Another copy of bin/tslab.cjs to run (see test/helpers/unprivileged.ts). */
+  tslab?: string;
 }
 
 /** Children started by runTslab and still running: killed (by their process group) if a test gives up. */
@@ -106,7 +108,7 @@ export function describeResult(r: TslabResult): string {
  * NO_COLOR), and resolves when it exits. On timeout the whole group is SIGKILLed.
  */
 export function runTslab(args: string[], opts: TslabOptions = {}): Promise<TslabResult> {
-  const argv = [...(opts.wrapper ?? []), process.execPath, TSLAB, ...args];
+  const argv = [...(opts.wrapper ?? []), process.execPath, opts.tslab ?? TSLAB, ...args];
   const child = spawn(argv[0], argv.slice(1), {
     cwd: REPO_ROOT,
     env: { ...process.env, NO_COLOR: '1', ...opts.env },
