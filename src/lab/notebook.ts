@@ -198,11 +198,11 @@ export class Notebook {
       case 'enable': {
         const outcome = await this.session.enable(lesson, cell);
         if (!outcome.ok) {
-          this.opts.write(`${style.error(outcome.message ?? 'could not start the lesson container')}\n`);
+          this.opts.write(`${style.error(outcome.error)}\n`);
           return false;
         }
-        this.opts.write(`${renderDiff(outcome.diff!, outcome.message!, `after (level ${lesson.number})`)}\n`);
-        this.opts.write(style.dim(`  Inspect it from another terminal: tslab shell   (or: ${nsenterLine(outcome.container!)})\n`));
+        this.opts.write(`${renderDiff(outcome.diff, outcome.beforeTitle, `after (level ${lesson.number})`)}\n`);
+        this.opts.write(style.dim(`  Inspect it from another terminal: tslab shell   (or: ${nsenterLine(outcome.container)})\n`));
         return true;
       }
       case 'check': {

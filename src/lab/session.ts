@@ -27,12 +27,9 @@ import { buildWithSteps, runtimeExecutable, type StepBuild } from './step-build.
 
 export type StepSource = 'reference' | 'mine';
 
-export interface EnableOutcome {
-  ok: boolean;
-  message?: string;
-  diff?: DiffRow[];
-  container?: LessonContainer;
-}
+export type EnableOutcome =
+  | { ok: true; beforeTitle: string; diff: DiffRow[]; container: LessonContainer }
+  | { ok: false; error: string };
 
 function hostFacts(): HostFacts {
   return { hostname: os.hostname(), mountCount: fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).length };
@@ -110,10 +107,10 @@ export class LabSession {
       this.container = await startLessonContainer({ level: lesson.number, lesson: lesson.id, build, rootSwitch });
     } catch (err) {
       this.container = undefined;
-      return { ok: false, message: explainLaunchError(err) };
+      return { ok: false, error: explainLaunchError(err) };
     }
     const after = readKernelState(this.container.pid, this.container.cgroupDirs);
-    return { ok: true, diff: diffKernelState(before, after), container: this.container, message: beforeTitle };
+    return { ok: true, beforeTitle, diff: diffKernelState(before, after), container: this.container };
   }
 
   cellEnv(runtimePath?: string): NodeJS.ProcessEnv {

@@ -99,7 +99,8 @@ describe.each(catalog.map((l) => [l.id, l] as [string, LessonInfo]))('lesson %s'
     expect(cells[cells.length - 1].kind).toBe('check');
   });
 
-  test.runIf(info.number >= 1 && info.number <= 8)('it has a `tslab enable` cell (lessons 1-8 build the lesson container)', () => {
+  // Tests that do not apply to a lesson are not defined for it (rather than shown as skipped).
+  if (info.number >= 1 && info.number <= 8) test('it has a `tslab enable` cell (lessons 1-8 build the lesson container)', () => {
     const cells = cellsOf(loadLesson(info, LESSONS_DIR).doc);
     expect(cells.filter((c) => c.kind === 'enable').length).toBeGreaterThanOrEqual(1);
   });
@@ -114,7 +115,7 @@ describe.each(catalog.map((l) => [l.id, l] as [string, LessonInfo]))('lesson %s'
     expect(typeof CHECKS[info.id]).toBe('function');
   });
 
-  test.runIf(Boolean(info.piece))('its piece exists in src/runtime/steps/ and sandbox/steps/ with the same exported functions', () => {
+  if (info.piece) test('its piece exists in src/runtime/steps/ and sandbox/steps/ with the same exported functions', () => {
     const piece = info.piece!;
     const reference = path.join(REFERENCE_STEPS, piece.file);
     const starter = path.join(SANDBOX_STEPS, piece.file);
@@ -126,7 +127,7 @@ describe.each(catalog.map((l) => [l.id, l] as [string, LessonInfo]))('lesson %s'
     expect([...piece.functions].sort()).toEqual(names);
   });
 
-  test.runIf(Boolean(info.piece))('each starter function throws NotWrittenYet naming this lesson, itself and its file', () => {
+  if (info.piece) test('each starter function throws NotWrittenYet naming this lesson, itself and its file', () => {
     const piece = info.piece!;
     const starter = path.join(SANDBOX_STEPS, piece.file);
     for (const fn of piece.functions) {
