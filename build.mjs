@@ -14,10 +14,11 @@ await build({
     'src/cli/runtime.ts',
     'src/cli/tslab.ts',
     'src/runtime/init/stage.ts',
-    // The lab's helper programs; src/lab/step-build.ts builds the first two again with the learner's steps.
+    // Joins a running container (the lab's container cells, tslab exec).
+    'src/runtime/enter.ts',
+    // The lab's helper programs; src/lab/step-build.ts builds them again with the learner's steps.
     'src/lab/container/launcher.ts',
     'src/lab/container/probe.ts',
-    'src/lab/container/enter.ts',
   ],
   outbase: 'src',
   outdir: 'dist',

@@ -162,7 +162,7 @@ export async function startLessonContainer(opts: StartOptions): Promise<LessonCo
 
 /** `argv` that runs a command inside the container (what `tslab shell` and container cells use). */
 export function enterCommand(container: LessonContainer, command: string[]): string[] {
-  const enter = path.join(projectRoot(), 'dist', 'lab', 'container', 'enter.cjs');
+  const enter = path.join(projectRoot(), 'dist', 'runtime', 'enter.cjs');
   return [process.execPath, enter, String(container.pid), ...container.cgroupDirs.flatMap((d) => ['--cgroup', d]), '--', ...command];
 }
 

@@ -1,18 +1,9 @@
 // Where the lab finds its lessons and the learner's sandbox, and where it keeps progress and its journal.
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectRoot } from '../project-root.js';
 
-/** The tslab checkout this code runs from (the directory holding package.json). */
-export function projectRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    if (path.dirname(dir) === dir) throw new Error(`cannot find the tslab checkout around ${import.meta.url}`);
-    dir = path.dirname(dir);
-  }
-  return dir;
-}
+export { projectRoot };
 
 export function lessonsDir(): string {
   return path.join(projectRoot(), 'lessons');

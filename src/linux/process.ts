@@ -1,6 +1,7 @@
 import { check, fn, koffi } from './libc.js';
 
 export const PR_SET_KEEPCAPS = 8;
+export const PR_SET_CHILD_SUBREAPER = 36;
 export const PR_CAPBSET_READ = 23;
 export const PR_CAPBSET_DROP = 24;
 export const PR_SET_NO_NEW_PRIVS = 38;
@@ -85,4 +86,24 @@ export function resetSignals(): void {
   }
   const empty = Buffer.alloc(128);
   check(fn('int sigprocmask(int how, const uint8_t *set, uint8_t *old)')(SIG_SETMASK, empty, null), 'sigprocmask');
+}
+
+const WNOHANG = 1;
+
+/** How a child ended, decoded from wait status: an exit code, or the number of the signal that killed it. */
+export interface WaitStatus {
+  code: number | null;
+  signal: number | null;
+}
+
+/**
+ * waitpid(pid, WNOHANG): the child's status once it has ended (and reaps it), undefined while it runs. For
+ * children Node did not spawn itself (orphans adopted as a child subreaper), which libuv never reaps.
+ */
+export function waitpidNoHang(pid: number): WaitStatus | undefined {
+  const status = Buffer.alloc(4);
+  const result = check(fn('int waitpid(int pid, int *status, int options)')(pid, status, WNOHANG), 'waitpid');
+  if (result === 0) return undefined;
+  const raw = status.readInt32LE(0);
+  return (raw & 0x7f) === 0 ? { code: (raw >> 8) & 0xff, signal: null } : { code: null, signal: raw & 0x7f };
 }

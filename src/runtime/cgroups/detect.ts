@@ -18,6 +18,7 @@
 //           used only to group processes (systemd does this). This machine is hybrid.
 
 import { readFileSync } from 'node:fs';
+import { posix } from 'node:path';
 import { parseMountinfo } from '../../linux/mountinfo.js';
 import { CgroupError } from './errors.js';
 
@@ -124,4 +125,16 @@ export function parseProcCgroup(text: string): ProcCgroupEntry[] {
 export function ownCgroupIn(entries: ProcCgroupEntry[], h: CgroupMount): string | undefined {
   if (h.kind === 'v2') return entries.find((e) => e.id === 0 && e.controllers.length === 0)?.path;
   return entries.find((e) => e.controllers.length > 0 && h.controllers.every((c) => e.controllers.includes(c)))?.path;
+}
+
+/** The directories, in every mounted hierarchy, of the cgroups a process is in (read from /proc/<pid>/cgroup). */
+export function cgroupDirsOf(pid: number, layout: CgroupLayout = detectCgroupMode()): string[] {
+  const entries = parseProcCgroup(readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
+  const mounts = [...layout.v1, ...(layout.unified ? [layout.unified] : [])];
+  return mounts.flatMap((h) => {
+    const own = ownCgroupIn(entries, h);
+    if (own === undefined) return [];
+    const relative = posix.relative(h.root, own);
+    return relative.startsWith('..') ? [] : [posix.join(h.mountPoint, relative)];
+  });
 }
