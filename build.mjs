@@ -19,6 +19,9 @@ await build({
     // The lab's helper programs; src/lab/step-build.ts builds them again with the learner's steps.
     'src/lab/container/launcher.ts',
     'src/lab/container/probe.ts',
+    // `tslab run -d`'s container monitor and `-p`'s port proxy.
+    'src/engine/monitor-main.ts',
+    'src/net/port-proxy-main.ts',
   ],
   outbase: 'src',
   outdir: 'dist',

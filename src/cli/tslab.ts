@@ -5,6 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { UsageError, flagString, parseArgs, type FlagSpec } from './args.js';
 
+/** docker's commands, handled by src/cli/engine-commands.ts (listed here so tslab's own flags stay out of them). */
+const ENGINE_COMMANDS = ['run', 'ps', 'logs', 'exec', 'stop', 'kill', 'rm', 'inspect', 'images', 'rmi', 'import', 'pull'];
+
 const USAGE = `usage: tslab <command>
 
 the lab (as root):
@@ -19,9 +22,13 @@ the lab (as root):
    demo LESSON           run a lesson for a room: reference steps, typed-out cells, a key between cells
          --auto SECONDS  advance by itself after SECONDS
 
-containers:
-   run [--mine] [CMD...] run CMD (default sh) in the built-in busybox image with tslab-runtime;
-                         --mine uses the runtime built from your sandbox/steps
+containers (as docker's; --json before the command gives JSON where it makes sense):
+   run [OPTIONS] IMAGE [CMD...]   --name N, -d, --rm, -i, -t, -h HOST, -e K=V, --env-file F, -w DIR,
+                         -u UID[:GID], -v SRC:DST[:ro], -m SIZE, --pids-limit N, --cpus X,
+                         --network bridge|none|host, -p HOSTPORT:PORT, --entrypoint CMD,
+                         --mine (the runtime built from your sandbox/steps)
+   ps [-a] | logs [-f] C | exec [-i] C CMD... | stop [-t S] C | kill [-s SIG] C | rm [-f] C
+   images | rmi IMAGE | import FILE [NAME] | pull REGISTRY/REPO[:TAG] | inspect C|IMAGE
    bundle DIR [CMD...]   make an OCI bundle in DIR: config.json (runc's defaults) and a copy of the
                          built-in busybox rootfs; CMD replaces the default "sh"
    rootfs                build the built-in busybox rootfs if needed and print its path`;
@@ -31,7 +38,7 @@ const FLAGS: FlagSpec[] = [
   { names: ['version', 'v'], takesValue: false },
   { names: ['yes', 'y'], takesValue: false },
   { names: ['reference'], takesValue: false },
-  { names: ['mine'], takesValue: false },
+  { names: ['json'], takesValue: false },
   { names: ['auto'], takesValue: true },
 ];
 
@@ -136,33 +143,16 @@ async function reset(lessonName: string | undefined): Promise<void> {
   write(`${id ? `progress of ${id}` : 'all progress'} forgotten; host changes undone: ${undone.length ? undone.join(', ') : 'none were left'}\n`);
 }
 
-async function runInBusybox(mine: boolean, command: string[]): Promise<number> {
-  const { loadCatalog } = await import('../lab/catalog.js');
-  const { buildWithSteps, referenceBuild, runtimeExecutable } = await import('../lab/step-build.js');
-  const build = mine ? await buildWithSteps(loadCatalog().flatMap((l) => (l.piece ? [l.piece.file] : []))) : referenceBuild();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-run-'));
-  const id = `tslab-run-${process.pid}`;
-  try {
-    await bundle(path.join(dir, 'bundle'), command, false);
-    if (process.stdin.isTTY && !command.length) {
-      const config = path.join(dir, 'bundle', 'config.json');
-      const spec = JSON.parse(fs.readFileSync(config, 'utf8'));
-      spec.process.terminal = true;
-      fs.writeFileSync(config, JSON.stringify(spec, null, 2));
-    }
-    const runtime = runtimeExecutable(build);
-    const result = spawnSync(runtime, ['--root', path.join(dir, 'state'), 'run', '--bundle', path.join(dir, 'bundle'), id], { stdio: 'inherit' });
-    return result.status ?? 1;
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 export async function main(argv: string[]): Promise<number> {
   try {
     const args = parseArgs(argv, FLAGS);
     let [name, ...rest] = args.positional;
-    if (name === 'run' || name === 'bundle') {
+    if (ENGINE_COMMANDS.includes(name)) {
+      requireRoot(name);
+      const { engineCommand } = await import('./engine-commands.js');
+      return await engineCommand(name, rest, args.flags.has('json'));
+    }
+    if (name === 'bundle') {
       // Flags come before the command to run; everything after it belongs to that command.
       const sub = parseArgs(rest, FLAGS);
       for (const [key, value] of sub.flags) args.flags.set(key, value);
@@ -236,9 +226,7 @@ export async function main(argv: string[]): Promise<number> {
           yes: true,
         });
       }
-      case 'run':
-        requireRoot('run');
-        return await runInBusybox(args.flags.has('mine'), rest);
+
       case 'bundle':
         if (!rest[0]) throw new UsageError('bundle needs a directory: tslab bundle DIR');
         await bundle(rest[0], rest.slice(1));

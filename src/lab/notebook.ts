@@ -81,7 +81,7 @@ export class Notebook {
       }
       const next: LessonInfo | undefined = this.catalog[info.number + 1];
       if (!next) {
-        this.opts.write(style.ok('\nThat was the last lesson: your runtime is complete. `tslab run --mine CMD` runs containers with it.\n'));
+        this.opts.write(style.ok('\nThat was the last lesson: your runtime is complete. `tslab run --mine busybox CMD` runs containers with it.\n'));
         return 0;
       }
       const choice = await ask(passed ? `Next: lesson ${next.number} — ${next.title}` : 'The checks did not pass yet.', [

@@ -15,3 +15,4 @@ export * from './netdevice.js';
 export * from './process.js';
 export * from './pty.js';
 export * from './socket.js';
+export * from './xattr.js';

@@ -1,5 +1,6 @@
 // A veth pair between the host and a process's network namespace, configured with iproute2's `ip` (which
-// speaks netlink for us). Used by the lab's lesson container; `tslab run`'s bridge networking builds on it.
+// speaks netlink for us). Used by the lab's lesson container; `tslab run`'s bridge networking
+// (bridge.ts, container-net.ts) builds on the `ip` helpers below.
 import { execFileSync } from 'node:child_process';
 
 export interface VethPlan {
@@ -14,16 +15,88 @@ export interface VethPlan {
 
 export class NetworkSetupError extends Error {}
 
-function ip(args: string[], netnsOfPid?: number): void {
+/** The kernel's limit on an interface name (IFNAMSIZ 16, NUL included). */
+export const IFNAME_MAX = 15;
+
+/** Throws unless `name` is a name the kernel takes for an interface. */
+export function checkInterfaceName(name: string): void {
+  if (!name || Buffer.byteLength(name) > IFNAME_MAX) {
+    throw new NetworkSetupError(`interface name "${name}" must be 1 to ${IFNAME_MAX} bytes long`);
+  }
+  if (/[\s/:]/.test(name) || name === '.' || name === '..') {
+    throw new NetworkSetupError(`interface name "${name}" must not contain whitespace, '/' or ':'`);
+  }
+}
+
+/** A failed `ip` command; `stderr` is what iproute2 said. */
+export class IpCommandError extends NetworkSetupError {
+  constructor(
+    message: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+
+  /** iproute2's ways of saying that the named device is not there. */
+  get noSuchDevice(): boolean {
+    return /Cannot find device|does not exist|No such device/i.test(this.stderr);
+  }
+
+  get exists(): boolean {
+    return /File exists/i.test(this.stderr);
+  }
+}
+
+/** Runs `ip ARGS` (in the network namespace of `netnsOfPid`, through nsenter, if given); returns its stdout. */
+export function runIp(args: string[], netnsOfPid?: number): string {
   const [command, argv] = netnsOfPid === undefined ? ['ip', args] : ['nsenter', [`--net=/proc/${netnsOfPid}/ns/net`, 'ip', ...args]];
   try {
-    execFileSync(command, argv, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    return execFileSync(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   } catch (err) {
     const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new NetworkSetupError(
-      missing ? `${command} is not installed: apt-get install iproute2 util-linux` : `ip ${args.join(' ')}: ${stderr || 'failed'}`,
-    );
+    if (missing) throw new NetworkSetupError(`${command} is not installed: apt-get install iproute2 util-linux`);
+    throw new IpCommandError(`ip ${args.join(' ')}${netnsOfPid === undefined ? '' : ` (in the network namespace of pid ${netnsOfPid})`}: ${stderr || 'failed'}`, stderr);
+  }
+}
+
+/** `ip -j ARGS`, parsed. */
+export function ipJson<T>(args: string[], netnsOfPid?: number): T {
+  const out = runIp(['-j', ...args], netnsOfPid).trim();
+  return (out ? JSON.parse(out) : []) as T;
+}
+
+function ip(args: string[], netnsOfPid?: number): void {
+  runIp(args, netnsOfPid);
+}
+
+export interface LinkInfo {
+  ifname: string;
+  operstate?: string;
+  flags?: string[];
+  master?: string;
+  address?: string;
+  linkinfo?: { info_kind?: string };
+}
+
+/** The interface `name` in this network namespace (with details: its kind), or undefined if there is none. */
+export function findLink(name: string): LinkInfo | undefined {
+  try {
+    return ipJson<LinkInfo[]>(['-d', 'link', 'show', 'dev', name])[0];
+  } catch (err) {
+    if (err instanceof IpCommandError && err.noSuchDevice) return undefined;
+    throw err;
+  }
+}
+
+/** Deletes the interface `name` (a veth takes its peer with it); false if it was not there. */
+export function deleteLink(name: string): boolean {
+  try {
+    ip(['link', 'del', 'dev', name]);
+    return true;
+  } catch (err) {
+    if (err instanceof IpCommandError && err.noSuchDevice) return false;
+    throw err;
   }
 }
 

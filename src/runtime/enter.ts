@@ -5,8 +5,8 @@
 // before it runs; this process itself stays out of them (it would otherwise be the OOM killer's first pick).
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { O_CLOEXEC, O_RDONLY, O_WRONLY, close, fchdir, open } from '../../linux/fs.js';
-import { chroot } from '../../linux/mount.js';
+import { O_CLOEXEC, O_RDONLY, O_WRONLY, close, fchdir, open } from '../linux/fs.js';
+import { chroot } from '../linux/mount.js';
 import {
   CLONE_FS,
   CLONE_NEWCGROUP,
@@ -17,9 +17,9 @@ import {
   CLONE_NEWUTS,
   setns,
   unshare,
-} from '../../linux/namespaces.js';
-import { PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, prctl } from '../../linux/process.js';
-import { exitStatus } from '../../runtime/steps/exit-status.js';
+} from '../linux/namespaces.js';
+import { PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, prctl } from '../linux/process.js';
+import { exitStatus } from './steps/exit-status.js';
 
 const NAMESPACES: Array<[string, number]> = [
   ['cgroup', CLONE_NEWCGROUP],

@@ -1,6 +1,6 @@
 // The `tslab` lab commands through the real CLI (node bin/tslab.cjs), without a terminal: lessons, solution,
 // reset (of a left-over journal), the refusal without root, the refusal of an interactive start without a
-// terminal, a headless demo, and `tslab run` in the busybox image.
+// terminal, a headless demo, and `tslab run --mine` with the learner's runtime.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -254,35 +254,31 @@ describe('tslab demo', () => {
   });
 });
 
-describe('tslab run', () => {
-  test('`run echo hi` runs in the busybox image with the reference runtime and removes its temp dir', { timeout: 60_000 }, async () => {
-    const s = begin('run');
-    const tmp = dirs.make('run-tmp');
-    const r = await runTslab(['run', 'echo', 'hi'], { env: { TSLAB_DATA_DIR: s.dataDir, TMPDIR: tmp }, timeoutMs: 50_000 });
-    expect(r.code, describeResult(r)).toBe(0);
-    expect(r.stdout.split('\n')).toContain('hi');
-    expect(fs.readdirSync(tmp)).toEqual([]);
-  });
-
-  test('the exit status of the command is the exit status of `tslab run`', { timeout: 60_000 }, async () => {
-    const s = begin('run-status');
-    const tmp = dirs.make('run-status-tmp');
-    const r = await runTslab(['run', 'sh', '-c', 'exit 7'], { env: { TSLAB_DATA_DIR: s.dataDir, TMPDIR: tmp }, timeoutMs: 50_000 });
-    expect(r.code, describeResult(r)).toBe(7);
-    expect(fs.readdirSync(tmp)).toEqual([]);
-  });
-
-  test('`run --mine` with the untouched starter sandbox says which piece is not written yet', { timeout: 120_000 }, async () => {
+describe('tslab run --mine: containers with the learner\'s runtime', () => {
+  test('the untouched starter sandbox says which piece is not written yet, and leaves no container', { timeout: 120_000 }, async () => {
     const s = begin('run-mine');
     const sandbox = copyStarterSandbox(dirs.make('run-mine-sandbox'));
-    const tmp = dirs.make('run-mine-tmp');
-    const r = await runTslab(['run', '--mine', 'echo', 'hi'], {
-      env: { TSLAB_DATA_DIR: s.dataDir, TSLAB_SANDBOX: sandbox, TMPDIR: tmp },
-      timeoutMs: 100_000,
-    });
+    const env = { TSLAB_DATA_DIR: s.dataDir, TSLAB_SANDBOX: sandbox };
+    const r = await runTslab(['run', '--rm', '--mine', 'busybox', 'echo', 'hi'], { env, timeoutMs: 100_000 });
     expect(r.code, describeResult(r)).not.toBe(0);
     expect(r.output).toMatch(/is not written yet \(lesson \d+\)/);
     expect(r.stdout.split('\n')).not.toContain('hi');
-    expect(fs.readdirSync(tmp)).toEqual([]);
+    const ps = await runTslab(['--json', 'ps', '-a'], { env });
+    expect(JSON.parse(ps.stdout)).toEqual([]);
+  });
+
+  test('a sandbox with every piece written (the reference pieces copied in) runs the container', { timeout: 120_000 }, async () => {
+    const s = begin('run-solved');
+    const sandbox = copyStarterSandbox(dirs.make('run-solved-sandbox'));
+    for (const file of fs.readdirSync(path.join(REPO_ROOT, 'src/runtime/steps'))) {
+      const source = fs.readFileSync(path.join(REPO_ROOT, 'src/runtime/steps', file), 'utf8').replace("'../../linux/index.js'", "'../syscalls.js'");
+      fs.writeFileSync(path.join(sandbox, 'steps', file), source);
+    }
+    const r = await runTslab(['run', '--rm', '--mine', 'busybox', 'sh', '-c', 'echo hi; exit 7'], {
+      env: { TSLAB_DATA_DIR: s.dataDir, TSLAB_SANDBOX: sandbox },
+      timeoutMs: 100_000,
+    });
+    expect(r.code, describeResult(r)).toBe(7);
+    expect(r.stdout.split('\n')).toContain('hi');
   });
 });

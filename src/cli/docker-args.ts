@@ -1,0 +1,79 @@
+// docker's flag grammar for `tslab run/ps/logs/...`: short booleans combine (-it, -dit), value flags take
+// "-e X", "-eX", "--env X" or "--env=X", some repeat (-e, -v, -p), and flags stop at the first positional
+// argument (the image), so everything after it belongs to the container's command.
+import { UsageError } from './args.js';
+
+export interface DockerFlag {
+  long: string;
+  short?: string;
+  value: boolean;
+  repeat?: boolean;
+}
+
+export interface DockerArgs {
+  flags: Map<string, string | true | string[]>;
+  positional: string[];
+}
+
+export function parseDockerArgs(argv: string[], specs: DockerFlag[]): DockerArgs {
+  const flags = new Map<string, string | true | string[]>();
+  const set = (spec: DockerFlag, value: string | true) => {
+    if (spec.repeat) flags.set(spec.long, [...((flags.get(spec.long) as string[] | undefined) ?? []), value as string]);
+    else flags.set(spec.long, value);
+  };
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      i++;
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-') break;
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = arg.slice(2, eq < 0 ? undefined : eq);
+      const spec = specs.find((s) => s.long === name);
+      if (!spec) throw new UsageError(`unknown flag: --${name}`);
+      if (!spec.value) {
+        if (eq >= 0) throw new UsageError(`--${name} takes no value`);
+        set(spec, true);
+      } else if (eq >= 0) set(spec, arg.slice(eq + 1));
+      else if (i + 1 < argv.length) set(spec, argv[++i]);
+      else throw new UsageError(`flag needs an argument: --${name}`);
+      continue;
+    }
+    // A cluster of short flags: booleans, then at most one value flag (which takes the rest or the next word).
+    for (let j = 1; j < arg.length; j++) {
+      const spec = specs.find((s) => s.short === arg[j]);
+      if (!spec) throw new UsageError(`unknown shorthand flag: '${arg[j]}' in ${arg}`);
+      if (!spec.value) {
+        set(spec, true);
+        continue;
+      }
+      const rest = arg.slice(j + 1);
+      if (rest) set(spec, rest);
+      else if (i + 1 < argv.length) set(spec, argv[++i]);
+      else throw new UsageError(`flag needs an argument: '${arg[j]}' in ${arg}`);
+      break;
+    }
+  }
+  return { flags, positional: argv.slice(i) };
+}
+
+export function stringFlag(args: DockerArgs, name: string): string | undefined {
+  const v = args.flags.get(name);
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function listFlag(args: DockerArgs, name: string): string[] {
+  const v = args.flags.get(name);
+  return Array.isArray(v) ? v : [];
+}
+
+export function numberFlag(args: DockerArgs, name: string): number | undefined {
+  const v = stringFlag(args, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} needs a number, not "${v}"`);
+  return n;
+}

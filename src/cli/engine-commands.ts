@@ -1,0 +1,157 @@
+// `tslab run/ps/logs/exec/stop/kill/rm/inspect/images/rmi/import/pull`: docker's command line over src/engine.
+// Exit statuses as docker's: the container's own, 125 for tslab's errors, 126 cannot execute, 127 not found.
+import { UsageError } from './args.js';
+import { listFlag, numberFlag, parseDockerArgs, stringFlag, type DockerFlag } from './docker-args.js';
+
+const RUN_FLAGS: DockerFlag[] = [
+  { long: 'name', value: true },
+  { long: 'detach', short: 'd', value: false },
+  { long: 'rm', value: false },
+  { long: 'interactive', short: 'i', value: false },
+  { long: 'tty', short: 't', value: false },
+  { long: 'hostname', short: 'h', value: true },
+  { long: 'env', short: 'e', value: true, repeat: true },
+  { long: 'env-file', value: true, repeat: true },
+  { long: 'workdir', short: 'w', value: true },
+  { long: 'user', short: 'u', value: true },
+  { long: 'volume', short: 'v', value: true, repeat: true },
+  { long: 'memory', short: 'm', value: true },
+  { long: 'pids-limit', value: true },
+  { long: 'cpus', value: true },
+  { long: 'network', value: true },
+  { long: 'publish', short: 'p', value: true, repeat: true },
+  { long: 'entrypoint', value: true },
+  { long: 'mine', value: false },
+];
+
+const write = (text: string) => void process.stdout.write(text);
+
+function ago(iso: string | undefined): string {
+  if (!iso) return '';
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (seconds < 60) return `${seconds} seconds ago`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} minutes ago`;
+  if (seconds < 86400) return `${Math.round(seconds / 3600)} hours ago`;
+  return `${Math.round(seconds / 86400)} days ago`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] + 3))).join('').trimEnd()).join('\n');
+}
+
+async function runtimeFor(mine: boolean): Promise<string> {
+  const { runtimeExecutable, buildWithSteps, referenceBuild } = await import('../lab/step-build.js');
+  if (!mine) return runtimeExecutable(referenceBuild());
+  const { loadCatalog } = await import('../lab/catalog.js');
+  return runtimeExecutable(await buildWithSteps(loadCatalog().flatMap((l) => (l.piece ? [l.piece.file] : []))));
+}
+
+export async function engineCommand(name: string, argv: string[], json: boolean): Promise<number> {
+  const engine = await import('../engine/commands.js');
+  switch (name) {
+    case 'run': {
+      const args = parseDockerArgs(argv, RUN_FLAGS);
+      const [image, ...command] = args.positional;
+      if (!image) throw new UsageError('run needs an image: tslab run [OPTIONS] IMAGE [COMMAND...] (tslab images lists them)');
+      const network = stringFlag(args, 'network') ?? 'bridge';
+      if (network !== 'bridge' && network !== 'none' && network !== 'host') throw new UsageError(`--network must be bridge, none or host, not "${network}"`);
+      const pidsLimit = numberFlag(args, 'pids-limit');
+      if (pidsLimit !== undefined && !(Number.isInteger(pidsLimit) && pidsLimit > 0)) throw new UsageError(`--pids-limit must be a positive integer`);
+      return engine.runContainer(
+        {
+          name: stringFlag(args, 'name'),
+          detach: args.flags.has('detach'),
+          autoRemove: args.flags.has('rm'),
+          interactive: args.flags.has('interactive'),
+          tty: args.flags.has('tty'),
+          hostname: stringFlag(args, 'hostname'),
+          env: listFlag(args, 'env'),
+          envFiles: listFlag(args, 'env-file'),
+          workdir: stringFlag(args, 'workdir'),
+          user: stringFlag(args, 'user'),
+          volumes: listFlag(args, 'volume'),
+          memory: stringFlag(args, 'memory'),
+          pidsLimit,
+          cpus: numberFlag(args, 'cpus'),
+          network,
+          publish: listFlag(args, 'publish'),
+          entrypoint: stringFlag(args, 'entrypoint'),
+          image,
+          command,
+        },
+        await runtimeFor(args.flags.has('mine')),
+        write,
+      );
+    }
+    case 'ps': {
+      const args = parseDockerArgs(argv, [{ long: 'all', short: 'a', value: false }, { long: 'quiet', short: 'q', value: false }]);
+      const records = engine.listContainers(args.flags.has('all'));
+      if (json) return write(`${JSON.stringify(records, null, 2)}\n`), 0;
+      if (args.flags.has('quiet')) return write(records.map((r) => `${r.id.slice(0, 12)}\n`).join('')), 0;
+      const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']];
+      for (const r of records) {
+        const status = r.status === 'running' ? `Up ${ago(r.startedAt).replace(' ago', '')}` : r.status === 'exited' ? `Exited (${r.exitCode ?? '?'}) ${ago(r.finishedAt)}` : 'Created';
+        const ports = r.ports.map((p) => `0.0.0.0:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ');
+        const command = JSON.stringify(r.command.join(' ')).slice(0, 22);
+        rows.push([r.id.slice(0, 12), r.image, command, ago(r.created), status, ports, r.name]);
+      }
+      write(`${table(rows)}\n`);
+      return 0;
+    }
+    case 'logs': {
+      const args = parseDockerArgs(argv, [{ long: 'follow', short: 'f', value: false }]);
+      if (!args.positional[0]) throw new UsageError('logs needs a container: tslab logs [-f] CONTAINER');
+      await engine.streamLogs(args.positional[0], args.flags.has('follow'), (chunk) => process.stdout.write(chunk));
+      return 0;
+    }
+    case 'exec': {
+      const args = parseDockerArgs(argv, [{ long: 'interactive', short: 'i', value: false }, { long: 'tty', short: 't', value: false }]);
+      const [container, ...command] = args.positional;
+      if (!container || !command.length) throw new UsageError('exec needs a container and a command: tslab exec [-i] CONTAINER COMMAND...');
+      return engine.execInContainer(container, command, args.flags.has('interactive'));
+    }
+    case 'stop': {
+      const args = parseDockerArgs(argv, [{ long: 'time', short: 't', value: true }]);
+      if (!args.positional.length) throw new UsageError('stop needs a container: tslab stop [-t SECONDS] CONTAINER...');
+      for (const c of args.positional) {
+        await engine.stopContainer(c, numberFlag(args, 'time') ?? 10);
+        write(`${c}\n`);
+      }
+      return 0;
+    }
+    case 'kill': {
+      const args = parseDockerArgs(argv, [{ long: 'signal', short: 's', value: true }]);
+      if (!args.positional.length) throw new UsageError('kill needs a container: tslab kill [-s SIGNAL] CONTAINER...');
+      for (const c of args.positional) {
+        engine.killContainer(c, stringFlag(args, 'signal') ?? 'SIGKILL');
+        write(`${c}\n`);
+      }
+      return 0;
+    }
+    case 'rm': {
+      const args = parseDockerArgs(argv, [{ long: 'force', short: 'f', value: false }]);
+      if (!args.positional.length) throw new UsageError('rm needs a container: tslab rm [-f] CONTAINER...');
+      for (const c of args.positional) {
+        await engine.removeContainer(c, args.flags.has('force'));
+        write(`${c}\n`);
+      }
+      return 0;
+    }
+    case 'inspect': {
+      if (!argv.length) throw new UsageError('inspect needs a container or an image: tslab inspect NAME...');
+      const { inspectObjects } = await import('../engine/inspect.js');
+      write(`${JSON.stringify(inspectObjects(argv), null, 2)}\n`);
+      return 0;
+    }
+    case 'images':
+    case 'rmi':
+    case 'import':
+    case 'pull': {
+      const { imageCommand } = await import('./image-commands.js');
+      return imageCommand(name, argv, json, write);
+    }
+    default:
+      throw new UsageError(`unknown command "${name}"`);
+  }
+}

@@ -1,0 +1,86 @@
+// `tslab images/rmi/import/pull`.
+import { UsageError } from './args.js';
+import { parseDockerArgs } from './docker-args.js';
+
+function humanSize(bytes: number): string {
+  if (bytes < 1000) return `${bytes}B`;
+  if (bytes < 1e6) return `${(bytes / 1e3).toFixed(1)}kB`;
+  if (bytes < 1e9) return `${(bytes / 1e6).toFixed(1)}MB`;
+  return `${(bytes / 1e9).toFixed(2)}GB`;
+}
+
+export async function imageCommand(name: string, argv: string[], json: boolean, write: (text: string) => void): Promise<number> {
+  const { ImageStore } = await import('../image/store.js');
+  const { loadImage } = await import('../image/image.js');
+  const { ensureBuiltinImage } = await import('../image/builtin.js');
+  const store = new ImageStore();
+  ensureBuiltinImage(store);
+  switch (name) {
+    case 'images': {
+      const images = store.list().map(({ ref, digest }) => {
+        const image = loadImage(store, ref);
+        const size = image.layers.reduce((sum, l) => sum + l.size, 0);
+        return { ref, digest, id: image.configDigest, size };
+      });
+      if (json) {
+        write(`${JSON.stringify(images, null, 2)}\n`);
+        return 0;
+      }
+      const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'SIZE']];
+      for (const i of images) {
+        const colon = i.ref.lastIndexOf(':');
+        rows.push([i.ref.slice(0, colon), i.ref.slice(colon + 1), i.id.replace(/^sha256:/, '').slice(0, 12), humanSize(i.size)]);
+      }
+      const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+      write(`${rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c] + 3)).join('').trimEnd()).join('\n')}\n`);
+      return 0;
+    }
+    case 'rmi': {
+      const args = parseDockerArgs(argv, [{ long: 'force', short: 'f', value: false }]);
+      if (!args.positional.length) throw new UsageError('rmi needs an image: tslab rmi IMAGE...');
+      const { listRecords } = await import('../engine/record.js');
+      for (const ref of args.positional) {
+        const digest = store.resolve(ref);
+        if (!digest) throw new UsageError(`no such image: ${ref}`);
+        const users = listRecords().filter((r) => r.imageDigest === digest);
+        if (users.length && !args.flags.has('force')) {
+          throw new UsageError(`image ${ref} is used by container ${users.map((u) => u.name).join(', ')}: remove it first (tslab rm), or rmi -f`);
+        }
+        store.untag(ref.includes(':') || ref.startsWith('sha256:') ? ref : `${ref}:latest`);
+        write(`Untagged: ${ref}\n`);
+      }
+      for (const removed of store.garbageCollect()) write(`Deleted: ${removed}\n`);
+      return 0;
+    }
+    case 'import': {
+      const [file, ref] = argv;
+      if (!file) throw new UsageError('import needs a file: tslab import FILE [NAME[:TAG]] (an OCI layout dir or tar, or a docker save tar)');
+      const { importArchive } = await import('../image/import.js');
+      for (const tagged of await importArchive(store, file, ref)) write(`Loaded image: ${tagged}\n`);
+      return 0;
+    }
+    case 'pull': {
+      if (!argv[0]) throw new UsageError('pull needs an image reference: tslab pull REGISTRY/REPO[:TAG]');
+      const { pull } = await import('../image/pull.js');
+      const { PullProgress } = await import('./progress.js');
+      const progress = new PullProgress(process.stderr);
+      // Ctrl-C stops the downloads; what arrived stays as .partial files and the next pull resumes.
+      const abort = new AbortController();
+      process.once('SIGINT', () => abort.abort(new Error('interrupted: pull again to resume')));
+      try {
+        const result = await pull(argv[0], {
+          store,
+          signal: abort.signal,
+          onProgress: (p) => progress.update(p),
+          onMessage: (line) => progress.message(line),
+        });
+        write(`${result.name}\n`);
+      } finally {
+        progress.finish();
+      }
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "${name}"`);
+  }
+}

@@ -1,0 +1,154 @@
+// The operations behind `tslab run/ps/logs/exec/stop/kill/rm/inspect`: the CLI parses and prints, this does.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { projectRoot } from '../project-root.js';
+import { cgroupDirsOf } from '../runtime/cgroups/detect.js';
+import { isAlive } from '../runtime/proc.js';
+import { createContainer } from './create.js';
+import { findRecord, listRecords, loadRecord, refreshStatus, type ContainerRecord } from './record.js';
+import { callRuntime } from './runtime-cli.js';
+import type { RunOptions } from './spec.js';
+import { removeContainerFiles } from './storage.js';
+import { superviseContainer } from './supervise.js';
+import { disconnectNetwork } from './network.js';
+
+export class EngineError extends Error {
+  constructor(
+    message: string,
+    readonly status = 125,
+  ) {
+    super(message);
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function distScript(...parts: string[]): string {
+  return path.join(projectRoot(), 'dist', ...parts);
+}
+
+/** `tslab run`: returns the exit status (foreground) or 0 after printing the id (-d). */
+export async function runContainer(options: RunOptions, runtime: string, write: (text: string) => void): Promise<number> {
+  const record = await createContainer(options, runtime);
+  if (!options.detach) {
+    return superviseContainer(record.id, { stdio: [options.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'], forwardSignals: true });
+  }
+  const log = fs.openSync(record.logFile, 'a');
+  const monitor = spawn(process.execPath, [distScript('engine', 'monitor-main.cjs'), record.id], { stdio: ['ignore', log, log], detached: true });
+  fs.closeSync(log);
+  monitor.unref();
+  // Report once the container runs (or could not start), as `docker run -d` does.
+  for (;;) {
+    const now = loadRecord(record.id);
+    if (now.status === 'running') break;
+    if (now.status === 'exited') {
+      if (now.error) throw new EngineError(now.error, now.exitCode ?? 125);
+      break;
+    }
+    if (monitor.exitCode !== null) throw new EngineError(`the container monitor exited (${monitor.exitCode}); see ${record.logFile}`);
+    await sleep(20);
+  }
+  write(`${record.id}\n`);
+  return 0;
+}
+
+function running(record: ContainerRecord): boolean {
+  return refreshStatus(record).status === 'running' && record.pid !== undefined && isAlive(record.pid, record.pidStartTime!);
+}
+
+async function waitForExit(record: ContainerRecord, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!running(loadRecord(record.id))) return true;
+    await sleep(20);
+  }
+  return !running(loadRecord(record.id));
+}
+
+/** Waits until the monitor has recorded the end (status, exit code, cleanup). */
+async function waitForMonitor(record: ContainerRecord, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const now = loadRecord(record.id);
+    const monitorAlive = now.monitor ? isAlive(now.monitor.pid, now.monitor.startTime) : false;
+    if (!monitorAlive || Date.now() > deadline) return;
+    await sleep(20);
+  }
+}
+
+export function killContainer(nameOrId: string, signal = 'SIGKILL'): ContainerRecord {
+  const record = findRecord(nameOrId);
+  if (!running(record)) throw new EngineError(`container ${record.name} is not running`);
+  const result = callRuntime(record.runtime, ['kill', record.id, signal]);
+  if (result.status !== 0) throw new EngineError(result.error || `could not send ${signal}`);
+  return record;
+}
+
+/** `tslab stop`: the image's stop signal, then SIGKILL after `timeoutSeconds`. */
+export async function stopContainer(nameOrId: string, timeoutSeconds = 10): Promise<ContainerRecord> {
+  const record = findRecord(nameOrId);
+  if (!running(record)) return record;
+  callRuntime(record.runtime, ['kill', record.id, record.stopSignal]);
+  if (!(await waitForExit(record, timeoutSeconds * 1000))) callRuntime(record.runtime, ['kill', record.id, 'SIGKILL']);
+  await waitForExit(record, 10_000);
+  await waitForMonitor(record);
+  return loadRecord(record.id);
+}
+
+/** `tslab rm`: refuses a running container unless forced. */
+export async function removeContainer(nameOrId: string, force: boolean): Promise<ContainerRecord> {
+  const record = findRecord(nameOrId);
+  if (running(record)) {
+    if (!force) throw new EngineError(`container ${record.name} is running: stop it first, or use rm -f`);
+    callRuntime(record.runtime, ['kill', record.id, 'SIGKILL']);
+    await waitForExit(record, 10_000);
+    await waitForMonitor(record);
+  }
+  const final = loadRecord(record.id);
+  // A monitor that died (or a crash) leaves these behind: release them here.
+  callRuntime(final.runtime, ['delete', '--force', final.id]);
+  disconnectNetwork(final);
+  removeContainerFiles(final);
+  return final;
+}
+
+export function listContainers(all: boolean): ContainerRecord[] {
+  return listRecords()
+    .filter((r) => all || r.status === 'running')
+    .sort((a, b) => b.created.localeCompare(a.created));
+}
+
+/** `tslab logs [-f]`: what the container wrote (detached containers log to a file). */
+export async function streamLogs(nameOrId: string, follow: boolean, write: (chunk: Buffer) => void): Promise<void> {
+  const record = findRecord(nameOrId);
+  let offset = 0;
+  const drain = () => {
+    let data: Buffer;
+    try {
+      data = fs.readFileSync(record.logFile);
+    } catch {
+      return;
+    }
+    if (data.length > offset) write(data.subarray(offset));
+    offset = data.length;
+  };
+  drain();
+  while (follow && running(loadRecord(record.id))) {
+    await sleep(100);
+    drain();
+  }
+  drain();
+}
+
+/** `tslab exec`: a command in the container's namespaces, root, cgroups and capabilities. */
+export function execInContainer(nameOrId: string, command: string[], interactive: boolean): number {
+  const record = findRecord(nameOrId);
+  if (!running(record)) throw new EngineError(`container ${record.name} is not running`);
+  if (!command.length) throw new EngineError('exec needs a command: tslab exec CONTAINER COMMAND...');
+  const cgroups = cgroupDirsOf(record.pid!).flatMap((dir) => ['--cgroup', dir]);
+  const result = spawnSync(process.execPath, [distScript('runtime', 'enter.cjs'), String(record.pid), ...cgroups, '--', ...command], {
+    stdio: [interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+  });
+  return result.status ?? 125;
+}

@@ -1,0 +1,31 @@
+// A container's files: an overlayfs root over the image's unpacked layers (read-only lower dirs, shared by
+// every container of the image) with the container's own upper and work dirs; removed with the container.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { MNT_DETACH, mount, umount2 } from '../linux/mount.js';
+import { overlayMountData } from '../image/image.js';
+import { parseMountinfo } from '../linux/mountinfo.js';
+import { containerDir } from './paths.js';
+import type { ContainerRecord } from './record.js';
+
+/** Mounts <dir>/rootfs as overlay of `lowerDirs` (lowest first) under <dir>/upper with <dir>/work. */
+export function mountRootfs(id: string, lowerDirs: string[]): string {
+  const dir = containerDir(id);
+  const rootfs = path.join(dir, 'rootfs');
+  for (const sub of ['rootfs', 'upper', 'work']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
+  mount('overlay', rootfs, 'overlay', 0, overlayMountData(lowerDirs, path.join(dir, 'upper'), path.join(dir, 'work')));
+  return rootfs;
+}
+
+function isMounted(target: string): boolean {
+  return parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).some((entry) => entry.mountPoint === target);
+}
+
+export function unmountRootfs(record: ContainerRecord): void {
+  if (isMounted(record.rootfs)) umount2(record.rootfs, MNT_DETACH);
+}
+
+export function removeContainerFiles(record: ContainerRecord): void {
+  unmountRootfs(record);
+  fs.rmSync(containerDir(record.id), { recursive: true, force: true });
+}

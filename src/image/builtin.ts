@@ -1,0 +1,141 @@
+// The built-in default image, `busybox:latest`: the host's static busybox with its applet links and a
+// minimal /etc (the same tree src/image/default-rootfs.ts builds), made locally with no network into a
+// proper OCI image: one gzip tar layer, a config (Cmd ["sh"], PATH, os linux, this machine's
+// architecture) and a manifest. The layer is written deterministically (sorted entries, owner 0:0,
+// every mtime the host busybox's), so the same busybox always gives the same digests.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { Header, Pax } from 'tar';
+import { buildBusyboxRootfs } from './default-rootfs.js';
+import { sha256Digest } from './digest.js';
+import { hostPlatform } from './image.js';
+import { MEDIA_TYPE } from './media-types.js';
+import { ImageStore } from './store.js';
+
+export const BUILTIN_REF = 'busybox:latest';
+export const BUILTIN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox', '/sbin/busybox'];
+
+export interface TarFile {
+  path: string;
+  type: 'File' | 'Directory' | 'SymbolicLink' | 'Link';
+  mode: number;
+  uid?: number;
+  gid?: number;
+  mtime: Date;
+  linkpath?: string;
+  data?: Buffer;
+}
+
+function block(data: Buffer): Buffer {
+  const pad = (512 - (data.length % 512)) % 512;
+  return pad ? Buffer.concat([data, Buffer.alloc(pad)]) : data;
+}
+
+/** A ustar archive (PAX headers where a field does not fit) of exactly these entries, in this order. */
+export function writeTar(entries: TarFile[]): Buffer {
+  const out: Buffer[] = [];
+  for (const e of entries) {
+    const data = e.type === 'File' ? (e.data ?? Buffer.alloc(0)) : Buffer.alloc(0);
+    const fields = {
+      path: e.type === 'Directory' && !e.path.endsWith('/') ? `${e.path}/` : e.path,
+      type: e.type,
+      mode: e.mode & 0o7777,
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      size: data.length,
+      mtime: e.mtime,
+      linkpath: e.linkpath,
+      uname: '',
+      gname: '',
+    };
+    const header = new Header(fields);
+    header.encode();
+    if (header.needPax) {
+      out.push(new Pax({ path: fields.path, linkpath: fields.linkpath, size: fields.size, uid: fields.uid, gid: fields.gid, mtime: fields.mtime }).encode());
+      header.encode();
+    }
+    out.push(header.block as Buffer, block(data));
+  }
+  out.push(Buffer.alloc(1024));
+  return Buffer.concat(out);
+}
+
+/** The tree at `dir` as tar entries, parents before children, names sorted, owner 0:0, one mtime. */
+function treeEntries(dir: string, mtime: Date): TarFile[] {
+  const entries: TarFile[] = [];
+  const walk = (rel: string): void => {
+    for (const name of fs.readdirSync(path.join(dir, rel)).sort()) {
+      const childRel = rel ? `${rel}/${name}` : name;
+      const full = path.join(dir, childRel);
+      const st = fs.lstatSync(full);
+      if (st.isSymbolicLink()) entries.push({ path: childRel, type: 'SymbolicLink', mode: 0o777, mtime, linkpath: fs.readlinkSync(full) });
+      else if (st.isDirectory()) {
+        entries.push({ path: childRel, type: 'Directory', mode: st.mode, mtime });
+        walk(childRel);
+      } else if (st.isFile()) entries.push({ path: childRel, type: 'File', mode: st.mode, mtime, data: fs.readFileSync(full) });
+    }
+  };
+  walk('');
+  return entries;
+}
+
+function hostBusyboxMtime(): Date {
+  for (const candidate of BUSYBOX_CANDIDATES) {
+    try {
+      return new Date(Math.floor(fs.statSync(candidate).mtimeMs / 1000) * 1000);
+    } catch {
+      /* next */
+    }
+  }
+  return new Date(0);
+}
+
+/** Builds the image from the host's busybox and tags it busybox:latest (replacing that tag); returns the manifest digest. */
+export function buildBuiltinImage(store: ImageStore): string {
+  const work = store.tempPath('builtin');
+  const rootfs = path.join(work, 'rootfs');
+  try {
+    buildBusyboxRootfs(rootfs); // throws RootfsError with the install hint when there is no static busybox
+    const mtime = hostBusyboxMtime();
+    const layerTar = writeTar(treeEntries(rootfs, mtime));
+    const diffId = sha256Digest(layerTar);
+    const layer = zlib.gzipSync(layerTar, { level: 9 });
+    const layerDigest = store.writeBlob(layer);
+    const platform = hostPlatform();
+    const config = {
+      created: mtime.toISOString(),
+      architecture: platform.architecture,
+      ...(platform.variant ? { variant: platform.variant } : {}),
+      os: platform.os,
+      config: { Env: [`PATH=${BUILTIN_PATH}`], Cmd: ['sh'], WorkingDir: '/' },
+      rootfs: { type: 'layers', diff_ids: [diffId] },
+      history: [{ created: mtime.toISOString(), created_by: 'tslab: the host static busybox, its applet links and a minimal /etc' }],
+    };
+    const configBytes = Buffer.from(JSON.stringify(config));
+    const configDigest = store.writeBlob(configBytes);
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPE.ociManifest,
+      config: { mediaType: MEDIA_TYPE.ociConfig, digest: configDigest, size: configBytes.length },
+      layers: [{ mediaType: MEDIA_TYPE.ociLayerGzip, digest: layerDigest, size: layer.length }],
+      annotations: { 'org.opencontainers.image.ref.name': 'latest', 'org.opencontainers.image.title': 'tslab built-in busybox' },
+    };
+    const manifestDigest = store.writeBlob(Buffer.from(JSON.stringify(manifest)));
+    store.tag(BUILTIN_REF, manifestDigest);
+    return manifestDigest;
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The digest of busybox:latest, building the built-in image first when the tag is missing or its
+ * manifest is gone. Cheap when it exists (a refs.json read and a stat).
+ */
+export function ensureBuiltinImage(store: ImageStore): string {
+  const existing = store.resolve(BUILTIN_REF);
+  if (existing && store.hasBlob(existing)) return existing;
+  return buildBuiltinImage(store);
+}

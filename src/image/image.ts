@@ -1,0 +1,220 @@
+// An image in the store: its manifest, config and layers, and the layers unpacked for overlayfs.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DigestMismatchError, digestFile, digestHex, isDigest } from './digest.js';
+import { isIndexMediaType, isManifestMediaType, layerCompression } from './media-types.js';
+import { ImageStore, normalizeRef } from './store.js';
+import { unpackLayer } from './unpack.js';
+
+export interface ImageConfig {
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Env?: string[];
+  WorkingDir?: string;
+  User?: string;
+  ExposedPorts?: Record<string, object>;
+  StopSignal?: string;
+  Labels?: Record<string, string>;
+}
+
+export interface Image {
+  /** The normalised ref it was loaded by (undefined when loaded by digest). */
+  ref?: string;
+  /** The image manifest (for a multi-platform image: this platform's manifest, not the index). */
+  manifestDigest: string;
+  manifest: object;
+  /** When the ref named an index: the index's digest. */
+  indexDigest?: string;
+  configDigest: string;
+  config: { architecture?: string; os?: string; variant?: string; config?: ImageConfig; rootfs: { diff_ids: string[] } };
+  layers: Array<{ digest: string; mediaType: string; size: number }>;
+}
+
+export class ImageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImageError';
+  }
+}
+
+const ARCHITECTURES: Record<string, string> = {
+  x64: 'amd64',
+  arm64: 'arm64',
+  arm: 'arm',
+  ia32: '386',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  loong64: 'loong64',
+  mips: 'mips',
+  mipsel: 'mipsle',
+};
+
+/** This machine as an OCI platform: os "linux", Node's process.arch mapped to GOARCH names. */
+export function hostPlatform(): { os: string; architecture: string; variant?: string } {
+  const architecture = ARCHITECTURES[process.arch] ?? process.arch;
+  if (architecture === 'arm64') return { os: 'linux', architecture, variant: 'v8' };
+  if (architecture === 'arm') return { os: 'linux', architecture, variant: `v${(process.config.variables as { arm_version?: string }).arm_version ?? '7'}` };
+  return { os: 'linux', architecture };
+}
+
+interface Descriptor {
+  mediaType?: string;
+  digest?: string;
+  size?: number;
+  platform?: { os?: string; architecture?: string; variant?: string };
+  annotations?: Record<string, string>;
+}
+
+interface ManifestDoc {
+  schemaVersion?: number;
+  mediaType?: string;
+  config?: Descriptor;
+  layers?: Descriptor[];
+  manifests?: Descriptor[];
+}
+
+/** From an index, the manifest for this platform (exact variant preferred) that is in the store. */
+function pickPlatform(store: ImageStore, index: ManifestDoc, indexDigest: string, name: string): string {
+  const host = hostPlatform();
+  const candidates = (index.manifests ?? []).filter(
+    (m) => isDigest(m.digest) && (m.mediaType === undefined || isManifestMediaType(m.mediaType)) &&
+      m.platform?.os === host.os && m.platform?.architecture === host.architecture,
+  );
+  const sorted = [
+    ...candidates.filter((m) => (m.platform?.variant ?? host.variant) === host.variant),
+    ...candidates.filter((m) => (m.platform?.variant ?? host.variant) !== host.variant),
+  ];
+  const present = sorted.find((m) => store.hasBlob(m.digest as string));
+  if (present) return present.digest as string;
+  const platforms = (index.manifests ?? []).map((m) => [m.platform?.os, m.platform?.architecture, m.platform?.variant].filter(Boolean).join('/')).join(', ');
+  if (sorted.length) throw new ImageError(`${name}: the manifest for ${host.os}/${host.architecture} (${sorted[0].digest}) is not in the store; pull or import the image again`);
+  throw new ImageError(`${name} (index ${indexDigest}) has no image for ${host.os}/${host.architecture}; it has: ${platforms || 'none'}`);
+}
+
+/** Loads an image by ref, digest or digest prefix; every blob read is verified. */
+export function loadImage(store: ImageStore, ref: string): Image {
+  const resolved = store.resolve(ref);
+  if (!resolved) throw new ImageError(`no image ${ref}: tslab images lists them`);
+  let manifestDigest = resolved;
+  let indexDigest: string | undefined;
+  let manifest = store.readJson<ManifestDoc>(resolved);
+  if (isIndexMediaType(manifest.mediaType) || (manifest.mediaType === undefined && Array.isArray(manifest.manifests))) {
+    indexDigest = resolved;
+    manifestDigest = pickPlatform(store, manifest, resolved, ref);
+    manifest = store.readJson<ManifestDoc>(manifestDigest);
+  }
+  if (manifest.schemaVersion !== 2 || !manifest.config || !Array.isArray(manifest.layers)) {
+    throw new ImageError(`${ref}: ${manifestDigest} is not an image manifest (schemaVersion 2 with config and layers)`);
+  }
+  const configDigest = manifest.config.digest;
+  if (!isDigest(configDigest)) throw new ImageError(`${ref}: the manifest's config digest is missing or not sha256`);
+  const config = store.readJson<Image['config']>(configDigest);
+  const diffIds = config.rootfs?.diff_ids;
+  if (!Array.isArray(diffIds) || !diffIds.every(isDigest)) throw new ImageError(`${ref}: the image config has no rootfs.diff_ids`);
+  const layers = manifest.layers.map((layer, i) => {
+    if (!isDigest(layer.digest)) throw new ImageError(`${ref}: layer ${i} has no sha256 digest`);
+    const mediaType = layer.mediaType ?? '';
+    if (!layerCompression(mediaType)) throw new ImageError(`${ref}: layer ${i} (${layer.digest}) has the unsupported media type ${mediaType || '(none)'}`);
+    return { digest: layer.digest, mediaType, size: layer.size ?? 0 };
+  });
+  if (layers.length !== diffIds.length) {
+    throw new ImageError(`${ref}: the manifest lists ${layers.length} layers but the config ${diffIds.length} diff_ids`);
+  }
+  let name: string | undefined;
+  if (!isDigest(ref.trim()) && !ref.includes('@')) {
+    try {
+      name = normalizeRef(ref);
+    } catch {
+      name = undefined;
+    }
+    if (name && store.list().every((r) => r.ref !== name)) name = undefined; // it was a digest prefix
+  }
+  return { ref: name, manifestDigest, manifest, indexDigest, configDigest, config, layers };
+}
+
+const unpacking = new Map<string, Promise<string>>();
+
+async function unpackOnce(store: ImageStore, layer: Image['layers'][number], diffId: string): Promise<string> {
+  const final = store.layerPath(layer.digest);
+  if (fs.existsSync(final)) return final;
+  if (!store.hasBlob(layer.digest)) {
+    throw new ImageError(`layer ${layer.digest} is neither unpacked nor in the store; pull or import the image again`);
+  }
+  const staging = path.join(path.dirname(final), `.staging-${digestHex(layer.digest)}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  fs.mkdirSync(staging, { recursive: true });
+  fs.chmodSync(staging, 0o755); // not the umask's; a "./" entry in the layer sets its own
+  try {
+    try {
+      await unpackLayer(store.blobPath(layer.digest), staging, { overlayWhiteouts: true, digest: layer.digest, diffId });
+    } catch (err) {
+      // A blob damaged on disk usually breaks the gzip stream before its digest can be compared: say so.
+      if (!(err instanceof DigestMismatchError) && (await digestFile(store.blobPath(layer.digest))) !== layer.digest) {
+        throw new DigestMismatchError(layer.digest, await digestFile(store.blobPath(layer.digest)), `layer blob ${store.blobPath(layer.digest)}`);
+      }
+      throw err;
+    }
+    try {
+      fs.renameSync(staging, final);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Another process unpacked the same layer first: its copy is as good as ours.
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    }
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+  return final;
+}
+
+/**
+ * The image's layers unpacked, lowest first, ready as overlayfs lowerdirs (overlayfs wants them in the
+ * opposite order: lowerdir=top:...:bottom). A layer is unpacked once, into <root>/layers/<hex>/, through a
+ * staging directory renamed into place, so a crash never leaves half a layer; later calls (from any
+ * process) reuse it. Each blob is verified against its digest and its uncompressed tar against the diff_id.
+ */
+export async function layerDirs(store: ImageStore, image: Image): Promise<string[]> {
+  const dirs: string[] = [];
+  for (const [i, layer] of image.layers.entries()) {
+    const key = store.layerPath(layer.digest);
+    let pending = unpacking.get(key);
+    if (!pending) {
+      pending = unpackOnce(store, layer, image.config.rootfs.diff_ids[i]).finally(() => unpacking.delete(key));
+      unpacking.set(key, pending);
+    }
+    dirs.push(await pending);
+  }
+  return dirs;
+}
+
+/** Escapes a path for overlayfs's mount options (',' ':' and '\' are separators there). */
+function overlayPath(p: string): string {
+  return p.replace(/[\\,:]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The data argument of mount(2) for an overlay of `lowerDirs` (lowest first, as layerDirs returns them)
+ * with a writable `upper`/`work` pair (both on the same filesystem, work empty). Without upper/work the
+ * overlay is read-only, which needs at least two lower layers.
+ */
+export function overlayMountData(lowerDirs: string[], upper?: string, work?: string): string {
+  if (lowerDirs.length === 0) throw new ImageError('an overlay needs at least one lower layer');
+  const options = [`lowerdir=${[...lowerDirs].reverse().map(overlayPath).join(':')}`];
+  if (upper !== undefined && work !== undefined) options.push(`upperdir=${overlayPath(upper)}`, `workdir=${overlayPath(work)}`);
+  const data = options.join(',');
+  if (Buffer.byteLength(data) >= 4096) {
+    throw new ImageError(`${lowerDirs.length} layers make the overlay's mount options longer than a page (4096 bytes)`);
+  }
+  return data;
+}
+
+/**
+ * The process args Docker runs for an image: Entrypoint + Cmd, where `args` (when non-empty) replace Cmd,
+ * and an `entrypoint` override replaces Entrypoint and drops the image's Cmd.
+ */
+export function imageCommand(config: ImageConfig | undefined, args: string[] = [], entrypoint?: string[]): string[] {
+  const ep = entrypoint ?? config?.Entrypoint ?? [];
+  const cmd = args.length ? args : entrypoint ? [] : (config?.Cmd ?? []);
+  return [...ep, ...cmd];
+}
