@@ -24,6 +24,7 @@ export default defineConfig({
       lifecycle('runc'),
       lifecycle('tslab'),
       { extends: true, test: { name: 'lab', include: ['test/lab/**/*.test.ts'] } },
+      { extends: true, test: { name: 'engine', include: ['test/engine/**/*.test.ts'] } },
     ],
   },
 });

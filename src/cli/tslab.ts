@@ -150,7 +150,15 @@ export async function main(argv: string[]): Promise<number> {
     if (ENGINE_COMMANDS.includes(name)) {
       requireRoot(name);
       const { engineCommand } = await import('./engine-commands.js');
-      return await engineCommand(name, rest, args.flags.has('json'));
+      try {
+        return await engineCommand(name, rest, args.flags.has('json'));
+      } catch (err) {
+        // docker's convention: tslab's own errors are 125 for `run` (the container's statuses own the rest),
+        // 1 for the other commands; an error that knows its status (e.g. 127 from `run -d`) keeps it.
+        process.stderr.write(`tslab: ${err instanceof Error ? err.message : String(err)}\n`);
+        const { EngineError } = await import('../engine/commands.js');
+        return err instanceof EngineError ? err.status : name === 'run' ? 125 : 1;
+      }
     }
     if (name === 'bundle') {
       // Flags come before the command to run; everything after it belongs to that command.

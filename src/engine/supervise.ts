@@ -2,6 +2,7 @@
 // network between create and start, starts it, waits for it as its child subreaper, records the exit status
 // and cleans up. The foreground `tslab run` is its own monitor; `run -d` starts a detached one.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { close } from '../linux/fs.js';
 import { PR_SET_CHILD_SUBREAPER, prctl, waitpidNoHang } from '../linux/process.js';
@@ -9,7 +10,6 @@ import { acceptUnix, listenUnix, recvFd } from '../linux/socket.js';
 import { relayTerminal } from '../runtime/terminal-relay.js';
 import { readProcStat } from '../runtime/proc.js';
 import { exitStatus } from '../runtime/steps/exit-status.js';
-import { constants } from 'node:os';
 import { callRuntime, startFailureStatus } from './runtime-cli.js';
 import { loadRecord, saveRecord, type ContainerRecord } from './record.js';
 import { connectNetwork, disconnectNetwork } from './network.js';
@@ -25,7 +25,7 @@ export interface SuperviseOptions {
 }
 
 function signalName(signal: number): NodeJS.Signals | null {
-  return (Object.entries(constants.signals).find(([, n]) => n === signal)?.[0] as NodeJS.Signals) ?? null;
+  return (Object.entries(os.constants.signals).find(([, n]) => n === signal)?.[0] as NodeJS.Signals) ?? null;
 }
 
 function explainCreateFailure(record: ContainerRecord, stderr: string): number {
@@ -38,25 +38,51 @@ function explainCreateFailure(record: ContainerRecord, stderr: string): number {
   return status;
 }
 
+/** A unix socket path holds at most 107 bytes: the console socket gets a short one of its own. */
+function consoleSocketPath(id: string): string {
+  return path.join(fs.existsSync('/run') ? '/run' : os.tmpdir(), `tslab-console-${id.slice(0, 16)}.sock`);
+}
+
 /** Runs the container to its end; returns its exit status (docker's numbers). */
 export async function superviseContainer(id: string, opts: SuperviseOptions): Promise<number> {
-  let record = loadRecord(id);
+  const record = loadRecord(id);
+  try {
+    return await supervise(record, opts);
+  } catch (err) {
+    // Whatever failed before the container ran, the record, mounts and network must not stay behind.
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`tslab: ${message}\n`);
+    callRuntime(record.runtime, ['delete', '--force', record.id]);
+    return finish({ ...loadRecord(id), error: message }, 125);
+  }
+}
+
+async function supervise(initial: ContainerRecord, opts: SuperviseOptions): Promise<number> {
+  let record = initial;
+  const id = record.id;
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   const self = readProcStat(process.pid)!;
   record.monitor = { pid: process.pid, startTime: self.startTime };
   saveRecord(record);
   const pidFile = path.join(path.dirname(record.bundle), 'init.pid');
   const logFile = path.join(path.dirname(record.bundle), 'runtime.log');
-  const consoleSocket = record.tty ? path.join(path.dirname(record.bundle), 'console.sock') : undefined;
+  const consoleSocket = record.tty ? consoleSocketPath(id) : undefined;
+  if (consoleSocket) fs.rmSync(consoleSocket, { force: true });
   const listening = consoleSocket ? listenUnix(consoleSocket) : undefined;
-  const create = callRuntime(
-    record.runtime,
-    ['create', '--bundle', record.bundle, '--pid-file', pidFile, ...(consoleSocket ? ['--console-socket', consoleSocket] : []), record.id],
-    { stdio: opts.stdio, logFile },
-  );
-  // The runtime connected and sent the pty master during create; the connection waited in the backlog.
-  const master = listening !== undefined && create.status === 0 ? receiveMaster(listening) : undefined;
-  if (listening !== undefined) close(listening);
+  let create;
+  let master: number | undefined;
+  try {
+    create = callRuntime(
+      record.runtime,
+      ['create', '--bundle', record.bundle, '--pid-file', pidFile, ...(consoleSocket ? ['--console-socket', consoleSocket] : []), record.id],
+      { stdio: opts.stdio, logFile },
+    );
+    // The runtime connected and sent the pty master during create; the connection waited in the backlog.
+    if (listening !== undefined && create.status === 0) master = receiveMaster(listening);
+  } finally {
+    if (listening !== undefined) close(listening);
+    if (consoleSocket) fs.rmSync(consoleSocket, { force: true });
+  }
   if (create.status !== 0) {
     record.error = create.error || 'the runtime could not create the container';
     if (opts.stdio[2] !== 'inherit') process.stderr.write(`tslab: ${record.error}\n`);
