@@ -3,14 +3,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { imageCommand, type ImageConfig } from '../image/image.js';
+import { DOCKER_DEFAULT_CAPABILITIES } from '../runtime/capabilities.js';
 import { defaultSpec } from '../runtime/spec/default-spec.js';
 import type { Mount, Spec } from '../runtime/spec/types.js';
-
-/** Docker's default capability set. */
-export const DEFAULT_CAPABILITIES = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
-  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
-];
 
 export class RunOptionError extends Error {}
 
@@ -147,9 +142,9 @@ export function containerSpec({ options, image, rootfs, hostname }: SpecInputs):
     proc.user = { uid, gid };
   }
   proc.capabilities = {
-    bounding: [...DEFAULT_CAPABILITIES],
-    effective: [...DEFAULT_CAPABILITIES],
-    permitted: [...DEFAULT_CAPABILITIES],
+    bounding: [...DOCKER_DEFAULT_CAPABILITIES],
+    effective: [...DOCKER_DEFAULT_CAPABILITIES],
+    permitted: [...DOCKER_DEFAULT_CAPABILITIES],
   };
   spec.hostname = hostname;
   spec.root = { path: rootfs, readonly: false };

@@ -7,7 +7,7 @@ import { ensureDefaultRootfs } from '../image/default-rootfs.js';
 import { newCgroupManager } from '../runtime/cgroups/index.js';
 import type { Resources } from '../runtime/spec/types.js';
 import { readProcStat } from '../runtime/proc.js';
-import { capabilityNumber } from '../runtime/capabilities.js';
+import { DOCKER_DEFAULT_CAPABILITIES, capabilityNumber } from '../runtime/capabilities.js';
 import { FEATURE, type LaunchPlan, type LaunchResult } from './container/plan.js';
 import * as journal from './journal.js';
 import { labStateDir, projectRoot } from './paths.js';
@@ -31,10 +31,7 @@ export interface LessonContainer {
 export const LESSON_LIMITS = { memoryBytes: 48 * 1024 * 1024, pids: 32, cpuQuotaUs: 20000, cpuPeriodUs: 100000 } as const;
 
 /** Docker's default capability set: what the lesson container keeps from lesson 8 on. */
-export const KEPT_CAPABILITIES = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
-  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
-];
+export const KEPT_CAPABILITIES = DOCKER_DEFAULT_CAPABILITIES;
 
 export const LESSON_VETH = { host: 'tslab-lab0', peer: 'eth0', hostAddress: '10.231.0.1', peerAddress: '10.231.0.2', prefixLength: 24 };
 

@@ -125,3 +125,9 @@ export function halvesToMask(lo: number, hi: number): bigint {
 export function capsToHalves(names: readonly string[]): { lo: number; hi: number } {
   return maskHalves(capsToMask(names));
 }
+
+/** Docker's (and podman's) default capability set for a container: what `tslab run` and the lab's lesson container keep. */
+export const DOCKER_DEFAULT_CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];

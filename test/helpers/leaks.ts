@@ -4,7 +4,8 @@
 //   prefix      - every container id made in the scope starts with it (cgroup dirs, state dirs, /proc/*/cgroup)
 //   paths       - the scope's temp dirs (bundles, roots): mounts and process roots under them are leaks
 //   stateRoots  - `--root` state dirs: anything left in them is a leaked container
-// and optionally a host snapshot taken before the scope started (network namespaces, veth devices).
+// and optionally a host snapshot taken before the scope started (network namespaces, veth devices, bridges,
+// IPv4 addresses, overlay mounts).
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -18,10 +19,13 @@ export interface LeakScope {
 export interface HostSnapshot {
   netns: string[];
   veth: string[];
+  bridges: string[];
+  addresses: string[];
+  overlays: string[];
 }
 
 export interface Leak {
-  kind: 'mount' | 'cgroup' | 'state' | 'process' | 'netns' | 'veth';
+  kind: 'mount' | 'cgroup' | 'state' | 'process' | 'netns' | 'veth' | 'bridge' | 'address';
   what: string;
 }
 
@@ -83,9 +87,9 @@ function listNetns(): string[] {
   }
 }
 
-function listVeth(): string[] {
+function listLinks(type: string): string[] {
   try {
-    return execFileSync('ip', ['-o', 'link', 'show', 'type', 'veth'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    return execFileSync('ip', ['-o', 'link', 'show', 'type', type], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
       .split('\n')
       .map((l) => /^\d+:\s*([^:@\s]+)/.exec(l)?.[1])
       .filter((n): n is string => Boolean(n))
@@ -95,8 +99,31 @@ function listVeth(): string[] {
   }
 }
 
+/** "device address/prefix" for every IPv4 address on the host. */
+function listAddresses(): string[] {
+  try {
+    return execFileSync('ip', ['-o', '-4', 'addr', 'show'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n')
+      .map((l) => /^\d+:\s*(\S+)\s+inet\s+(\S+)/.exec(l))
+      .filter((m): m is RegExpExecArray => Boolean(m))
+      .map((m) => `${m[1]} ${m[2]}`)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+function listOverlayMounts(): string[] {
+  return fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' - ')[1]?.startsWith('overlay '))
+    .map((l) => l.split(' ')[4])
+    .sort();
+}
+
 export function snapshotHost(): HostSnapshot {
-  return { netns: listNetns(), veth: listVeth() };
+  return { netns: listNetns(), veth: listLinks('veth'), bridges: listLinks('bridge'), addresses: listAddresses(), overlays: listOverlayMounts() };
 }
 
 /** Directories named `<prefix>*` in every cgroup hierarchy, to a fixed depth. */
@@ -196,7 +223,13 @@ export function findLeaks(scope: LeakScope, snapshot?: HostSnapshot): Leak[] {
     const netns = new Set(snapshot.netns);
     for (const n of listNetns()) if (!netns.has(n)) leaks.push({ kind: 'netns', what: `${n} (appeared during the run)` });
     const veth = new Set(snapshot.veth);
-    for (const v of listVeth()) if (!veth.has(v)) leaks.push({ kind: 'veth', what: `${v} (appeared during the run)` });
+    for (const v of listLinks('veth')) if (!veth.has(v)) leaks.push({ kind: 'veth', what: `${v} (appeared during the run)` });
+    const bridges = new Set(snapshot.bridges);
+    for (const b of listLinks('bridge')) if (!bridges.has(b)) leaks.push({ kind: 'bridge', what: `${b} (appeared during the run)` });
+    const addresses = new Set(snapshot.addresses);
+    for (const a of listAddresses()) if (!addresses.has(a)) leaks.push({ kind: 'address', what: `${a} (appeared during the run)` });
+    const overlays = new Set(snapshot.overlays);
+    for (const m of listOverlayMounts()) if (!overlays.has(m)) leaks.push({ kind: 'mount', what: `overlay on ${m} (appeared during the run)` });
   }
   return leaks;
 }

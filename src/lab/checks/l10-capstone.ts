@@ -3,10 +3,12 @@
 // vitest exits 0: every test passed and the suite's own leak check found nothing left behind. The counts and
 // the first failing tests come from vitest's JSON report. The run is bounded; on timeout the whole process
 // group vitest started is ended (TERM, then KILL).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ensureDefaultRootfs } from '../../image/default-rootfs.js';
+import { defaultSpec, formatSpec } from '../../runtime/spec/default-spec.js';
 import { projectRoot } from '../paths.js';
 import { errorText, fail, readText, verdict } from './common.js';
 import type { LessonCheck } from './types.js';
@@ -32,12 +34,20 @@ interface VitestRun {
   output: string;
 }
 
+/**
+ * The whole suite, unless TSLAB_CAPSTONE_FILES names some of its files. The project's own CI sets it for the
+ * reference run: its lifecycle:tslab project has already run every file against that very runtime.
+ */
+function suiteFiles(): string[] {
+  return (process.env.TSLAB_CAPSTONE_FILES ?? '').split(/\s+/).filter(Boolean);
+}
+
 function runVitest(root: string, runtimePath: string, reportFile: string): Promise<VitestRun> {
   return new Promise((resolve) => {
     const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
     const child = spawn(
       process.execPath,
-      [vitest, 'run', '--project', 'lifecycle:tslab', '--reporter=json', `--outputFile=${reportFile}`],
+      [vitest, 'run', '--project', 'lifecycle:tslab', '--reporter=json', `--outputFile=${reportFile}`, ...suiteFiles()],
       {
         cwd: root,
         env: { ...process.env, TSLAB_TEST_RUNTIME_BIN: runtimePath, NO_COLOR: '1' },
@@ -87,6 +97,29 @@ function removeStaleRuns(): void {
   }
 }
 
+/**
+ * One container first (`run` of `true` in a busybox bundle): a runtime that cannot start any container would
+ * fail every test of the suite, slowly. Returns the runtime's error, or undefined when the container ran.
+ */
+function firstContainerError(runtimePath: string, scratch: string): string | undefined {
+  const bundle = path.join(scratch, 'bundle');
+  fs.mkdirSync(bundle);
+  fs.cpSync(ensureDefaultRootfs(), path.join(bundle, 'rootfs'), { recursive: true, verbatimSymlinks: true });
+  const spec = defaultSpec({ terminal: false });
+  spec.process!.args = ['true'];
+  fs.writeFileSync(path.join(bundle, 'config.json'), formatSpec(spec));
+  const root = path.join(scratch, 'state');
+  const run = spawnSync(runtimePath, ['--root', root, 'run', '--bundle', bundle, `tslab-check10-${process.pid}`], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (run.status === 0) return undefined;
+  // A failed run may leave its container: the reference runtime removes it whatever the learner's did.
+  spawnSync(path.join(projectRoot(), 'bin', 'tslab-runtime.cjs'), ['--root', root, 'delete', '--force', `tslab-check10-${process.pid}`], { stdio: 'ignore' });
+  return (run.stderr || run.error?.message || `exit status ${run.status}`).trim();
+}
+
 export const check: LessonCheck = async (ctx) => {
   const root = projectRoot();
   removeStaleRuns();
@@ -94,6 +127,17 @@ export const check: LessonCheck = async (ctx) => {
   fs.writeFileSync(path.join(scratch, 'owner'), String(process.pid));
   const reportFile = path.join(scratch, 'report.json');
   try {
+    const firstError = firstContainerError(ctx.runtimePath, scratch);
+    if (firstError !== undefined) {
+      return [
+        fail(
+          'your runtime runs a first container (run of `true` in a busybox bundle) before the suite',
+          firstError,
+          'exit status 0',
+          'the message names the piece that failed; `tslab lessons` shows which pieces are still to write',
+        ),
+      ];
+    }
     const started = Date.now();
     const run = await runVitest(root, ctx.runtimePath, reportFile);
     const seconds = Math.round((Date.now() - started) / 1000);
