@@ -16,6 +16,7 @@ import { hostPlatform, layerDirs, loadImage, overlayMountData } from '../../src/
 import { importArchive } from '../../src/image/import.js';
 import { ImageStore } from '../../src/image/store.js';
 import { unpackLayer } from '../../src/image/unpack.js';
+import { packTree, writeTreeFile } from '../helpers/layer-trees.js';
 import { SyscallError } from '../../src/linux/error.js';
 import { lgetxattr, llistxattr, lremovexattr, lsetxattr } from '../../src/linux/xattr.js';
 
@@ -45,18 +46,6 @@ function withOverlay(dir: string, lowers: string[], then: string): string {
   return inPrivateMountNamespace(`mount -t overlay overlay -o "$1" "$2"; cd "$2"; ${then}`, data, path.join(dir, 'merged'));
 }
 
-function packDir(build: (dir: string) => void): Buffer {
-  const dir = fs.mkdtempSync(path.join(work, 'tree-'));
-  build(dir);
-  const file = `${dir}.tar`;
-  tar.c({ file, cwd: dir, sync: true, portable: true }, fs.readdirSync(dir).sort());
-  return fs.readFileSync(file);
-}
-
-function w(dir: string, rel: string, text = ''): void {
-  fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-  fs.writeFileSync(path.join(dir, rel), text);
-}
 
 describe('extended attributes (src/linux/xattr.ts)', () => {
   test('set, get, list and remove, on the file itself', () => {
@@ -88,19 +77,19 @@ describe('extended attributes (src/linux/xattr.ts)', () => {
 });
 
 // Two layers: the lower one with files the upper one whites out or hides behind an opaque directory.
-const lowerTar = packDir((d) => {
-  w(d, 'etc/hosts', 'lower\n');
-  w(d, 'etc/gone', 'whited out by the upper layer\n');
-  w(d, 'opq/old', 'hidden by the opaque directory\n');
-  w(d, 'opq/sub/deep', 'hidden too\n');
-  w(d, 'bin/tool', 'tool\n');
+const lowerTar = packTree(work, (d) => {
+  writeTreeFile(d, 'etc/hosts', 'lower\n');
+  writeTreeFile(d, 'etc/gone', 'whited out by the upper layer\n');
+  writeTreeFile(d, 'opq/old', 'hidden by the opaque directory\n');
+  writeTreeFile(d, 'opq/sub/deep', 'hidden too\n');
+  writeTreeFile(d, 'bin/tool', 'tool\n');
   fs.linkSync(path.join(d, 'bin/tool'), path.join(d, 'bin/tool-hardlink'));
   fs.symlinkSync('tool', path.join(d, 'bin/tool-symlink'));
 });
-const upperTar = packDir((d) => {
-  w(d, 'etc/.wh.gone');
-  w(d, 'opq/.wh..wh..opq');
-  w(d, 'opq/new', 'upper\n');
+const upperTar = packTree(work, (d) => {
+  writeTreeFile(d, 'etc/.wh.gone');
+  writeTreeFile(d, 'opq/.wh..wh..opq');
+  writeTreeFile(d, 'opq/new', 'upper\n');
 });
 
 function ociLayoutWith(name: string, layerTars: Buffer[]): string {

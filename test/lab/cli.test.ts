@@ -10,17 +10,14 @@ import {
   catalog,
   copyStarterSandbox,
   describeResult,
-  killContainerSessions,
   killStragglers,
   labLeftovers,
   lessonCells,
   lessonExists,
-  resetLab,
   runTslab,
-  snapshotLabHost,
   tempDirs,
-  watchContainers,
-  type LabHostSnapshot,
+  labScopes,
+  type LabScope,
 } from './lab-env.js';
 
 const dirs = tempDirs('cli');
@@ -28,27 +25,10 @@ const DEMO = catalog.find((l) => l.id === '02-uts') ?? catalog[2];
 const SOLUTION = catalog.find((l) => l.id === '02-uts') ?? catalog[2];
 const STACK_FRAME = /^\s+at .+:\d+:\d+\)?$/m;
 
-interface Scope {
-  dataDir: string;
-  before: LabHostSnapshot;
-  watcher: ReturnType<typeof watchContainers>;
-}
-let scope: Scope | undefined;
+const scopes = labScopes(dirs);
+const begin = scopes.begin;
 
-function begin(label: string): Scope {
-  const dataDir = dirs.make(label);
-  scope = { dataDir, before: snapshotLabHost(), watcher: watchContainers(dataDir) };
-  return scope;
-}
-
-afterEach(async () => {
-  await killStragglers();
-  if (scope) {
-    await resetLab(scope.dataDir);
-    killContainerSessions(scope.watcher.stop());
-    scope = undefined;
-  }
-});
+afterEach(() => scopes.end());
 
 afterAll(() => {
   dirs.removeAll();
@@ -115,7 +95,7 @@ describe('tslab solution', () => {
 });
 
 describe('tslab reset', () => {
-  function leftOver(s: Scope): { victim: string; progressFile: string } {
+  function leftOver(s: LabScope): { victim: string; progressFile: string } {
     const lab = path.join(s.dataDir, 'lab');
     const victim = path.join(s.dataDir, 'left-over-rootfs');
     fs.mkdirSync(path.join(victim, 'bin'), { recursive: true });

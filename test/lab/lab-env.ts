@@ -306,3 +306,33 @@ export function stripAnsi(text: string): string {
     .replace(/\x1b[@-Z\\-_]/g, '')
     .replace(/\r/g, '');
 }
+
+// --- one test's lab -------------------------------------------------------------------------------
+
+export interface LabScope {
+  dataDir: string;
+  before: LabHostSnapshot;
+  watcher: ReturnType<typeof watchContainers>;
+}
+
+/**
+ * Each test's own lab: `begin` gives it a data dir, a snapshot of the host and a watch on the lesson
+ * containers it starts; `end` (in afterEach) ends stragglers, resets the lab and ends those containers.
+ */
+export function labScopes(dirs: ReturnType<typeof tempDirs>): { begin(label: string): LabScope; end(): Promise<void> } {
+  let current: LabScope | undefined;
+  return {
+    begin(label) {
+      const dataDir = dirs.make(label);
+      current = { dataDir, before: snapshotLabHost(), watcher: watchContainers(dataDir) };
+      return current;
+    },
+    async end() {
+      await killStragglers();
+      if (!current) return;
+      await resetLab(current.dataDir);
+      killContainerSessions(current.watcher.stop());
+      current = undefined;
+    },
+  };
+}

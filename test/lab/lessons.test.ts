@@ -11,16 +11,12 @@ import {
   catalog,
   copyStarterSandbox,
   describeResult,
-  killContainerSessions,
-  killStragglers,
   labLeftovers,
   lessonExists,
-  resetLab,
   runTslab,
-  snapshotLabHost,
   tempDirs,
-  watchContainers,
-  type LabHostSnapshot,
+  labScopes,
+  type LabScope,
 } from './lab-env.js';
 
 const dirs = tempDirs('lessons');
@@ -29,21 +25,11 @@ let starterSandbox = '';
 /** The capstone runs the lifecycle suite against a runtime: give it minutes. */
 const timeoutFor = (info: LessonInfo) => (info.piece ? 180_000 : 480_000);
 
-interface Scope {
-  dataDir: string;
-  before: LabHostSnapshot;
-  watcher: ReturnType<typeof watchContainers>;
-}
-let scope: Scope | undefined;
-
-function begin(label: string): Scope {
-  const dataDir = dirs.make(label);
-  scope = { dataDir, before: snapshotLabHost(), watcher: watchContainers(dataDir) };
-  return scope;
-}
+const scopes = labScopes(dirs);
+const begin = scopes.begin;
 
 /** Asserts that the lab left nothing behind (and cleans up if it did, so the next test starts clean). */
-async function expectNothingLeft(s: Scope): Promise<void> {
+async function expectNothingLeft(s: LabScope): Promise<void> {
   const containers = s.watcher.stop();
   const left = await labLeftovers(s.dataDir, s.before, containers);
   expect(left, 'what the lab left behind').toEqual([]);
@@ -54,14 +40,7 @@ beforeAll(() => {
   starterSandbox = copyStarterSandbox(dirs.make('starter'));
 });
 
-afterEach(async () => {
-  await killStragglers();
-  if (scope) {
-    await resetLab(scope.dataDir);
-    killContainerSessions(scope.watcher.stop());
-    scope = undefined;
-  }
-});
+afterEach(() => scopes.end());
 
 afterAll(() => {
   dirs.removeAll();

@@ -9,18 +9,15 @@ import { readProcStat } from '../../src/runtime/proc.js';
 import {
   LAB_VETH,
   catalog,
-  killContainerSessions,
   labLeftovers,
   lessonCells,
   lessonExists,
   processesOfContainers,
-  resetLab,
   runTslab,
-  snapshotLabHost,
   tempDirs,
   vethExists,
-  watchContainers,
-  type LabHostSnapshot,
+  labScopes,
+  type LabScope,
 } from './lab-env.js';
 import { KEY, PtySession } from './pty-session.js';
 
@@ -36,17 +33,14 @@ const INTERRUPTED: LessonInfo | undefined =
 const ACTIONS = ['Run', 'Skip', 'Hint', 'Show solution', 'Back', 'Quit (progress is saved)'];
 const QUIT_IN_CELL = [...Array(ACTIONS.length - 1).fill(KEY.down), KEY.enter];
 
-interface Scope {
-  dataDir: string;
-  before: LabHostSnapshot;
-  watcher: ReturnType<typeof watchContainers>;
+interface Scope extends LabScope {
   sessions: PtySession[];
 }
+const scopes = labScopes(dirs);
 let scope: Scope | undefined;
 
 function begin(label: string): Scope {
-  const dataDir = dirs.make(label);
-  scope = { dataDir, before: snapshotLabHost(), watcher: watchContainers(dataDir), sessions: [] };
+  scope = { ...scopes.begin(label), sessions: [] };
   return scope;
 }
 
@@ -79,11 +73,9 @@ async function cellPrompt(session: PtySession, index: number, total: number): Pr
 }
 
 afterEach(async () => {
-  if (!scope) return;
-  for (const session of scope.sessions) await session.close();
-  await resetLab(scope.dataDir);
-  killContainerSessions(scope.watcher.stop());
+  for (const session of scope?.sessions ?? []) await session.close();
   scope = undefined;
+  await scopes.end();
 });
 
 afterAll(() => {

@@ -12,6 +12,7 @@ import { hostPlatform, imageCommand, loadImage, type ImageConfig } from '../../s
 import { ImportError, importArchive } from '../../src/image/import.js';
 import { ImageStore } from '../../src/image/store.js';
 import { unpackLayer } from '../../src/image/unpack.js';
+import { packTree, writeTreeFile } from '../helpers/layer-trees.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-image-import-'));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -33,35 +34,21 @@ const CONFIG: ImageConfig = {
   Labels: { made: 'by the test' },
 };
 
-/** A directory tree written to disk, then packed with tar.c (which records the second name of a file as a hardlink). */
-function packLayer(name: string, build: (dir: string) => void): Buffer {
-  const dir = path.join(work, `tree-${name}-${n++}`);
-  fs.mkdirSync(dir);
-  build(dir);
-  const file = `${dir}.tar`;
-  tar.c({ file, cwd: dir, sync: true, portable: true }, fs.readdirSync(dir).sort());
-  return fs.readFileSync(file);
-}
-
-function w(dir: string, rel: string, text = ''): void {
-  fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
-  fs.writeFileSync(path.join(dir, rel), text);
-}
 
 // Layer 1: the base. Layer 2: whiteouts over it and a new file in an opaque directory.
-const base = packLayer('base', (d) => {
-  w(d, 'etc/hosts', '127.0.0.1 localhost\n');
-  w(d, 'etc/gone', 'deleted by layer 2\n');
-  w(d, 'opq/old', 'hidden by the opaque marker\n');
-  w(d, 'bin/tool', '#!/bin/sh\necho tool\n');
+const base = packTree(work, (d) => {
+  writeTreeFile(d, 'etc/hosts', '127.0.0.1 localhost\n');
+  writeTreeFile(d, 'etc/gone', 'deleted by layer 2\n');
+  writeTreeFile(d, 'opq/old', 'hidden by the opaque marker\n');
+  writeTreeFile(d, 'bin/tool', '#!/bin/sh\necho tool\n');
   fs.chmodSync(path.join(d, 'bin/tool'), 0o755);
   fs.linkSync(path.join(d, 'bin/tool'), path.join(d, 'bin/tool-hardlink'));
   fs.symlinkSync('tool', path.join(d, 'bin/tool-symlink'));
 });
-const upper = packLayer('upper', (d) => {
-  w(d, 'etc/.wh.gone');
-  w(d, 'opq/.wh..wh..opq');
-  w(d, 'opq/new', 'from layer 2\n');
+const upper = packTree(work, (d) => {
+  writeTreeFile(d, 'etc/.wh.gone');
+  writeTreeFile(d, 'opq/.wh..wh..opq');
+  writeTreeFile(d, 'opq/new', 'from layer 2\n');
 });
 
 function configJson(diffIds: string[]): Buffer {
