@@ -9,10 +9,25 @@ for (const project of ['tsconfig.json', 'sandbox/tsconfig.json']) {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', project], { stdio: 'inherit' });
 }
 rmSync('dist', { recursive: true, force: true });
+
+// tslab's command families are bundles of their own, required by dist/cli/tslab.cjs on demand: the lab's
+// Markdown renderer and prompts weigh ~2 MB that `tslab run` would otherwise parse at every start.
+const COMMAND_FAMILIES = ['./engine-commands.js', './lab-commands.js'];
+const commandFamiliesApart = {
+  name: 'command-families-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/(engine|lab)-commands\.js$/ }, (args) =>
+      args.importer.endsWith('src/cli/tslab.ts') && COMMAND_FAMILIES.includes(args.path) ? { path: args.path.replace(/\.js$/, '.cjs'), external: true } : undefined,
+    );
+  },
+};
+
 await build({
   entryPoints: [
     'src/cli/runtime.ts',
     'src/cli/tslab.ts',
+    'src/cli/engine-commands.ts',
+    'src/cli/lab-commands.ts',
     'src/runtime/init/stage.ts',
     // Joins a running container (the lab's container cells, tslab exec).
     'src/runtime/enter.ts',
@@ -34,5 +49,8 @@ await build({
   // The sources are ES modules; in a CommonJS bundle import.meta.url comes from __filename.
   define: { 'import.meta.url': '__importMetaUrl' },
   banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [commandFamiliesApart],
+  // require() rather than import() for the families: CommonJS loads without starting the ES module loader.
+  supported: { 'dynamic-import': false },
   logLevel: 'warning',
 });

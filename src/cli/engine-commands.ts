@@ -41,8 +41,8 @@ function table(rows: string[][]): string {
 }
 
 async function runtimeFor(mine: boolean): Promise<string> {
-  const { runtimeExecutable, buildWithSteps, referenceBuild } = await import('../lab/step-build.js');
-  if (!mine) return runtimeExecutable(referenceBuild());
+  if (!mine) return (await import('../engine/runtime-driver.js')).builtinRuntimePath();
+  const { runtimeExecutable, buildWithSteps } = await import('../lab/step-build.js');
   const { loadCatalog } = await import('../lab/catalog.js');
   return runtimeExecutable(await buildWithSteps(loadCatalog().flatMap((l) => (l.piece ? [l.piece.file] : []))));
 }
@@ -124,7 +124,7 @@ export async function engineCommand(name: string, argv: string[], json: boolean)
       const args = parseDockerArgs(argv, [{ long: 'signal', short: 's', value: true }]);
       if (!args.positional.length) throw new UsageError('kill needs a container: tslab kill [-s SIGNAL] CONTAINER...');
       for (const c of args.positional) {
-        engine.killContainer(c, stringFlag(args, 'signal') ?? 'SIGKILL');
+        await engine.killContainer(c, stringFlag(args, 'signal') ?? 'SIGKILL');
         write(`${c}\n`);
       }
       return 0;
@@ -153,5 +153,19 @@ export async function engineCommand(name: string, argv: string[], json: boolean)
     }
     default:
       throw new UsageError(`unknown command "${name}"`);
+  }
+}
+
+/**
+ * engineCommand with docker's convention for failures: tslab's own errors are 125 for `run` (the container's
+ * statuses own the rest), 1 for the other commands; an error that knows its status (127 from `run -d`) keeps it.
+ */
+export async function runEngineCommand(name: string, argv: string[], json: boolean): Promise<number> {
+  try {
+    return await engineCommand(name, argv, json);
+  } catch (err) {
+    process.stderr.write(`tslab: ${err instanceof Error ? err.message : String(err)}\n`);
+    const { EngineError } = await import('../engine/commands.js');
+    return err instanceof EngineError ? err.status : name === 'run' ? 125 : 1;
   }
 }

@@ -2,12 +2,13 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { helperEnv } from '../helper-env.js';
 import { projectRoot } from '../project-root.js';
 import { cgroupDirsOf } from '../runtime/cgroups/detect.js';
 import { isAlive } from '../runtime/proc.js';
 import { createContainer } from './create.js';
 import { findRecord, listRecords, loadRecord, refreshStatus, type ContainerRecord } from './record.js';
-import { callRuntime } from './runtime-cli.js';
+import { RuntimeCallError, runtimeDriver } from './runtime-driver.js';
 import type { RunOptions } from './spec.js';
 import { removeContainerFiles } from './storage.js';
 import { superviseContainer } from './supervise.js';
@@ -35,7 +36,7 @@ export async function runContainer(options: RunOptions, runtime: string, write: 
     return superviseContainer(record.id, { stdio: [options.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'], forwardSignals: true });
   }
   const log = fs.openSync(record.logFile, 'a');
-  const monitor = spawn(process.execPath, [distScript('engine', 'monitor-main.cjs'), record.id], { stdio: ['ignore', log, log], detached: true });
+  const monitor = spawn(process.execPath, [distScript('engine', 'monitor-main.cjs'), record.id], { stdio: ['ignore', log, log], env: helperEnv(), detached: true });
   fs.closeSync(log);
   monitor.unref();
   // Report once the container runs (or could not start), as `docker run -d` does.
@@ -66,6 +67,16 @@ async function waitForExit(record: ContainerRecord, timeoutMs: number): Promise<
   return !running(loadRecord(record.id));
 }
 
+/** Sends `signal` through the container's runtime; a container that ended meanwhile is fine where the caller says so. */
+async function signalContainer(record: ContainerRecord, signal: string, opts: { ignoreEnded?: boolean } = {}): Promise<void> {
+  try {
+    (await runtimeDriver(record.runtime)).kill(record.id, signal);
+  } catch (err) {
+    if (opts.ignoreEnded && !running(loadRecord(record.id))) return;
+    throw new EngineError(err instanceof RuntimeCallError ? err.message : `could not send ${signal}: ${(err as Error).message}`);
+  }
+}
+
 /** Waits until the monitor has recorded the end (status, exit code, cleanup). */
 async function waitForMonitor(record: ContainerRecord, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -77,11 +88,10 @@ async function waitForMonitor(record: ContainerRecord, timeoutMs = 10_000): Prom
   }
 }
 
-export function killContainer(nameOrId: string, signal = 'SIGKILL'): ContainerRecord {
+export async function killContainer(nameOrId: string, signal = 'SIGKILL'): Promise<ContainerRecord> {
   const record = findRecord(nameOrId);
   if (!running(record)) throw new EngineError(`container ${record.name} is not running`);
-  const result = callRuntime(record.runtime, ['kill', record.id, signal]);
-  if (result.status !== 0) throw new EngineError(result.error || `could not send ${signal}`);
+  await signalContainer(record, signal);
   return record;
 }
 
@@ -89,8 +99,8 @@ export function killContainer(nameOrId: string, signal = 'SIGKILL'): ContainerRe
 export async function stopContainer(nameOrId: string, timeoutSeconds = 10): Promise<ContainerRecord> {
   const record = findRecord(nameOrId);
   if (!running(record)) return record;
-  callRuntime(record.runtime, ['kill', record.id, record.stopSignal]);
-  if (!(await waitForExit(record, timeoutSeconds * 1000))) callRuntime(record.runtime, ['kill', record.id, 'SIGKILL']);
+  await signalContainer(record, record.stopSignal, { ignoreEnded: true });
+  if (!(await waitForExit(record, timeoutSeconds * 1000))) await signalContainer(record, 'SIGKILL', { ignoreEnded: true });
   await waitForExit(record, 10_000);
   await waitForMonitor(record);
   return loadRecord(record.id);
@@ -101,13 +111,17 @@ export async function removeContainer(nameOrId: string, force: boolean): Promise
   const record = findRecord(nameOrId);
   if (running(record)) {
     if (!force) throw new EngineError(`container ${record.name} is running: stop it first, or use rm -f`);
-    callRuntime(record.runtime, ['kill', record.id, 'SIGKILL']);
+    await signalContainer(record, 'SIGKILL', { ignoreEnded: true });
     await waitForExit(record, 10_000);
     await waitForMonitor(record);
   }
   const final = loadRecord(record.id);
   // A monitor that died (or a crash) leaves these behind: release them here.
-  callRuntime(final.runtime, ['delete', '--force', final.id]);
+  try {
+    (await runtimeDriver(final.runtime)).delete(final.id, true);
+  } catch {
+    // Nothing left in the runtime's state: the monitor deleted it.
+  }
   disconnectNetwork(final);
   removeContainerFiles(final);
   return final;

@@ -420,6 +420,20 @@ export interface PullBlobOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The CAs of NODE_EXTRA_CA_CERTS. bin/tslab.cjs starts Node without that variable (Node would read it at
+ * every start-up, TLS or not), so the one place that speaks TLS reads it here. Unreadable: ignored, as Node does.
+ */
+function nodeExtraCa(): Buffer | undefined {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (!file) return undefined;
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
 export class RegistryClient {
   readonly registry: string;
   private readonly options: Required<Pick<RegistryClientOptions, 'retries' | 'retryDelayMs' | 'timeoutMs'>> & RegistryClientOptions;
@@ -443,6 +457,7 @@ export class RegistryClient {
         throw new RegistryError(`TSLAB_REGISTRY_CA: cannot read ${process.env.TSLAB_REGISTRY_CA}: ${describeError(err)}`);
       }
     }
+    ca ??= nodeExtraCa();
     // An agent's `ca` replaces the system's CAs: keep those trusted next to the extra ones.
     if (ca !== undefined) this.ca = [...rootCertificates, ...(Array.isArray(ca) ? ca : [ca])];
     this.httpsAgent = new https.Agent({ keepAlive: true, ...(this.ca ? { ca: this.ca } : {}) });

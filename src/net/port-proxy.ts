@@ -14,6 +14,7 @@ import { check, fn } from '../linux/libc.js';
 import { AF_INET, SOCK_CLOEXEC, SOCK_STREAM, socket } from '../linux/socket.js';
 import { isAlive, readProcStat, sleepSync } from '../runtime/proc.js';
 import { parseIPv4 } from './bridge.js';
+import { helperEnv } from '../helper-env.js';
 
 export interface PortMapping {
   hostPort: number;
@@ -141,7 +142,7 @@ export function startPortProxy(
     if (opts.watch) args.push('--watch', `${opts.watch.pid}:${opts.watch.startTime}`);
     const out = logFd ?? 'ignore';
     // Its own session (no terminal signals), cwd / (it must not keep a directory of the caller busy).
-    const child = spawn(process.execPath, args, { detached: true, cwd: '/', stdio: ['ignore', out, out, fd] });
+    const child = spawn(process.execPath, args, { detached: true, cwd: '/', env: helperEnv(), stdio: ['ignore', out, out, fd] });
     child.on('error', () => undefined); // reported below through the missing pid
     child.unref();
     const pid = child.pid;

@@ -20,6 +20,8 @@ export interface LaunchOptions {
   consoleSocket?: string;
   /** The caller relays the terminal itself (a foreground `run`): keep the pty master. */
   keepTerminal?: boolean;
+  /** The container's stdin, stdout and stderr: ours unless a caller running us in-process says otherwise. */
+  stdio?: [number, number, number];
 }
 
 /** The fds that carry a terminal's pty master from the stage, through us, to whoever shows it. */
@@ -119,7 +121,7 @@ export function launchStage(spec: Spec, opts: LaunchOptions): LaunchedStage {
       stagesEnd = stages;
     }
     const passed = Array.from({ length: preserveFds }, (_, i) => 3 + i);
-    const stdio: Array<number | 'pipe'> = [0, 1, 2, ...passed, 'pipe', ...(terminal ? [stagesEnd] : [])];
+    const stdio: Array<number | 'pipe'> = [...(opts.stdio ?? [0, 1, 2]), ...passed, 'pipe', ...(terminal ? [stagesEnd] : [])];
     const child = spawnInPidNamespace(pidNamespace, stdio, preserveFds);
     return { child, channelFd: 3 + preserveFds, terminal: route, launchedFor: { pidNamespace, terminal } };
   } catch (err) {
