@@ -14,7 +14,7 @@ export async function imageCommand(name: string, argv: string[], json: boolean, 
   const { loadImage } = await import('../image/image.js');
   const { ensureBuiltinImage } = await import('../image/builtin.js');
   const store = new ImageStore();
-  ensureBuiltinImage(store);
+  await ensureBuiltinImage(store);
   switch (name) {
     case 'images': {
       const images = store.list().map(({ ref, digest }) => {

@@ -17,7 +17,7 @@ import { mountRootfs, removeContainerFiles } from './storage.js';
 
 export async function createContainer(options: RunOptions, runtime: string): Promise<ContainerRecord> {
   const store = new ImageStore();
-  ensureBuiltinImage(store);
+  await ensureBuiltinImage(store);
   const image = loadImage(store, options.image);
   const id = newContainerId();
   const name = options.name ?? `tslab_${id.slice(0, 8)}`;

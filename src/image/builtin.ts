@@ -6,63 +6,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { Header, Pax } from 'tar';
 import { buildBusyboxRootfs } from './default-rootfs.js';
 import { sha256Digest } from './digest.js';
 import { hostPlatform } from './image.js';
 import { MEDIA_TYPE } from './media-types.js';
 import { ImageStore } from './store.js';
+import type { TarFile } from './tar-writer.js';
 
 export const BUILTIN_REF = 'busybox:latest';
 export const BUILTIN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox', '/sbin/busybox'];
 
-export interface TarFile {
-  path: string;
-  type: 'File' | 'Directory' | 'SymbolicLink' | 'Link';
-  mode: number;
-  uid?: number;
-  gid?: number;
-  mtime: Date;
-  linkpath?: string;
-  data?: Buffer;
-}
-
-function block(data: Buffer): Buffer {
-  const pad = (512 - (data.length % 512)) % 512;
-  return pad ? Buffer.concat([data, Buffer.alloc(pad)]) : data;
-}
-
-/** A ustar archive (PAX headers where a field does not fit) of exactly these entries, in this order. */
-export function writeTar(entries: TarFile[]): Buffer {
-  const out: Buffer[] = [];
-  for (const e of entries) {
-    const data = e.type === 'File' ? (e.data ?? Buffer.alloc(0)) : Buffer.alloc(0);
-    const fields = {
-      path: e.type === 'Directory' && !e.path.endsWith('/') ? `${e.path}/` : e.path,
-      type: e.type,
-      mode: e.mode & 0o7777,
-      uid: e.uid ?? 0,
-      gid: e.gid ?? 0,
-      size: data.length,
-      mtime: e.mtime,
-      linkpath: e.linkpath,
-      uname: '',
-      gname: '',
-    };
-    const header = new Header(fields);
-    header.encode();
-    if (header.needPax) {
-      out.push(new Pax({ path: fields.path, linkpath: fields.linkpath, size: fields.size, uid: fields.uid, gid: fields.gid, mtime: fields.mtime }).encode());
-      header.encode();
-    }
-    out.push(header.block as Buffer, block(data));
-  }
-  out.push(Buffer.alloc(1024));
-  return Buffer.concat(out);
-}
-
-/** The tree at `dir` as tar entries, parents before children, names sorted, owner 0:0, one mtime. */
 function treeEntries(dir: string, mtime: Date): TarFile[] {
   const entries: TarFile[] = [];
   const walk = (rel: string): void => {
@@ -93,7 +47,9 @@ function hostBusyboxMtime(): Date {
 }
 
 /** Builds the image from the host's busybox and tags it busybox:latest (replacing that tag); returns the manifest digest. */
-export function buildBuiltinImage(store: ImageStore): string {
+export async function buildBuiltinImage(store: ImageStore): Promise<string> {
+  // The tar package loads only when the image is built: `tslab run` of an existing image does not pay for it.
+  const { writeTar } = await import('./tar-writer.js');
   const work = store.tempPath('builtin');
   const rootfs = path.join(work, 'rootfs');
   try {
@@ -134,7 +90,7 @@ export function buildBuiltinImage(store: ImageStore): string {
  * The digest of busybox:latest, building the built-in image first when the tag is missing or its
  * manifest is gone. Cheap when it exists (a refs.json read and a stat).
  */
-export function ensureBuiltinImage(store: ImageStore): string {
+export async function ensureBuiltinImage(store: ImageStore): Promise<string> {
   const existing = store.resolve(BUILTIN_REF);
   if (existing && store.hasBlob(existing)) return existing;
   return buildBuiltinImage(store);

@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import { DigestMismatchError, digestFile, digestHex, isDigest } from './digest.js';
 import { isIndexMediaType, isManifestMediaType, layerCompression } from './media-types.js';
 import { ImageStore, normalizeRef } from './store.js';
-import { unpackLayer } from './unpack.js';
 
 export interface ImageConfig {
   Entrypoint?: string[] | null;
@@ -147,6 +146,8 @@ async function unpackOnce(store: ImageStore, layer: Image['layers'][number], dif
   fs.chmodSync(staging, 0o755); // not the umask's; a "./" entry in the layer sets its own
   try {
     try {
+      // The tar package loads only when a layer is unpacked, not at every run of an image already unpacked.
+      const { unpackLayer } = await import('./unpack.js');
       await unpackLayer(store.blobPath(layer.digest), staging, { overlayWhiteouts: true, digest: layer.digest, diffId });
     } catch (err) {
       // A blob damaged on disk usually breaks the gzip stream before its digest can be compared: say so.

@@ -231,17 +231,15 @@ describe('the built-in busybox image', () => {
     store = new ImageStore(path.join(work, 'store-builtin'));
   });
 
-  test('is made on a fresh store, listed, and found again without rebuilding', () => {
+  test('is made on a fresh store, listed, and found again without rebuilding', async () => {
     expect(store.list()).toEqual([]);
-    const digest = ensureBuiltinImage(store);
+    const digest = await ensureBuiltinImage(store);
     expect(store.list()).toEqual([{ ref: 'busybox:latest', digest }]);
     const mtime = fs.statSync(store.blobPath(digest)).mtimeMs;
-    const t0 = performance.now();
-    expect(ensureBuiltinImage(store)).toBe(digest);
-    expect(performance.now() - t0).toBeLessThan(200);
+    expect(await ensureBuiltinImage(store)).toBe(digest);
     expect(fs.statSync(store.blobPath(digest)).mtimeMs).toBe(mtime);
     // built again from scratch, it is the same image, byte for byte
-    expect(buildBuiltinImage(new ImageStore(path.join(work, 'store-builtin-2')))).toBe(digest);
+    expect(await buildBuiltinImage(new ImageStore(path.join(work, 'store-builtin-2')))).toBe(digest);
   });
 
   test('is a proper OCI image: gzip layer, config with Cmd sh, PATH, os and architecture', () => {
