@@ -12,6 +12,7 @@ export * from './mount.js';
 export * from './mountinfo.js';
 export * from './namespaces.js';
 export * from './netdevice.js';
+export * from './netlink.js';
 export * from './process.js';
 export * from './pty.js';
 export * from './socket.js';

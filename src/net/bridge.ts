@@ -3,14 +3,31 @@
 // L2 switching and the host at the gateway (local delivery): neither needs ip_forward, so no global sysctl
 // and no iptables rule is ever touched. Reaching beyond this machine (NAT) is deliberately not set up.
 //
+// Every change is an rtnetlink request (src/linux/netlink.ts), not an `ip` command: a spawn from Node costs
+// 5-15 ms, and a container start used to make about twenty.
+//
 // Changes to the bridge are serialized by an flock on NET_LOCK_FILE, shared with container-net.ts: a
 // `tslab rm` that removes the last container's bridge cannot delete it under a `tslab run` attaching to it.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { SyscallError } from '../linux/error.js';
 import { LOCK_EX, flock } from '../linux/fs.js';
-import { NetworkSetupError, checkInterfaceName, deleteLink, findLink, ipJson, runIp } from './veth.js';
+import {
+  type NetlinkLink,
+  type NetlinkRoute,
+  addIPv4Address,
+  createBridge,
+  getLink,
+  listIPv4Addresses,
+  listIPv4Routes,
+  listLinks,
+  removeLink,
+  setLinkUp,
+  withRouteSocket,
+} from '../linux/netlink.js';
+import { NetworkSetupError, checkInterfaceName } from './veth.js';
 
 export interface BridgeConfig {
   /** The bridge's interface name (at most 15 bytes). */
@@ -104,37 +121,52 @@ export function validateBridgeConfig(cfg: BridgeConfig): Subnet {
   return s;
 }
 
+// ---- netlink ----
+
+/**
+ * Runs `fn`; a kernel refusal (a SyscallError from netlink) becomes a NetworkSetupError that says what was
+ * being done (`context`) and keeps the errno in `cause`.
+ */
+export function netlinkStep<T>(context: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof SyscallError) throw new NetworkSetupError(`${context}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
+
+/** Deletes interface `name` through `sock` (a veth takes its peer with it); false if it was not there. */
+export function deleteLinkIfPresent(sock: number, name: string): boolean {
+  try {
+    removeLink(sock, name);
+    return true;
+  } catch (err) {
+    if (err instanceof SyscallError && err.code === 'ENODEV') return false;
+    throw err;
+  }
+}
+
 // ---- the host's routes ----
 
-interface RouteEntry {
-  dst?: string;
-  dev?: string;
-  type?: string;
-  table?: string;
-  gateway?: string;
+const TABLE_NAMES: Record<number, string> = { 253: 'default', 254: 'main', 255: 'local' };
+
+/** A route the way `ip route` prints it, e.g. "local 10.1.0.5 dev eth0 table local". */
+function describeRoute(r: NetlinkRoute): string {
+  const dst = r.prefixLength === 32 ? r.destination : `${r.destination}/${r.prefixLength}`;
+  const table = TABLE_NAMES[r.table] ?? String(r.table);
+  return [r.type !== 'unicast' ? r.type : '', dst, r.gateway ? `via ${r.gateway}` : '', r.device ? `dev ${r.device}` : '', table !== 'main' ? `table ${table}` : '']
+    .filter(Boolean)
+    .join(' ');
 }
 
 /** Routes of the host (every table) whose destination overlaps `subnet`, ignoring default routes and those on `ownDevice`. */
 export function overlappingRoutes(subnet: Subnet, ownDevice: string): string[] {
-  const routes = ipJson<RouteEntry[]>(['-4', 'route', 'show', 'table', 'all']);
-  const found: string[] = [];
-  for (const r of routes) {
-    if (!r.dst || r.dst === 'default' || r.dev === ownDevice) continue;
-    if (r.type === 'broadcast' || r.type === 'multicast') continue;
-    let dst: Subnet;
-    try {
-      dst = parseCidr(r.dst.includes('/') ? r.dst : `${r.dst}/32`, false);
-    } catch {
-      continue; // not an IPv4 destination we understand
-    }
-    if (dst.prefixLength === 0) continue;
-    if (subnetsOverlap(subnet, dst)) {
-      found.push([r.type && r.type !== 'unicast' ? r.type : '', r.dst, r.gateway ? `via ${r.gateway}` : '', r.dev ? `dev ${r.dev}` : '', r.table && r.table !== 'main' ? `table ${r.table}` : '']
-        .filter(Boolean)
-        .join(' '));
-    }
-  }
-  return found;
+  const routes = netlinkStep("reading the host's routes", () => withRouteSocket(listIPv4Routes));
+  return routes
+    .filter((r) => r.prefixLength !== 0 && r.device !== ownDevice && r.type !== 'broadcast' && r.type !== 'multicast')
+    .filter((r) => subnetsOverlap(subnet, parseCidr(`${r.destination}/${r.prefixLength}`, false)))
+    .map(describeRoute);
 }
 
 /** Throws naming TSLAB_SUBNET when a route of the host (not on the bridge itself) overlaps the subnet. */
@@ -191,12 +223,6 @@ export function withNetworkLock<T>(fn: () => T): T {
 
 // ---- the bridge ----
 
-interface AddrInfo {
-  family?: string;
-  local?: string;
-  prefixlen?: number;
-}
-
 function randomMac(): string {
   const b = randomBytes(6);
   b[0] = (b[0]! & 0xfe) | 0x02; // unicast, locally administered
@@ -206,31 +232,37 @@ function randomMac(): string {
 /** ensureBridge without taking the lock: for callers already holding it. */
 export function ensureBridgeLocked(cfg: BridgeConfig): void {
   const subnet = validateBridgeConfig(cfg);
-  const link = findLink(cfg.name);
-  if (!link) {
-    assertSubnetFree(cfg, subnet, `subnet ${cfg.subnet}`);
-    // A fixed MAC: otherwise the bridge takes the lowest of its ports' and changes it as containers come
-    // and go, leaving the containers' ARP entries for the gateway stale. No STP, no forwarding delay.
-    runIp(['link', 'add', 'name', cfg.name, 'address', randomMac(), 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
-  } else if (link.linkinfo?.info_kind !== 'bridge') {
+  netlinkStep(`bridge ${cfg.name}`, () =>
+    withRouteSocket((sock) => {
+      const link = getLink(sock, cfg.name);
+      if (!link) {
+        assertSubnetFree(cfg, subnet, `subnet ${cfg.subnet}`);
+        // A fixed MAC: otherwise the bridge takes the lowest of its ports' and changes it as containers come
+        // and go, leaving the containers' ARP entries for the gateway stale. No STP, no forwarding delay.
+        createBridge(sock, cfg.name, randomMac());
+      } else if (link.kind !== 'bridge') {
+        throw new NetworkSetupError(
+          `interface ${cfg.name} exists but is a ${link.kind ?? 'plain'} device, not a bridge: remove it or choose another bridge name`,
+        );
+      }
+      ensureGatewayAddress(sock, cfg, subnet);
+      setLinkUp(sock, cfg.name);
+    }),
+  );
+}
+
+/** Puts the gateway address on the bridge unless it is there; refuses a bridge holding another address. */
+function ensureGatewayAddress(sock: number, cfg: BridgeConfig, subnet: Subnet): void {
+  const addrs = listIPv4Addresses(sock, cfg.name);
+  if (addrs.some((a) => a.address === cfg.gateway && a.prefixLength === subnet.prefixLength)) return;
+  if (addrs.length > 0) {
+    const have = addrs.map((a) => `${a.address}/${a.prefixLength}`).join(', ');
     throw new NetworkSetupError(
-      `interface ${cfg.name} exists but is a ${link.linkinfo?.info_kind ?? 'plain'} device, not a bridge: remove it or choose another bridge name`,
+      `bridge ${cfg.name} already has ${have}, not ${cfg.gateway}/${subnet.prefixLength} (was ${SUBNET_ENV} changed?): ` +
+        `set ${SUBNET_ENV} back, or remove the containers on it and then the bridge (ip link del ${cfg.name})`,
     );
   }
-  const addrs = (ipJson<Array<{ addr_info?: AddrInfo[] }>>(['addr', 'show', 'dev', cfg.name])[0]?.addr_info ?? []).filter(
-    (a) => a.family === 'inet',
-  );
-  if (!addrs.some((a) => a.local === cfg.gateway && a.prefixlen === subnet.prefixLength)) {
-    if (addrs.length > 0) {
-      const have = addrs.map((a) => `${a.local}/${a.prefixlen}`).join(', ');
-      throw new NetworkSetupError(
-        `bridge ${cfg.name} already has ${have}, not ${cfg.gateway}/${subnet.prefixLength} (was ${SUBNET_ENV} changed?): ` +
-          `set ${SUBNET_ENV} back, or remove the containers on it and then the bridge (ip link del ${cfg.name})`,
-      );
-    }
-    runIp(['addr', 'add', `${cfg.gateway}/${subnet.prefixLength}`, 'dev', cfg.name]);
-  }
-  runIp(['link', 'set', 'dev', cfg.name, 'up']);
+  addIPv4Address(sock, cfg.name, cfg.gateway, subnet.prefixLength);
 }
 
 /** Creates the bridge if missing, puts the gateway address on it and brings it up. Idempotent. */
@@ -239,26 +271,30 @@ export function ensureBridge(cfg: BridgeConfig): void {
   withNetworkLock(() => ensureBridgeLocked(cfg));
 }
 
+/** The names of the bridge's ports among `links`; none if the bridge is not among them. */
+function portsOf(links: NetlinkLink[], name: string): string[] {
+  const bridge = links.find((l) => l.name === name);
+  return bridge ? links.filter((l) => l.masterIndex === bridge.index).map((l) => l.name) : [];
+}
+
 /** The interfaces attached to the bridge (its ports). */
 export function bridgePorts(name: string): string[] {
-  try {
-    return ipJson<Array<{ ifname: string }>>(['link', 'show', 'master', name]).map((l) => l.ifname);
-  } catch (err) {
-    if (err instanceof NetworkSetupError && findLink(name) === undefined) return [];
-    throw err;
-  }
+  return portsOf(netlinkStep(`bridge ${name}`, () => withRouteSocket(listLinks)), name);
 }
 
 /** Deletes the bridge if nothing is attached to it; true if this call deleted it (false: in use, or not there). */
 export function removeBridgeIfUnused(cfg: BridgeConfig): boolean {
   checkInterfaceName(cfg.name);
-  return withNetworkLock(() => {
-    const link = findLink(cfg.name);
-    if (!link) return false;
-    if (link.linkinfo?.info_kind !== 'bridge') {
-      throw new NetworkSetupError(`interface ${cfg.name} is not a bridge: not removing it`);
-    }
-    if (bridgePorts(cfg.name).length > 0) return false;
-    return deleteLink(cfg.name);
-  });
+  return withNetworkLock(() =>
+    netlinkStep(`bridge ${cfg.name}`, () =>
+      withRouteSocket((sock) => {
+        const links = listLinks(sock);
+        const link = links.find((l) => l.name === cfg.name);
+        if (!link) return false;
+        if (link.kind !== 'bridge') throw new NetworkSetupError(`interface ${cfg.name} is not a bridge: not removing it`);
+        if (portsOf(links, cfg.name).length > 0) return false;
+        return deleteLinkIfPresent(sock, cfg.name);
+      }),
+    ),
+  );
 }

@@ -4,16 +4,20 @@
 // namespace with only `lo` (the runtime brings it up). `--network host`: no network namespace of its own.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import { SyscallError } from '../linux/error.js';
+import { addDefaultRoute, addIPv4Address, createVethPair, setLinkMaster, setLinkUp, withRouteSocket } from '../linux/netlink.js';
 import {
   type BridgeConfig,
+  deleteLinkIfPresent,
   ensureBridgeLocked,
   hostRange,
+  netlinkStep,
   parseIPv4,
   subnetContains,
   validateBridgeConfig,
   withNetworkLock,
 } from './bridge.js';
-import { IpCommandError, NetworkSetupError, checkInterfaceName, deleteLink, runIp } from './veth.js';
+import { NetworkSetupError, checkInterfaceName } from './veth.js';
 
 export type NetworkMode = 'bridge' | 'none' | 'host';
 
@@ -59,29 +63,20 @@ export function attachToBridge(cfg: BridgeConfig, pid: number, address: string, 
   try {
     withNetworkLock(() => {
       ensureBridgeLocked(cfg);
-      try {
-        runIp(['link', 'add', 'name', hostVeth, 'type', 'veth', 'peer', 'name', CONTAINER_IFACE, 'netns', String(pid)]);
-      } catch (err) {
-        if (err instanceof IpCommandError && err.exists) {
-          throw new NetworkSetupError(
-            `cannot create veth ${hostVeth}: an interface of that name exists on the host, or ${CONTAINER_IFACE} exists in the namespace of pid ${pid} ` +
-              `(a container that was not removed? \`ip link del ${hostVeth}\` if it is stale)`,
-          );
-        }
-        throw err;
-      }
-      created = true;
-      runIp(['link', 'set', 'dev', hostVeth, 'master', cfg.name]);
-      runIp(['link', 'set', 'dev', hostVeth, 'up']);
+      netlinkStep(`veth ${hostVeth}`, () =>
+        withRouteSocket((sock) => {
+          createHostVeth(sock, hostVeth, pid);
+          created = true;
+          setLinkMaster(sock, hostVeth, cfg.name);
+          setLinkUp(sock, hostVeth);
+        }),
+      );
     });
-    runIp(['addr', 'add', `${address}/${subnet.prefixLength}`, 'dev', CONTAINER_IFACE], pid);
-    runIp(['link', 'set', 'dev', CONTAINER_IFACE, 'up'], pid);
-    runIp(['link', 'set', 'dev', 'lo', 'up'], pid);
-    runIp(['route', 'add', 'default', 'via', cfg.gateway, 'dev', CONTAINER_IFACE], pid);
+    configureInside(pid, address, subnet.prefixLength, cfg.gateway);
   } catch (err) {
     if (created) {
       try {
-        deleteLink(hostVeth);
+        detachFromBridge(hostVeth);
       } catch {
         /* the original error says more */
       }
@@ -91,10 +86,38 @@ export function attachToBridge(cfg: BridgeConfig, pid: number, address: string, 
   return { mode: 'bridge', address, gateway: cfg.gateway, prefixLength: subnet.prefixLength, hostVeth };
 }
 
+/** The veth pair, its peer made as eth0 right inside the namespace of pid; a name clash explained. */
+function createHostVeth(sock: number, hostVeth: string, pid: number): void {
+  try {
+    createVethPair(sock, hostVeth, CONTAINER_IFACE, pid);
+  } catch (err) {
+    if (err instanceof SyscallError && err.code === 'EEXIST') {
+      throw new NetworkSetupError(
+        `cannot create veth ${hostVeth}: an interface of that name exists on the host, or ${CONTAINER_IFACE} exists in the namespace of pid ${pid} ` +
+          `(a container that was not removed? \`ip link del ${hostVeth}\` if it is stale)`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+/** Inside the namespace of pid: eth0 with its address and up, lo up, the default route via the gateway. */
+function configureInside(pid: number, address: string, prefixLength: number, gateway: string): void {
+  netlinkStep(`${CONTAINER_IFACE} in the network namespace of pid ${pid}`, () =>
+    withRouteSocket((sock) => {
+      addIPv4Address(sock, CONTAINER_IFACE, address, prefixLength);
+      setLinkUp(sock, CONTAINER_IFACE);
+      setLinkUp(sock, 'lo');
+      addDefaultRoute(sock, gateway, CONTAINER_IFACE);
+    }, pid),
+  );
+}
+
 /** Removes the container's veth pair. Idempotent: the kernel removes it by itself when the namespace goes. */
 export function detachFromBridge(hostVeth: string): void {
   checkInterfaceName(hostVeth);
-  deleteLink(hostVeth);
+  netlinkStep(`veth ${hostVeth}`, () => withRouteSocket((sock) => deleteLinkIfPresent(sock, hostVeth)));
 }
 
 function checkOwnNetns(pid: number): void {

@@ -1,6 +1,6 @@
 // A veth pair between the host and a process's network namespace, configured with iproute2's `ip` (which
-// speaks netlink for us). Used by the lab's lesson container; `tslab run`'s bridge networking
-// (bridge.ts, container-net.ts) builds on the `ip` helpers below.
+// speaks netlink for us). Used by the lab's lesson container; `tslab run`'s bridge networking (bridge.ts,
+// container-net.ts) shares only the name check and the error type: it speaks netlink itself (src/linux/netlink.ts).
 import { execFileSync } from 'node:child_process';
 
 export interface VethPlan {
@@ -16,7 +16,7 @@ export interface VethPlan {
 export class NetworkSetupError extends Error {}
 
 /** The kernel's limit on an interface name (IFNAMSIZ 16, NUL included). */
-export const IFNAME_MAX = 15;
+const IFNAME_MAX = 15;
 
 /** Throws unless `name` is a name the kernel takes for an interface. */
 export function checkInterfaceName(name: string): void {
@@ -29,7 +29,7 @@ export function checkInterfaceName(name: string): void {
 }
 
 /** A failed `ip` command; `stderr` is what iproute2 said. */
-export class IpCommandError extends NetworkSetupError {
+class IpCommandError extends NetworkSetupError {
   constructor(
     message: string,
     readonly stderr: string,
@@ -48,7 +48,7 @@ export class IpCommandError extends NetworkSetupError {
 }
 
 /** Runs `ip ARGS` (in the network namespace of `netnsOfPid`, through nsenter, if given); returns its stdout. */
-export function runIp(args: string[], netnsOfPid?: number): string {
+function runIp(args: string[], netnsOfPid?: number): string {
   const [command, argv] = netnsOfPid === undefined ? ['ip', args] : ['nsenter', [`--net=/proc/${netnsOfPid}/ns/net`, 'ip', ...args]];
   try {
     return execFileSync(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });

@@ -178,7 +178,7 @@ describe.skipIf(!isRoot)('a bridge with two namespaces', () => {
     }
     const vethE = `tslte${tag}`;
     veths.add(vethE);
-    expect(() => attachToBridge(cfg, c, addressIn(cfg, 9), vethE)).toThrow(/ip route add default via .*File exists/);
+    expect(() => attachToBridge(cfg, c, addressIn(cfg, 9), vethE)).toThrow(/RTM_NEWROUTE default via .* dev eth0: EEXIST/);
     expect(findLink(vethE)).toBeUndefined();
     expect(bridgePorts(cfg.name).sort()).toEqual([vethA, vethB].sort());
   });
