@@ -99,7 +99,7 @@ async function reset(lessonName: string | undefined): Promise<void> {
 }
 
 /** Runs lab command `name` with its words `rest` and the parsed flags; returns the exit status. */
-export async function labCommand(name: string, rest: string[], args: ParsedArgs): Promise<number> {
+async function labCommand(name: string, rest: string[], args: ParsedArgs): Promise<number> {
   const source = args.flags.has('reference') ? 'reference' : 'mine';
   switch (name) {
     case 'start': {
@@ -152,5 +152,15 @@ export async function labCommand(name: string, rest: string[], args: ParsedArgs)
     }
     default:
       throw new UsageError(`unknown command "${name}"`);
+  }
+}
+
+/** labCommand with its failures printed: 2 for a usage error, 1 for anything else. */
+export async function runLabCommand(name: string, rest: string[], args: ParsedArgs): Promise<number> {
+  try {
+    return await labCommand(name, rest, args);
+  } catch (err) {
+    process.stderr.write(`tslab: ${err instanceof Error ? err.message : String(err)}\n`);
+    return err instanceof UsageError ? 2 : 1;
   }
 }

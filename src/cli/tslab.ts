@@ -97,8 +97,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (!LAB_COMMANDS.includes(name)) throw new UsageError(`unknown command "${name}"\n${USAGE}`);
     if (ROOT_COMMANDS.includes(name)) requireRoot(name);
-    const { labCommand } = await import('./lab-commands.js');
-    return await labCommand(name, rest, args);
+    // Each bundle has its own copy of UsageError: the family reports its own failures.
+    const { runLabCommand } = await import('./lab-commands.js');
+    return await runLabCommand(name, rest, args);
   } catch (err) {
     process.stderr.write(`tslab: ${err instanceof Error ? err.message : String(err)}\n`);
     return err instanceof UsageError ? 2 : 1;
