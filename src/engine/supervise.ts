@@ -1,5 +1,6 @@
 // The monitor of one container (what conmon is to podman): creates it through the runtime, wires its
-// network between create and start, starts it, waits for its end, records the exit status and cleans up. The foreground `tslab run` is its own monitor; `run -d` starts a detached one.
+// network between create and start, starts it, waits for its end, records the exit status and cleans up.
+// The foreground `tslab run` is its own monitor; `run -d` starts a detached one.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { relayTerminal } from '../runtime/terminal-relay.js';
@@ -106,7 +107,12 @@ async function supervise(runtime: ContainerRuntime, initial: ContainerRecord, op
     await Promise.race([relay.done, sleep(1000)]);
     relay.close();
   }
-  forceDelete(runtime, record.id);
+  try {
+    runtime.delete(record.id, true);
+  } catch (err) {
+    // The container ran: its status stands, but what the runtime could not remove must be said.
+    process.stderr.write(`tslab: ${(err as Error).message}\n`);
+  }
   return finish(loadRecord(record.id), status);
 }
 
