@@ -515,11 +515,14 @@ export function addDefaultRoute(sock: number, gateway: string, device: string): 
   change(sock, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, header, [[RTA_GATEWAY, via], [RTA_OIF, u32(indexOf(sock, device, op))]], op, object);
 }
 
-function parseRoute(body: Buffer, names: Map<number, string>): NetlinkRoute {
+/** A route, or undefined when its outgoing interface is gone (deleted after the route dump: the route went with it). */
+function parseRoute(body: Buffer, names: Map<number, string>): NetlinkRoute | undefined {
   const attrs = parseAttrs(body.subarray(12));
   const dst = attrs.get(RTA_DST);
   const gateway = attrs.get(RTA_GATEWAY);
   const oif = attrs.get(RTA_OIF);
+  const device = oif && names.get(oif.readUInt32LE(0));
+  if (oif && device === undefined) return undefined;
   return {
     destination: dst ? formatIPv4(dst) : '0.0.0.0',
     prefixLength: body.readUInt8(1),
@@ -527,14 +530,15 @@ function parseRoute(body: Buffer, names: Map<number, string>): NetlinkRoute {
     table: attrs.get(RTA_TABLE)?.readUInt32LE(0) ?? body.readUInt8(4),
     type: ROUTE_TYPES[body.readUInt8(7)] ?? String(body.readUInt8(7)),
     gateway: gateway && formatIPv4(gateway),
-    device: oif && names.get(oif.readUInt32LE(0)),
+    device,
   };
 }
 
 /** Every IPv4 route of every table (`ip -4 route show table all`). */
 export function listIPv4Routes(sock: number): NetlinkRoute[] {
+  // Routes first, then the links that name their devices: a link made in between (another `tslab run`
+  // creating the bridge) cannot leave a route without its device's name.
+  const routes = dump(sock, RTM_GETROUTE, rtmsg(), 'RTM_GETROUTE').filter((body) => body.readUInt8(0) === AF_INET);
   const names = new Map(listLinks(sock).map((l) => [l.index, l.name]));
-  return dump(sock, RTM_GETROUTE, rtmsg(), 'RTM_GETROUTE')
-    .filter((body) => body.readUInt8(0) === AF_INET)
-    .map((body) => parseRoute(body, names));
+  return routes.flatMap((body) => parseRoute(body, names) ?? []);
 }
