@@ -78,7 +78,8 @@ async function supervise(runtime: ContainerRuntime, initial: ContainerRecord, op
     record.error = (err as Error).message;
     process.stderr.write(`tslab: ${record.error}\n`);
     forceDelete(runtime, record.id);
-    await init.ended;
+    // A runtime that failed to kill it must not keep us waiting for good.
+    await Promise.race([init.ended, sleep(10_000)]);
     return finish(record, 125);
   }
   const forward = (signal: NodeJS.Signals) => {
