@@ -25,6 +25,8 @@ export default defineConfig({
       lifecycle('tslab'),
       { extends: true, test: { name: 'lab', include: ['test/lab/**/*.test.ts'] } },
       { extends: true, test: { name: 'engine', include: ['test/engine/**/*.test.ts'] } },
+      // Hostile input: fuzzed configs, hostile images, kill -9 during create, escapes from inside a container.
+      { extends: true, test: { name: 'security', include: ['test/security/**/*.test.ts'] } },
     ],
   },
 });
