@@ -91,7 +91,7 @@ export async function engineCommand(name: string, argv: string[], json: boolean)
       if (args.flags.has('quiet')) return write(records.map((r) => `${r.id.slice(0, 12)}\n`).join('')), 0;
       const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']];
       for (const r of records) {
-        const status = r.status === 'running' ? `Up ${ago(r.startedAt).replace(' ago', '')}` : r.status === 'exited' ? `Exited (${r.exitCode ?? '?'}) ${ago(r.finishedAt)}` : 'Created';
+        const status = r.status === 'running' ? `Up ${ago(r.startedAt).replace(' ago', '')}` : r.status === 'exited' ? `Exited (${r.exitCode ?? 'unknown'}) ${ago(r.finishedAt)}` : 'Created';
         const ports = r.ports.map((p) => `0.0.0.0:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ');
         const command = JSON.stringify(r.command.join(' ')).slice(0, 22);
         rows.push([r.id.slice(0, 12), r.image, command, ago(r.created), status, ports, r.name]);
@@ -102,7 +102,10 @@ export async function engineCommand(name: string, argv: string[], json: boolean)
     case 'logs': {
       const args = parseDockerArgs(argv, [{ long: 'follow', short: 'f', value: false }]);
       if (!args.positional[0]) throw new UsageError('logs needs a container: tslab logs [-f] CONTAINER');
-      await engine.streamLogs(args.positional[0], args.flags.has('follow'), (chunk) => process.stdout.write(chunk));
+      // Waits for the pipe to take each chunk: a log of gigabytes must not pile up in memory.
+      await engine.streamLogs(args.positional[0], args.flags.has('follow'), (chunk) =>
+        process.stdout.write(chunk) ? Promise.resolve() : new Promise((resolve) => process.stdout.once('drain', resolve)),
+      );
       return 0;
     }
     case 'exec': {

@@ -7,10 +7,11 @@ import { projectRoot } from '../project-root.js';
 import { cgroupDirsOf } from '../runtime/cgroups/detect.js';
 import { isAlive } from '../runtime/proc.js';
 import { createContainer } from './create.js';
-import { findRecord, listRecords, loadRecord, refreshStatus, type ContainerRecord } from './record.js';
+import { fileStep } from './file-step.js';
+import { findRecord, listRecords, loadRecord, refreshStatus, saveRecord, type ContainerRecord } from './record.js';
 import { RuntimeCallError, runtimeDriver } from './runtime-driver.js';
 import type { RunOptions } from './spec.js';
-import { removeContainerFiles } from './storage.js';
+import { removeContainerFiles, unmountRootfs } from './storage.js';
 import { superviseContainer } from './supervise.js';
 import { disconnectNetwork } from './network.js';
 
@@ -35,7 +36,7 @@ export async function runContainer(options: RunOptions, runtime: string, write: 
   if (!options.detach) {
     return superviseContainer(record.id, { stdio: [options.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'], forwardSignals: true });
   }
-  const log = fs.openSync(record.logFile, 'a');
+  const log = fileStep("opening the container's log", record.logFile, () => fs.openSync(record.logFile, 'a'));
   const monitor = spawn(process.execPath, [distScript('engine', 'monitor-main.cjs'), record.id], { stdio: ['ignore', log, log], env: helperEnv(), detached: true });
   fs.closeSync(log);
   monitor.unref();
@@ -98,6 +99,7 @@ export async function killContainer(nameOrId: string, signal = 'SIGKILL'): Promi
 /** `tslab stop`: the image's stop signal, then SIGKILL after `timeoutSeconds`. */
 export async function stopContainer(nameOrId: string, timeoutSeconds = 10): Promise<ContainerRecord> {
   const record = findRecord(nameOrId);
+  if (monitorLost(record)) return releaseUnmonitored(record);
   if (!running(record)) return record;
   await signalContainer(record, record.stopSignal, { ignoreEnded: true });
   if (!(await waitForExit(record, timeoutSeconds * 1000))) await signalContainer(record, 'SIGKILL', { ignoreEnded: true });
@@ -106,10 +108,37 @@ export async function stopContainer(nameOrId: string, timeoutSeconds = 10): Prom
   return loadRecord(record.id);
 }
 
+/** Whether the record was left "created" or "running" by a monitor that died (refreshStatus shows it exited). */
+function monitorLost(record: ContainerRecord): boolean {
+  return record.status !== 'exited' && record.monitor !== undefined && refreshStatus(record).status === 'exited';
+}
+
+/**
+ * What the dead monitor would have done at the container's end: end what is left of it (the runtime's
+ * forced delete kills the init and removes its cgroups and state), release its network and overlay mount,
+ * and record it as exited with an unknown status.
+ */
+async function releaseUnmonitored(record: ContainerRecord): Promise<ContainerRecord> {
+  try {
+    (await runtimeDriver(record.runtime)).delete(record.id, true);
+  } catch (err) {
+    if (record.pid !== undefined && record.pidStartTime !== undefined && isAlive(record.pid, record.pidStartTime)) {
+      throw new EngineError(`could not end container ${record.name}, whose monitor died: ${(err as Error).message}`);
+    }
+    // Nothing left in the runtime's state.
+  }
+  disconnectNetwork(record);
+  unmountRootfs(record);
+  const ended = { ...refreshStatus(record), proxies: [], monitor: undefined };
+  saveRecord(ended);
+  return ended;
+}
+
 /** `tslab rm`: refuses a running container unless forced. */
 export async function removeContainer(nameOrId: string, force: boolean): Promise<ContainerRecord> {
   const record = findRecord(nameOrId);
-  if (running(record)) {
+  if (monitorLost(record)) await releaseUnmonitored(record);
+  else if (running(record)) {
     if (!force) throw new EngineError(`container ${record.name} is running: stop it first, or use rm -f`);
     await signalContainer(record, 'SIGKILL', { ignoreEnded: true });
     await waitForExit(record, 10_000);
@@ -133,26 +162,38 @@ export function listContainers(all: boolean): ContainerRecord[] {
     .sort((a, b) => b.created.localeCompare(a.created));
 }
 
-/** `tslab logs [-f]`: what the container wrote (detached containers log to a file). */
-export async function streamLogs(nameOrId: string, follow: boolean, write: (chunk: Buffer) => void): Promise<void> {
+/** `tslab logs [-f]`: what the container wrote (detached containers log to a file), streamed: a log may be larger than memory. */
+export async function streamLogs(nameOrId: string, follow: boolean, write: (chunk: Buffer) => Promise<void>): Promise<void> {
   const record = findRecord(nameOrId);
   let offset = 0;
-  const drain = () => {
-    let data: Buffer;
+  const chunk = Buffer.alloc(1024 * 1024);
+  const drain = async () => {
+    const fd = fileStep("opening the container's log", record.logFile, () => {
+      try {
+        return fs.openSync(record.logFile, 'r');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // a foreground container has no log file
+        throw err;
+      }
+    });
+    if (fd === undefined) return;
     try {
-      data = fs.readFileSync(record.logFile);
-    } catch {
-      return;
+      for (;;) {
+        const n = fileStep("reading the container's log", record.logFile, () => fs.readSync(fd, chunk, 0, chunk.length, offset));
+        if (n === 0) break;
+        offset += n;
+        await write(chunk.subarray(0, n));
+      }
+    } finally {
+      fs.closeSync(fd);
     }
-    if (data.length > offset) write(data.subarray(offset));
-    offset = data.length;
   };
-  drain();
+  await drain();
   while (follow && running(loadRecord(record.id))) {
     await sleep(100);
-    drain();
+    await drain();
   }
-  drain();
+  await drain();
 }
 
 /** `tslab exec`: a command in the container's namespaces, root, cgroups and capabilities. */

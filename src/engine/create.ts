@@ -11,7 +11,8 @@ import { parsePortMapping } from '../net/port-proxy.js';
 import { formatSpec } from '../runtime/spec/default-spec.js';
 import { disconnectNetwork, planNetwork } from './network.js';
 import { containerDir } from './paths.js';
-import { nameTaken, newContainerId, saveRecord, type ContainerRecord } from './record.js';
+import { checkContainerName, nameTaken, newContainerId, saveRecord, type ContainerRecord } from './record.js';
+import { fileStep } from './file-step.js';
 import { containerSpec, RunOptionError, type RunOptions } from './spec.js';
 import { mountRootfs, removeContainerFiles } from './storage.js';
 
@@ -21,13 +22,13 @@ export async function createContainer(options: RunOptions, runtime: string): Pro
   const image = loadImage(store, options.image);
   const id = newContainerId();
   const name = options.name ?? `tslab_${id.slice(0, 8)}`;
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new RunOptionError(`invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  checkContainerName(name);
   if (nameTaken(name)) throw new RunOptionError(`the container name "${name}" is already in use: remove that container (tslab rm ${name}) or pick another name`);
   if (options.tty && options.detach) throw new RunOptionError('-t with -d is not supported: a detached container has no terminal to relay to');
   if (options.publish.length && options.network !== 'bridge') throw new RunOptionError(`-p needs --network bridge (it is ${options.network})`);
   const ports = options.publish.map(parsePortMapping);
   const dir = containerDir(id);
-  fs.mkdirSync(path.join(dir, 'bundle'), { recursive: true });
+  fileStep("creating the container's bundle directory", path.join(dir, 'bundle'), () => fs.mkdirSync(path.join(dir, 'bundle'), { recursive: true }));
   const record: ContainerRecord = {
     id,
     name,
@@ -57,7 +58,8 @@ export async function createContainer(options: RunOptions, runtime: string): Pro
     writeEtcFiles(record.rootfs, { hostname, address: record.network.address });
     const spec = containerSpec({ options, image: image.config.config ?? {}, rootfs: record.rootfs, hostname });
     record.command = spec.process!.args;
-    fs.writeFileSync(path.join(record.bundle, 'config.json'), formatSpec(spec));
+    const config = path.join(record.bundle, 'config.json');
+    fileStep("writing the container's config", config, () => fs.writeFileSync(config, formatSpec(spec)));
     saveRecord(record);
     return record;
   } catch (err) {

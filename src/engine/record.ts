@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { ContainerNetwork } from '../net/container-net.js';
 import type { PortMapping } from '../net/port-proxy.js';
 import { isAlive } from '../runtime/proc.js';
+import { fileStep } from './file-step.js';
 import { containerDir, containersDir } from './paths.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
@@ -44,22 +45,46 @@ export interface ContainerRecord {
 
 export class NoSuchContainerError extends Error {}
 
+/** A name or id given to a tslab command that cannot name a container (and must not reach a path). */
+export class InvalidContainerNameError extends Error {}
+
+/** docker's rule for container names; ids (64 hex digits) and their prefixes fit it too. */
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+const ID_RE = /^[0-9a-f]{64}$/;
+
+export function checkContainerName(name: string, what = 'container name'): void {
+  if (!NAME_RE.test(name)) {
+    throw new InvalidContainerNameError(`invalid ${what} ${JSON.stringify(name)}: it must be 2 or more of [a-zA-Z0-9_.-], starting with a letter or digit`);
+  }
+}
+
+/** Ids are made by newContainerId; anything else (from a path or a tampered record) is refused before a path is built from it. */
+function checkId(id: string): void {
+  if (!ID_RE.test(id)) throw new InvalidContainerNameError(`invalid container id ${JSON.stringify(id)}: an id is 64 hex digits`);
+}
+
 export function newContainerId(): string {
   return randomBytes(32).toString('hex');
 }
 
 export function recordFile(id: string): string {
+  checkId(id);
   return path.join(containerDir(id), 'record.json');
 }
 
 export function saveRecord(record: ContainerRecord): void {
   const file = recordFile(record.id);
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify(record, null, 2));
-  fs.renameSync(`${file}.tmp`, file);
+  fileStep('saving the container record', file, () => {
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify(record, null, 2));
+    fs.renameSync(`${file}.tmp`, file);
+  });
 }
 
 export function loadRecord(id: string): ContainerRecord {
-  return JSON.parse(fs.readFileSync(recordFile(id), 'utf8')) as ContainerRecord;
+  const file = recordFile(id);
+  const record = fileStep('reading the container record', file, () => JSON.parse(fs.readFileSync(file, 'utf8')) as ContainerRecord);
+  if (record.id !== id) throw new InvalidContainerNameError(`the container record ${file} names another id (${JSON.stringify(record.id)}): not using it`);
+  return record;
 }
 
 export function listRecords(): ContainerRecord[] {
@@ -70,6 +95,7 @@ export function listRecords(): ContainerRecord[] {
     return [];
   }
   return ids.flatMap((id) => {
+    if (!ID_RE.test(id)) return [];
     try {
       return [refreshStatus(loadRecord(id))];
     } catch {
@@ -78,17 +104,30 @@ export function listRecords(): ContainerRecord[] {
   });
 }
 
-/** A running record whose process and monitor are both gone died unobserved (a crash): it has exited. */
+/** Why a container is shown as exited with no status: the monitor that would have recorded its end is gone. */
+export function lostMonitorNote(monitorPid: number): string {
+  return `its monitor (pid ${monitorPid}) died before recording the container's end: the exit status is unknown`;
+}
+
+/**
+ * The status as the kernel says it is. A record still "created" or "running" whose monitor has died was left
+ * by a monitor that was killed (or crashed): nobody can record its exit status any more, so it is shown as
+ * exited, status unknown (whatever of it is still alive, `tslab stop` or `rm` ends and releases).
+ */
 export function refreshStatus(record: ContainerRecord): ContainerRecord {
+  if (record.status === 'exited') return record;
+  if (record.monitor) {
+    if (isAlive(record.monitor.pid, record.monitor.startTime)) return record;
+    return { ...record, status: 'exited', exitCode: undefined, error: record.error ?? lostMonitorNote(record.monitor.pid), finishedAt: record.finishedAt ?? new Date().toISOString() };
+  }
   if (record.status !== 'running' || record.pid === undefined || record.pidStartTime === undefined) return record;
-  const alive = isAlive(record.pid, record.pidStartTime);
-  const monitorAlive = record.monitor ? isAlive(record.monitor.pid, record.monitor.startTime) : false;
-  if (alive || monitorAlive) return record;
+  if (isAlive(record.pid, record.pidStartTime)) return record;
   return { ...record, status: 'exited', finishedAt: record.finishedAt ?? new Date().toISOString() };
 }
 
 /** Finds a container by name, full id or unique id prefix, as docker does. */
 export function findRecord(nameOrId: string): ContainerRecord {
+  checkContainerName(nameOrId, 'container name or id');
   const all = listRecords();
   const exact = all.find((r) => r.name === nameOrId || r.id === nameOrId);
   if (exact) return exact;

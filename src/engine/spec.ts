@@ -6,6 +6,7 @@ import { imageCommand, type ImageConfig } from '../image/image.js';
 import { DOCKER_DEFAULT_CAPABILITIES } from '../runtime/capabilities.js';
 import { defaultSpec } from '../runtime/spec/default-spec.js';
 import type { Mount, Spec } from '../runtime/spec/types.js';
+import { readRootfsFile, RootfsFileError } from './rootfs-files.js';
 
 export class RunOptionError extends Error {}
 
@@ -70,35 +71,68 @@ export function mergeEnv(...lists: string[][]): string[] {
   return [...merged.values()];
 }
 
-function lookupId(file: string, name: string): number | undefined {
-  try {
-    const line = fs.readFileSync(file, 'utf8').split('\n').find((l) => l.split(':')[0] === name);
-    return line ? Number(line.split(':')[2]) : undefined;
-  } catch {
-    return undefined;
-  }
+/** runc's range for a uid or gid: a larger number wraps around in the kernel's 32-bit ids (4294967295 is -1, "no change"). */
+export const MAX_ID = 2147483647;
+
+/** The most tslab reads of an image's /etc/passwd or /etc/group (a real one is a few kilobytes). */
+const ID_FILE_MAX_BYTES = 1024 * 1024;
+
+/** A uid or gid given as digits, refused outside 0..MAX_ID; undefined if `text` is a name. */
+function numericId(text: string, what: 'uid' | 'gid', source: string): number | undefined {
+  if (!/^\d+$/.test(text)) return undefined;
+  const id = Number(text);
+  if (id > MAX_ID) throw new RunOptionError(`${source}: ${what} ${text} is out of range: a ${what} must be from 0 to ${MAX_ID}`);
+  return id;
 }
 
-/** "uid[:gid]" with numbers or names looked up in the image's /etc/passwd and /etc/group. */
-export function resolveUser(user: string, rootfs: string): { uid: number; gid: number } {
-  const [u, g] = user.split(':');
-  const uid = /^\d+$/.test(u) ? Number(u) : lookupId(path.join(rootfs, 'etc/passwd'), u);
-  if (uid === undefined) throw new RunOptionError(`unable to find user ${u}: no matching entries in the image's /etc/passwd`);
-  let gid: number | undefined;
-  if (g === undefined) {
-    const line = (() => {
-      try {
-        return fs.readFileSync(path.join(rootfs, 'etc/passwd'), 'utf8').split('\n').find((l) => Number(l.split(':')[2]) === uid);
-      } catch {
-        return undefined;
-      }
-    })();
-    gid = line ? Number(line.split(':')[3]) : 0;
-  } else {
-    gid = /^\d+$/.test(g) ? Number(g) : lookupId(path.join(rootfs, 'etc/group'), g);
+/** The entries of the image's /etc/passwd or /etc/group, each split into its fields. */
+function idFileEntries(rootfs: string, file: string, source: string): string[][] {
+  let text: string | undefined;
+  try {
+    text = readRootfsFile(rootfs, file, ID_FILE_MAX_BYTES);
+  } catch (err) {
+    if (err instanceof RootfsFileError) throw new RunOptionError(`cannot resolve ${source}: ${err.message}`);
+    throw err;
   }
-  if (gid === undefined) throw new RunOptionError(`unable to find group ${g}: no matching entries in the image's /etc/group`);
-  return { uid, gid };
+  text ??= '';
+  return text.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => line.split(':'));
+}
+
+/** Field `field` of an id file's entry as an id, refused unless it is a number in range. */
+function idField(entry: string[], field: number, what: 'uid' | 'gid', file: string): number {
+  const text = entry[field] ?? '';
+  const id = numericId(text, what, `the image's ${file} entry for "${entry[0]}"`);
+  if (id === undefined) throw new RunOptionError(`the image's ${file} entry for "${entry[0]}" has the ${what} "${text}", which is not a number`);
+  return id;
+}
+
+/**
+ * "user[:group]" (numbers, or names looked up in the image's /etc/passwd and /etc/group, read inside the
+ * rootfs only) -> ids; a user without a group gets the primary group of its passwd entry, else 0, as docker.
+ */
+export function resolveUser(user: string, rootfs: string, origin = 'user'): { uid: number; gid: number } {
+  const source = `${origin} "${user}"`;
+  const [u, g, ...more] = user.split(':');
+  if (more.length || !u) throw new RunOptionError(`invalid ${source}: use USER[:GROUP], each a name or a number`);
+  let uid = numericId(u, 'uid', source);
+  let entry: string[] | undefined;
+  if (uid === undefined) {
+    entry = idFileEntries(rootfs, '/etc/passwd', source).find((e) => e[0] === u);
+    if (!entry) throw new RunOptionError(`unable to find user ${u}: no matching entries in the image's /etc/passwd`);
+    uid = idField(entry, 2, 'uid', '/etc/passwd');
+  }
+  if (g !== undefined) {
+    if (!g) throw new RunOptionError(`invalid ${source}: the group after ":" is empty`);
+    let gid = numericId(g, 'gid', source);
+    if (gid === undefined) {
+      const group = idFileEntries(rootfs, '/etc/group', source).find((e) => e[0] === g);
+      if (!group) throw new RunOptionError(`unable to find group ${g}: no matching entries in the image's /etc/group`);
+      gid = idField(group, 2, 'gid', '/etc/group');
+    }
+    return { uid, gid };
+  }
+  entry ??= idFileEntries(rootfs, '/etc/passwd', source).find((e) => /^\d+$/.test(e[2] ?? '') && Number(e[2]) === uid);
+  return { uid, gid: entry ? idField(entry, 3, 'gid', '/etc/passwd') : 0 };
 }
 
 function volumeMount(spec: string): Mount {
@@ -138,7 +172,7 @@ export function containerSpec({ options, image, rootfs, hostname }: SpecInputs):
   if (!path.isAbsolute(proc.cwd)) throw new RunOptionError(`the working directory "${proc.cwd}" is invalid: it needs to be an absolute path`);
   const user = options.user ?? image.User;
   if (user) {
-    const { uid, gid } = resolveUser(user, rootfs);
+    const { uid, gid } = resolveUser(user, rootfs, options.user !== undefined ? '-u' : "the image's User");
     proc.user = { uid, gid };
   }
   proc.capabilities = {

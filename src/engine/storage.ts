@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { MNT_DETACH, mount, umount2 } from '../linux/mount.js';
 import { overlayMountData } from '../image/image.js';
 import { parseMountinfo } from '../linux/mountinfo.js';
+import { fileStep } from './file-step.js';
 import { containerDir } from './paths.js';
 import type { ContainerRecord } from './record.js';
 
@@ -12,20 +13,26 @@ import type { ContainerRecord } from './record.js';
 export function mountRootfs(id: string, lowerDirs: string[]): string {
   const dir = containerDir(id);
   const rootfs = path.join(dir, 'rootfs');
-  for (const sub of ['rootfs', 'upper', 'work']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
+  for (const sub of ['rootfs', 'upper', 'work']) {
+    fileStep("creating the container's overlay directory", path.join(dir, sub), () => fs.mkdirSync(path.join(dir, sub), { recursive: true }));
+  }
   mount('overlay', rootfs, 'overlay', 0, overlayMountData(lowerDirs, path.join(dir, 'upper'), path.join(dir, 'work')));
   return rootfs;
 }
 
 function isMounted(target: string): boolean {
-  return parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).some((entry) => entry.mountPoint === target);
+  const text = fileStep('reading the mount table', '/proc/self/mountinfo', () => fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+  return parseMountinfo(text).some((entry) => entry.mountPoint === target);
 }
 
 export function unmountRootfs(record: ContainerRecord): void {
-  if (isMounted(record.rootfs)) umount2(record.rootfs, MNT_DETACH);
+  // Where mountRootfs put it, not a path read back from the record.
+  const rootfs = path.join(containerDir(record.id), 'rootfs');
+  if (isMounted(rootfs)) umount2(rootfs, MNT_DETACH);
 }
 
 export function removeContainerFiles(record: ContainerRecord): void {
   unmountRootfs(record);
-  fs.rmSync(containerDir(record.id), { recursive: true, force: true });
+  const dir = containerDir(record.id);
+  fileStep("removing the container's files", dir, () => fs.rmSync(dir, { recursive: true, force: true }));
 }

@@ -1,7 +1,6 @@
 // The monitor of one container (what conmon is to podman): creates it through the runtime, wires its
 // network between create and start, starts it, waits for its end, records the exit status and cleans up.
 // The foreground `tslab run` is its own monitor; `run -d` starts a detached one.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { relayTerminal } from '../runtime/terminal-relay.js';
 import { readProcStat } from '../runtime/proc.js';
@@ -10,6 +9,7 @@ import { type ContainerRuntime, type CreatedInit, RuntimeCallError, runtimeDrive
 import { loadRecord, saveRecord, type ContainerRecord } from './record.js';
 import { connectNetwork, disconnectNetwork } from './network.js';
 import { removeContainerFiles, unmountRootfs } from './storage.js';
+import { existsInRootfs } from './rootfs-files.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -25,7 +25,7 @@ function explainCreateFailure(record: ContainerRecord, error: string): number {
   if (status === 127 && /no such executable file/.test(error)) {
     // The runtime cannot tell "missing" from "not executable" for a path: the rootfs can.
     const file = record.command[0];
-    if (file && fs.existsSync(path.join(record.rootfs, file))) return 126;
+    if (file && existsInRootfs(record.rootfs, file)) return 126;
   }
   return status;
 }

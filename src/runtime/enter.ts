@@ -5,7 +5,7 @@
 // before it runs; this process itself stays out of them (it would otherwise be the OOM killer's first pick).
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import { O_CLOEXEC, O_RDONLY, O_WRONLY, close, fchdir, open } from '../linux/fs.js';
+import { CLOSE_RANGE_CLOEXEC, O_CLOEXEC, O_RDONLY, O_WRONLY, close, closeRange, fchdir, open } from '../linux/fs.js';
 import { chroot } from '../linux/mount.js';
 import {
   CLONE_FS,
@@ -55,6 +55,8 @@ function parseArgs(argv: string[]): { pid: number; cgroupDirs: string[]; command
 }
 
 function enter(pid: number): void {
+  // Read from the host's /proc: the container's may be anything (a tmpfs, say).
+  const lastCap = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
   const bounding = BigInt(`0x${statusField(pid, 'CapBnd')}`);
   const noNewPrivs = statusField(pid, 'NoNewPrivs') === '1';
   const rootFd = open(`/proc/${pid}/root`, O_RDONLY | O_CLOEXEC);
@@ -75,7 +77,6 @@ function enter(pid: number): void {
   fchdir(rootFd);
   chroot('.');
   close(rootFd);
-  const lastCap = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
   for (let cap = 0; cap <= lastCap; cap++) {
     if (!((bounding >> BigInt(cap)) & 1n)) prctl(PR_CAPBSET_DROP, cap);
   }
@@ -83,6 +84,9 @@ function enter(pid: number): void {
 }
 
 function main(): void {
+  // Whatever our caller left open (a shell's `exec 200</`, say) would be inherited by the command and reach
+  // the host from inside the container: only stdio and the gate go in.
+  closeRange(3, 0xffffffff, CLOSE_RANGE_CLOEXEC);
   const { pid, cgroupDirs, command } = parseArgs(process.argv.slice(2));
   // Opened while the host's /sys/fs/cgroup is still in view.
   const cgroupProcs = cgroupDirs.map((dir) => open(`${dir}/cgroup.procs`, O_WRONLY | O_CLOEXEC));
