@@ -3,17 +3,13 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { dataDir } from './data-dir.js';
 
 const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox', '/sbin/busybox'];
 
 export class RootfsError extends Error {}
 
-/** Where tslab keeps its data: $TSLAB_DATA_DIR, else $XDG_DATA_HOME/tslab, else /var/lib/tslab for root. */
-export function dataDir(): string {
-  if (process.env.TSLAB_DATA_DIR) return process.env.TSLAB_DATA_DIR;
-  if (process.env.XDG_DATA_HOME) return path.join(process.env.XDG_DATA_HOME, 'tslab');
-  return '/var/lib/tslab';
-}
+export { dataDir } from './data-dir.js';
 
 export function defaultRootfsPath(): string {
   return path.join(dataDir(), 'rootfs', 'busybox');

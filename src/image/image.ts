@@ -2,20 +2,13 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DigestMismatchError, digestFile, digestHex, isDigest } from './digest.js';
+import { MAX_LAYERS, checkImageConfig, type ImageConfig, type ImageConfigFile } from './config.js';
+import { DigestMismatchError, digestFile, digestHex, isDigest, verifyDigest } from './digest.js';
+import { layerLimits } from './limits.js';
 import { isIndexMediaType, isManifestMediaType, layerCompression } from './media-types.js';
 import { ImageStore, normalizeRef } from './store.js';
 
-export interface ImageConfig {
-  Entrypoint?: string[] | null;
-  Cmd?: string[] | null;
-  Env?: string[];
-  WorkingDir?: string;
-  User?: string;
-  ExposedPorts?: Record<string, object>;
-  StopSignal?: string;
-  Labels?: Record<string, string>;
-}
+export type { ImageConfig } from './config.js';
 
 export interface Image {
   /** The normalised ref it was loaded by (undefined when loaded by digest). */
@@ -26,7 +19,8 @@ export interface Image {
   /** When the ref named an index: the index's digest. */
   indexDigest?: string;
   configDigest: string;
-  config: { architecture?: string; os?: string; variant?: string; config?: ImageConfig; rootfs: { diff_ids: string[] } };
+  /** The config file, checked (config.ts): only the fields tslab reads, each of the right type and length. */
+  config: ImageConfigFile;
   layers: Array<{ digest: string; mediaType: string; size: number }>;
 }
 
@@ -92,35 +86,45 @@ function pickPlatform(store: ImageStore, index: ManifestDoc, indexDigest: string
   throw new ImageError(`${name} (index ${indexDigest}) has no image for ${host.os}/${host.architecture}; it has: ${platforms || 'none'}`);
 }
 
-/** Loads an image by ref, digest or digest prefix; every blob read is verified. */
+/**
+ * The image an image manifest in the store describes, its config checked (config.ts); `name` is for
+ * messages. Used by loadImage, and by import and pull before they tag what they stored.
+ */
+export function loadManifest(store: ImageStore, manifestDigest: string, name: string): Omit<Image, 'ref' | 'indexDigest'> {
+  const manifest = store.readJson<ManifestDoc>(manifestDigest);
+  if (manifest === null || typeof manifest !== 'object' || manifest.schemaVersion !== 2 || !manifest.config || !Array.isArray(manifest.layers)) {
+    throw new ImageError(`${name}: ${manifestDigest} is not an image manifest (schemaVersion 2 with config and layers)`);
+  }
+  if (manifest.layers.length > MAX_LAYERS) throw new ImageError(`${name}: the manifest lists ${manifest.layers.length} layers, more than the ${MAX_LAYERS} tslab accepts`);
+  const configDigest = manifest.config.digest;
+  if (!isDigest(configDigest)) throw new ImageError(`${name}: the manifest's config digest is missing or not sha256`);
+  const config = checkImageConfig(store.readJson(configDigest), `${name}: the image config ${configDigest}`);
+  const diffIds = config.rootfs.diff_ids;
+  const layers = manifest.layers.map((layer, i) => {
+    if (!isDigest(layer.digest)) throw new ImageError(`${name}: layer ${i} has no sha256 digest`);
+    const mediaType = typeof layer.mediaType === 'string' ? layer.mediaType : '';
+    if (!layerCompression(mediaType)) throw new ImageError(`${name}: layer ${i} (${layer.digest}) has the unsupported media type ${JSON.stringify(mediaType.slice(0, 100)) || '(none)'}`);
+    const size = Number.isSafeInteger(layer.size) && (layer.size as number) >= 0 ? (layer.size as number) : 0;
+    return { digest: layer.digest, mediaType, size };
+  });
+  if (layers.length !== diffIds.length) {
+    throw new ImageError(`${name}: the manifest lists ${layers.length} layers but the config ${diffIds.length} diff_ids`);
+  }
+  return { manifestDigest, manifest, configDigest, config, layers };
+}
+
+/** Loads an image by ref, digest or digest prefix; every blob read is verified, its config checked. */
 export function loadImage(store: ImageStore, ref: string): Image {
   const resolved = store.resolve(ref);
   if (!resolved) throw new ImageError(`no image ${ref}: tslab images lists them`);
   let manifestDigest = resolved;
   let indexDigest: string | undefined;
-  let manifest = store.readJson<ManifestDoc>(resolved);
-  if (isIndexMediaType(manifest.mediaType) || (manifest.mediaType === undefined && Array.isArray(manifest.manifests))) {
+  const doc = store.readJson<ManifestDoc>(resolved);
+  if (doc !== null && typeof doc === 'object' && (isIndexMediaType(doc.mediaType) || (doc.mediaType === undefined && Array.isArray(doc.manifests)))) {
     indexDigest = resolved;
-    manifestDigest = pickPlatform(store, manifest, resolved, ref);
-    manifest = store.readJson<ManifestDoc>(manifestDigest);
+    manifestDigest = pickPlatform(store, doc, resolved, ref);
   }
-  if (manifest.schemaVersion !== 2 || !manifest.config || !Array.isArray(manifest.layers)) {
-    throw new ImageError(`${ref}: ${manifestDigest} is not an image manifest (schemaVersion 2 with config and layers)`);
-  }
-  const configDigest = manifest.config.digest;
-  if (!isDigest(configDigest)) throw new ImageError(`${ref}: the manifest's config digest is missing or not sha256`);
-  const config = store.readJson<Image['config']>(configDigest);
-  const diffIds = config.rootfs?.diff_ids;
-  if (!Array.isArray(diffIds) || !diffIds.every(isDigest)) throw new ImageError(`${ref}: the image config has no rootfs.diff_ids`);
-  const layers = manifest.layers.map((layer, i) => {
-    if (!isDigest(layer.digest)) throw new ImageError(`${ref}: layer ${i} has no sha256 digest`);
-    const mediaType = layer.mediaType ?? '';
-    if (!layerCompression(mediaType)) throw new ImageError(`${ref}: layer ${i} (${layer.digest}) has the unsupported media type ${mediaType || '(none)'}`);
-    return { digest: layer.digest, mediaType, size: layer.size ?? 0 };
-  });
-  if (layers.length !== diffIds.length) {
-    throw new ImageError(`${ref}: the manifest lists ${layers.length} layers but the config ${diffIds.length} diff_ids`);
-  }
+  const image = loadManifest(store, manifestDigest, ref);
   let name: string | undefined;
   if (!isDigest(ref.trim()) && !ref.includes('@')) {
     try {
@@ -130,17 +134,66 @@ export function loadImage(store: ImageStore, ref: string): Image {
     }
     if (name && store.list().every((r) => r.ref !== name)) name = undefined; // it was a digest prefix
   }
-  return { ref: name, manifestDigest, manifest, indexDigest, configDigest, config, layers };
+  return { ref: name, indexDigest, ...image };
 }
 
 const unpacking = new Map<string, Promise<string>>();
 
-async function unpackOnce(store: ImageStore, layer: Image['layers'][number], diffId: string): Promise<string> {
-  const final = store.layerPath(layer.digest);
-  if (fs.existsSync(final)) return final;
-  if (!store.hasBlob(layer.digest)) {
-    throw new ImageError(`layer ${layer.digest} is neither unpacked nor in the store; pull or import the image again`);
+/** The diff_id recorded when the layer was unpacked; undefined if none was (a crash, or an older tslab). */
+function recordedDiffId(store: ImageStore, digest: string): string | undefined {
+  try {
+    const text = fs.readFileSync(store.layerDiffIdPath(digest), 'utf8').trim();
+    return isDigest(text) ? text : undefined;
+  } catch {
+    return undefined;
   }
+}
+
+function recordDiffId(store: ImageStore, digest: string, diffId: string): void {
+  const tmp = store.tempPath('diff_id');
+  try {
+    fs.writeFileSync(tmp, `${diffId}\n`, { mode: 0o600 });
+    fs.renameSync(tmp, store.layerDiffIdPath(digest));
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/**
+ * A layer unpacked before is reused only if its uncompressed tar had the diff_id this image's config
+ * names: a config that lies about a layer it shares with another image is refused here too. A layer
+ * unpacked without a record is checked once (its blob decompressed and hashed, nothing written).
+ */
+async function checkUnpackedLayer(store: ImageStore, layer: Image['layers'][number], diffId: string, what: string): Promise<void> {
+  let recorded = recordedDiffId(store, layer.digest);
+  if (recorded === undefined) {
+    if (!store.hasBlob(layer.digest)) {
+      throw new ImageError(`${what} is unpacked without a record of its diff_id and its blob is gone; pull or import the image again`);
+    }
+    const { streamTar, NullSink } = await import('./tar-stream.js');
+    const { LayerFormatError } = await import('./unpack.js');
+    const digests = await streamTar(store.blobPath(layer.digest), new NullSink(), {
+      limits: layerLimits(),
+      what,
+      formatError: (message) => new LayerFormatError(message),
+    });
+    verifyDigest(digests.fileDigest, layer.digest, `${what} (its blob)`);
+    recorded = digests.tarDigest;
+    recordDiffId(store, layer.digest, recorded);
+  }
+  verifyDigest(recorded, diffId, `${what} (its uncompressed tar, as unpacked, against the config's diff_id)`);
+}
+
+async function unpackOnce(store: ImageStore, layer: Image['layers'][number], diffId: string, what: string): Promise<string> {
+  const final = store.layerPath(layer.digest);
+  if (fs.existsSync(final)) {
+    await checkUnpackedLayer(store, layer, diffId, what);
+    return final;
+  }
+  if (!store.hasBlob(layer.digest)) {
+    throw new ImageError(`${what} is neither unpacked nor in the store; pull or import the image again`);
+  }
+  store.ensurePrivateRoot();
   const staging = path.join(path.dirname(final), `.staging-${digestHex(layer.digest)}-${process.pid}-${randomBytes(4).toString('hex')}`);
   fs.mkdirSync(staging, { recursive: true });
   fs.chmodSync(staging, 0o755); // not the umask's; a "./" entry in the layer sets its own
@@ -148,14 +201,17 @@ async function unpackOnce(store: ImageStore, layer: Image['layers'][number], dif
     try {
       // The tar package loads only when a layer is unpacked, not at every run of an image already unpacked.
       const { unpackLayer } = await import('./unpack.js');
-      await unpackLayer(store.blobPath(layer.digest), staging, { overlayWhiteouts: true, digest: layer.digest, diffId });
+      await unpackLayer(store.blobPath(layer.digest), staging, { overlayWhiteouts: true, digest: layer.digest, diffId, what });
     } catch (err) {
       // A blob damaged on disk usually breaks the gzip stream before its digest can be compared: say so.
       if (!(err instanceof DigestMismatchError) && (await digestFile(store.blobPath(layer.digest))) !== layer.digest) {
-        throw new DigestMismatchError(layer.digest, await digestFile(store.blobPath(layer.digest)), `layer blob ${store.blobPath(layer.digest)}`);
+        throw new DigestMismatchError(layer.digest, await digestFile(store.blobPath(layer.digest)), `${what} (its blob ${store.blobPath(layer.digest)})`);
       }
       throw err;
     }
+    // The record first: a layer directory in place always has one (a crash in between leaves a record
+    // without a directory, which the next unpack rewrites).
+    recordDiffId(store, layer.digest, diffId);
     try {
       fs.renameSync(staging, final);
     } catch (err) {
@@ -173,18 +229,25 @@ async function unpackOnce(store: ImageStore, layer: Image['layers'][number], dif
  * The image's layers unpacked, lowest first, ready as overlayfs lowerdirs (overlayfs wants them in the
  * opposite order: lowerdir=top:...:bottom). A layer is unpacked once, into <root>/layers/<hex>/, through a
  * staging directory renamed into place, so a crash never leaves half a layer; later calls (from any
- * process) reuse it. Each blob is verified against its digest and its uncompressed tar against the diff_id.
+ * process) reuse it once its recorded diff_id matches. Each blob is verified against its digest and its
+ * uncompressed tar against the diff_id, in the one pass that unpacks it; a mismatch removes what it wrote.
  */
-export async function layerDirs(store: ImageStore, image: Image): Promise<string[]> {
+export async function layerDirs(store: ImageStore, image: Pick<Image, 'layers' | 'config' | 'manifestDigest'> & { ref?: string }): Promise<string[]> {
   const dirs: string[] = [];
   for (const [i, layer] of image.layers.entries()) {
     const key = store.layerPath(layer.digest);
-    let pending = unpacking.get(key);
-    if (!pending) {
-      pending = unpackOnce(store, layer, image.config.rootfs.diff_ids[i]).finally(() => unpacking.delete(key));
-      unpacking.set(key, pending);
+    const what = `layer ${i} (${layer.digest}) of ${image.ref ?? image.manifestDigest}`;
+    const diffId = image.config.rootfs.diff_ids[i];
+    const pending = unpacking.get(key);
+    if (pending) {
+      // Another image of this process is unpacking the same blob: wait for it, then check our own diff_id.
+      dirs.push(await pending);
+      await checkUnpackedLayer(store, layer, diffId, what);
+      continue;
     }
-    dirs.push(await pending);
+    const mine = unpackOnce(store, layer, diffId, what).finally(() => unpacking.delete(key));
+    unpacking.set(key, mine);
+    dirs.push(await mine);
   }
   return dirs;
 }

@@ -4,10 +4,12 @@
 //      manifest for this machine's platform (or `platform`), fetched by digest
 //   2. the config and the layers, a few at a time, each verified by the store and resumed from its
 //      `.partial` when an earlier attempt broke off
-//   3. the manifest blob, and only then the tag
+//   3. the manifest blob; its config checked and its layers unpacked (each verified against its diff_id,
+//      within the caps of limits.ts), so an image `tslab run` would refuse is refused here; only then the tag
 //
 // So a failed pull leaves verified blobs and `.partial` files (which the next pull resumes), never a
 // half-written blob and never a tag pointing at an image whose blobs are not all there.
+import { layerDirs, loadManifest } from './image.js';
 import { formatReference, parseReference, type ImageReference } from './reference.js';
 import {
   RegistryClient,
@@ -21,7 +23,7 @@ import {
   type Platform,
   type RegistryClientOptions,
 } from './registry.js';
-import type { ImageStore } from './store.js';
+import { MAX_JSON_BLOB, type ImageStore } from './store.js';
 
 export interface LayerProgress extends BlobProgress {
   /** `config` for the image config, `layer` for a layer. */
@@ -117,6 +119,9 @@ export async function pull(ref: string | ImageReference, options: PullOptions): 
     }
     if (fetched.kind !== 'manifest') throw new RegistryError(`${shown}: not an image manifest`);
     const manifest = fetched.manifest;
+    if (manifest.config.size > MAX_JSON_BLOB) {
+      throw new RegistryError(`${shown}: the image config is ${manifest.config.size} bytes, more than the ${MAX_JSON_BLOB} tslab accepts for one`);
+    }
 
     // Each distinct blob once: a manifest may list the same layer twice, and two writers must never share a .partial.
     const blobs: Array<{ desc: Descriptor; kind: 'config' | 'layer'; index: number }> = [];
@@ -141,6 +146,7 @@ export async function pull(ref: string | ImageReference, options: PullOptions): 
     // The image is complete: the index (so `name@<index digest>` resolves), the manifest, then the tag.
     if (first.kind === 'index') store.writeBlob(first.body, first.digest);
     store.writeBlob(fetched.body, fetched.digest);
+    await layerDirs(store, loadManifest(store, fetched.digest, shown));
     let name: string;
     let tagged = false;
     if (reference.tag) {

@@ -4,6 +4,7 @@
 //   partial/<hex>.partial    an interrupted streamed write (a download), resumed by appending
 //   tmp/                     temporaries of atomic writes (same filesystem, so rename() moves them in)
 //   layers/<hex>/            a layer blob unpacked for overlayfs (see image.ts layerDirs)
+//   layers/<hex>.diff_id     the digest its uncompressed tar had when it was unpacked (checked on reuse)
 //   refs.json                tags: { "version": 1, "refs": { "busybox:latest": "sha256:..." } }
 //
 // Every blob is verified when it is written (the bytes must hash to the expected digest before they are
@@ -13,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LOCK_EX, flock } from '../linux/fs.js';
-import { dataDir } from './default-rootfs.js';
+import { dataDir, makePrivateDir } from './data-dir.js';
 import { Digester, DigestMismatchError, digestHex, isDigest, sha256Digest, verifyDigest } from './digest.js';
 import { isIndexMediaType } from './media-types.js';
 
@@ -76,11 +77,43 @@ function writeAllSync(fd: number, data: Uint8Array): void {
   while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
 }
 
+/** The most bytes a JSON blob (manifest, index, config) may have: they are read whole into memory. */
+export const MAX_JSON_BLOB = 8 * 1024 * 1024;
+
+/** Copies everything `fd` holds, from offset 0, into the new file `dest`, hashing it on the way. */
+function copyFromFd(fd: number, dest: string, digester: Digester): void {
+  const out = fs.openSync(dest, 'wx', 0o600);
+  try {
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    for (let pos = 0; ; ) {
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      pos += n;
+      digester.update(buf.subarray(0, n));
+      writeAllSync(out, buf.subarray(0, n));
+    }
+    fs.fsyncSync(out);
+  } finally {
+    fs.closeSync(out);
+  }
+}
+
 export class ImageStore {
   readonly root: string;
+  private privateRoot = false;
 
   constructor(root?: string) {
     this.root = path.resolve(root ?? path.join(dataDir(), 'images'));
+  }
+
+  /**
+   * Creates the root if missing, private to its owner (0700), and tightens it if it is open to others:
+   * unpacked layers hold the image author's setuid binaries and device nodes. Done before the store writes.
+   */
+  ensurePrivateRoot(): void {
+    if (this.privateRoot) return;
+    makePrivateDir(this.root, 'the image store');
+    this.privateRoot = true;
   }
 
   // ---- paths ----
@@ -98,8 +131,14 @@ export class ImageStore {
     return path.join(this.root, 'layers', digestHex(digest));
   }
 
+  /** Where the diff_id a layer had when it was unpacked is kept (next to its directory, not inside it). */
+  layerDiffIdPath(digest: string): string {
+    return `${this.layerPath(digest)}.diff_id`;
+  }
+
   /** A fresh, unique path in the store's tmp dir (same filesystem as the blobs); `tag` helps humans. */
   tempPath(tag: string): string {
+    this.ensurePrivateRoot();
     fs.mkdirSync(path.join(this.root, 'tmp'), { recursive: true });
     return path.join(this.root, 'tmp', `${tag}.${process.pid}.${randomBytes(6).toString('hex')}`);
   }
@@ -115,9 +154,12 @@ export class ImageStore {
   }
 
   /** The blob's bytes, hashed again on every read: a blob changed on disk throws DigestMismatchError. */
-  readBlob(digest: string): Buffer {
+  readBlob(digest: string, maxBytes?: number): Buffer {
     let data: Buffer;
     try {
+      if (maxBytes !== undefined && fs.statSync(this.blobPath(digest)).size > maxBytes) {
+        throw new ImageStoreError(`blob ${digest} is ${fs.statSync(this.blobPath(digest)).size} bytes, more than the ${maxBytes} a manifest, index or config may have`);
+      }
       data = fs.readFileSync(this.blobPath(digest));
     } catch (err) {
       if (errCode(err) === 'ENOENT') throw new ImageStoreError(`blob ${digest} is not in the image store (${this.root})`);
@@ -129,11 +171,12 @@ export class ImageStore {
 
   /** A JSON blob (manifest, index, config), verified and parsed. */
   readJson<T = unknown>(digest: string): T {
-    const data = this.readBlob(digest);
+    const data = this.readBlob(digest, MAX_JSON_BLOB);
     try {
       return JSON.parse(data.toString('utf8')) as T;
-    } catch (err) {
-      throw new ImageStoreError(`blob ${digest} is not JSON: ${(err as Error).message}`);
+    } catch {
+      // Not the parser's message: it quotes the text, which may be anything (a host file, a secret).
+      throw new ImageStoreError(`blob ${digest} is not valid JSON, so it is no manifest, index or config`);
     }
   }
 
@@ -171,6 +214,7 @@ export class ImageStore {
    */
   async writeBlobStream(source: AsyncIterable<Uint8Array>, expected: string, opts: { append?: boolean } = {}): Promise<string> {
     const hex = digestHex(expected);
+    this.ensurePrivateRoot();
     const partial = this.partialPath(expected);
     fs.mkdirSync(path.dirname(partial), { recursive: true });
     const digester = new Digester();
@@ -209,20 +253,26 @@ export class ImageStore {
   }
 
   /**
-   * Stores a file that is already on disk. It is first copied (or, with `move`, renamed: the file must be
-   * on the store's filesystem and is consumed) into tmp/, hashed there, verified against `expected`, and
-   * renamed into blobs/; so what is verified is exactly what is stored. Returns the digest.
+   * Stores a file that is already on disk: `file` is renamed into tmp/ when `move` is set (it must be on
+   * the store's filesystem and is consumed), else copied from there; an open `{ fd }` (of a file opened
+   * safely by the caller) is copied from offset 0. What is in tmp/ is hashed, verified against `expected`
+   * and renamed into blobs/, so what is verified is exactly what is stored. Returns the digest.
    */
-  async importFile(file: string, opts: { expected?: string; move?: boolean } = {}): Promise<string> {
+  async importFile(file: string | { fd: number; label: string }, opts: { expected?: string; move?: boolean } = {}): Promise<string> {
     if (opts.expected !== undefined) digestHex(opts.expected);
     const tmp = this.tempPath('import');
+    const label = typeof file === 'string' ? file : file.label;
     try {
-      if (opts.move) fs.renameSync(file, tmp);
-      else fs.copyFileSync(file, tmp);
       const digester = new Digester();
-      for await (const chunk of fs.createReadStream(tmp)) digester.update(chunk as Buffer);
+      if (typeof file !== 'string') {
+        copyFromFd(file.fd, tmp, digester);
+      } else {
+        if (opts.move) fs.renameSync(file, tmp);
+        else fs.copyFileSync(file, tmp);
+        for await (const chunk of fs.createReadStream(tmp)) digester.update(chunk as Buffer);
+      }
       const actual = digester.digest();
-      if (opts.expected !== undefined) verifyDigest(actual, opts.expected, file);
+      if (opts.expected !== undefined) verifyDigest(actual, opts.expected, label);
       const dest = this.blobPath(actual);
       fs.mkdirSync(path.dirname(dest), { recursive: true });
       fs.chmodSync(tmp, 0o644);
@@ -266,7 +316,7 @@ export class ImageStore {
 
   /** Runs `change` on the refs under an exclusive flock and writes the result atomically. */
   private updateRefs<T>(change: (refs: Record<string, string>) => T): T {
-    fs.mkdirSync(this.root, { recursive: true });
+    this.ensurePrivateRoot();
     const lock = fs.openSync(path.join(this.root, 'refs.lock'), 'a', 0o644);
     try {
       flock(lock, LOCK_EX, path.join(this.root, 'refs.lock'));
@@ -416,10 +466,11 @@ export class ImageStore {
     }
     for (const name of entries) {
       const full = path.join(layersDir, name);
-      if (/^[a-f0-9]{64}$/.test(name)) {
-        if (keep.has(`sha256:${name}`)) continue;
+      const layer = /^([a-f0-9]{64})(\.diff_id)?$/.exec(name);
+      if (layer) {
+        if (keep.has(`sha256:${layer[1]}`)) continue;
         fs.rmSync(full, { recursive: true, force: true });
-        removed.add(`sha256:${name}`);
+        if (!layer[2]) removed.add(`sha256:${layer[1]}`);
       } else {
         // .staging-<hex>-<pid>-<rand>: an unpack in progress, or left by a crash.
         const pid = Number(/^\.staging-[a-f0-9]{64}-(\d+)-/.exec(name)?.[1]);

@@ -14,21 +14,24 @@
 // unpacked (layerDirs unpacks into a fresh staging directory of its own): the only input an attacker
 // controls is the archive, and it is processed one entry at a time, synchronously.
 //
+// Caps (src/image/limits.ts): the uncompressed tar may not exceed TSLAB_MAX_LAYER_SIZE (default 1 GiB) nor a
+// million entries, counted while it streams; a path may not exceed PATH_MAX (4096 bytes) nor a name NAME_MAX
+// (255). The blob's digest and the diff_id are computed in the same pass and compared at its end; a caller
+// unpacks into a staging directory it removes on any failure (image.ts), so a mismatch leaves nothing.
+//
 // Directory modes, owners and times are applied at the end (deepest first, each path walked again
 // without following symlinks), so a read-only directory can still be filled and its mtime is the archive's.
 // Owners are applied only as root; device nodes are made only where mknod(2) is allowed (else skipped).
 // Extended attributes in PAX headers (SCHILY.xattr.*) are not restored: the tar package does not parse them.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Transform, Writable, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import * as zlib from 'node:zlib';
-import { Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
 import { S_IFBLK, S_IFCHR, S_IFIFO, makedev, mknod } from '../linux/fs.js';
 import { SyscallError } from '../linux/error.js';
 import { lsetxattr } from '../linux/xattr.js';
-import { Digester, digestHex, verifyDigest } from './digest.js';
-import { sniffCompression } from './media-types.js';
+import { digestHex, verifyDigest } from './digest.js';
+import { layerLimits, type TarLimits } from './limits.js';
+import { streamTar, type EntrySink } from './tar-stream.js';
 
 /** A layer tried to write outside its target (or through a symlink). */
 export class LayerSecurityError extends Error {
@@ -61,6 +64,10 @@ export interface UnpackOptions {
   diffId?: string;
   /** Told about what was skipped (device nodes without the right to make them). */
   onWarning?: (message: string) => void;
+  /** Names the layer in messages (default: the file's path). */
+  what?: string;
+  /** Caps other than layerLimits()'s (TSLAB_MAX_LAYER_SIZE, a million entries). */
+  limits?: Partial<TarLimits>;
 }
 
 const WHITEOUT_PREFIX = '.wh.';
@@ -91,22 +98,38 @@ function lstatOrUndefined(p: string): fs.Stats | undefined {
   }
 }
 
-/** An archive path as components: refuses absolute paths and `..`; drops "." and empty components. */
-function splitEntryPath(raw: string, what: string): string[] {
-  if (raw.includes('\0')) throw new LayerSecurityError(`${what} ${JSON.stringify(raw)} contains a NUL byte`);
-  if (raw.startsWith('/')) throw new LayerSecurityError(`${what} ${JSON.stringify(raw)} is absolute; a layer may only name paths inside itself`);
+const PATH_MAX = 4096;
+const NAME_MAX = 255;
+
+/** A path for a message: quoted, and cut short (a hostile one may be 4 KiB of anything). */
+export function shown(raw: string): string {
+  return JSON.stringify(raw.length > 120 ? `${raw.slice(0, 120)}...` : raw);
+}
+
+/** An archive path as components: refuses absolute paths, `..` and over-long ones; drops "." and empty components. */
+export function splitEntryPath(raw: string, what: string): string[] {
+  if (raw.includes('\0')) throw new LayerSecurityError(`${what} ${shown(raw)} contains a NUL byte`);
+  if (raw.startsWith('/')) throw new LayerSecurityError(`${what} ${shown(raw)} is absolute; a layer may only name paths inside itself`);
+  if (Buffer.byteLength(raw) >= PATH_MAX) throw new LayerFormatError(`${what} ${shown(raw)} is ${Buffer.byteLength(raw)} bytes long; a path has at most ${PATH_MAX - 1}`);
   const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw new LayerSecurityError(`${what} ${JSON.stringify(raw)} contains '..'; a layer may not reach outside itself`);
+  if (parts.includes('..')) throw new LayerSecurityError(`${what} ${shown(raw)} contains '..'; a layer may not reach outside itself`);
+  const long = parts.find((p) => Buffer.byteLength(p) > NAME_MAX);
+  if (long !== undefined) throw new LayerFormatError(`${what} ${shown(raw)} has a name of ${Buffer.byteLength(long)} bytes; a name has at most ${NAME_MAX}`);
   return parts;
 }
 
 /** Creates one layer's entries under `root`; see the comment at the top of the file. */
-class LayerWriter {
+class LayerWriter implements EntrySink {
   private readonly isRoot = process.getuid?.() === 0;
   /** Paths (relative, '/'-joined) this layer has created: an opaque marker keeps them. */
   private readonly written = new Set<string>();
   /** Directory metadata applied at the end. */
   private readonly dirMeta = new Map<string, Meta>();
+  /**
+   * Relative paths known to be real directories (not symlinks) right now: parentDir does not lstat them
+   * again for every entry. Emptied whenever anything is removed (a removed directory may come back as a symlink).
+   */
+  private readonly knownDirs = new Set<string>();
   private openFd: number | undefined;
   failed: Error | undefined;
 
@@ -137,21 +160,26 @@ class LayerWriter {
    * symlinks. Missing directories are created when `create` is set, else they are an error.
    */
   private parentDir(parts: string[], raw: string, create: boolean): string {
+    const parentRel = parts.slice(0, -1).join('/');
+    if (parentRel === '' || this.knownDirs.has(parentRel)) return path.join(this.root, parentRel);
     let dir = this.root;
     for (let i = 0; i < parts.length - 1; i++) {
       dir = path.join(dir, parts[i]);
       const rel = parts.slice(0, i + 1).join('/');
+      if (this.knownDirs.has(rel)) continue;
       const st = lstatOrUndefined(dir);
       if (!st) {
-        if (!create) throw new LayerFormatError(`${raw}: ${rel} does not exist in the layer`);
+        if (!create) throw new LayerFormatError(`${shown(raw)}: ${shown(rel)} does not exist in the layer`);
         fs.mkdirSync(dir, 0o755);
         this.written.add(rel);
+        this.knownDirs.add(rel);
         continue;
       }
       if (st.isSymbolicLink()) {
-        throw new LayerSecurityError(`${raw}: the path goes through the symlink ${rel}; a layer may not write through a symlink`);
+        throw new LayerSecurityError(`${shown(raw)}: the path goes through the symlink ${shown(rel)}; a layer may not write through a symlink`);
       }
-      if (!st.isDirectory()) throw new LayerFormatError(`${raw}: ${rel} is not a directory`);
+      if (!st.isDirectory()) throw new LayerFormatError(`${shown(raw)}: ${shown(rel)} is not a directory`);
+      this.knownDirs.add(rel);
     }
     return dir;
   }
@@ -162,6 +190,7 @@ class LayerWriter {
     if (!st) return false;
     if (st.isDirectory() && !st.isSymbolicLink()) {
       if (keepDirectory) return true;
+      this.knownDirs.clear();
       fs.rmSync(full, { recursive: true, force: true });
       return false;
     }
@@ -193,7 +222,7 @@ class LayerWriter {
 
     if (parts.length === 0) {
       if (entry.type !== 'Directory' && entry.type !== 'GNUDumpDir') {
-        throw new LayerFormatError(`entry ${JSON.stringify(raw)} names the layer's root but is a ${entry.type}`);
+        throw new LayerFormatError(`entry ${shown(raw)} names the layer's root but is a ${entry.type}`);
       }
       this.dirMeta.set('', meta);
       entry.resume();
@@ -249,6 +278,7 @@ class LayerWriter {
       case 'Directory':
       case 'GNUDumpDir': {
         if (!this.clear(full, true)) fs.mkdirSync(full, 0o700);
+        this.knownDirs.add(rel);
         this.dirMeta.set(rel, meta);
         break;
       }
@@ -260,12 +290,13 @@ class LayerWriter {
         break;
       }
       case 'Link': {
-        const targetParts = splitEntryPath(entry.linkpath ?? '', `hardlink ${raw} ->`);
-        if (targetParts.length === 0) throw new LayerFormatError(`hardlink ${raw} has no target`);
-        const source = path.join(this.parentDir(targetParts, `hardlink ${raw} -> ${entry.linkpath}`, false), targetParts[targetParts.length - 1]);
+        const targetParts = splitEntryPath(entry.linkpath ?? '', `hardlink ${shown(raw)} ->`);
+        if (targetParts.length === 0) throw new LayerFormatError(`hardlink ${shown(raw)} has no target`);
+        const link = `hardlink ${shown(raw)} -> ${shown(entry.linkpath ?? '')}`;
+        const source = path.join(this.parentDir(targetParts, link, false), targetParts[targetParts.length - 1]);
         const st = lstatOrUndefined(source);
-        if (!st) throw new LayerFormatError(`hardlink ${raw} -> ${entry.linkpath}: the target is not in the layer (so far)`);
-        if (st.isDirectory()) throw new LayerFormatError(`hardlink ${raw} -> ${entry.linkpath}: the target is a directory`);
+        if (!st) throw new LayerFormatError(`${link}: the target is not in the layer (so far)`);
+        if (st.isDirectory()) throw new LayerFormatError(`${link}: the target is a directory`);
         if (source === full) break;
         this.clear(full, false);
         fs.linkSync(source, full); // link(2) without AT_SYMLINK_FOLLOW: a symlink target is linked, not followed
@@ -281,7 +312,7 @@ class LayerWriter {
         } catch (err) {
           if (err instanceof SyscallError && err.code === 'EPERM' && kind !== S_IFIFO) {
             this.written.delete(rel);
-            this.warn(`skipped the device node ${raw}: this process may not create devices (needs CAP_MKNOD)`);
+            this.warn(`skipped the device node ${shown(raw)}: this process may not create devices (needs CAP_MKNOD)`);
             break;
           }
           throw err;
@@ -292,7 +323,7 @@ class LayerWriter {
         break;
       }
       default:
-        throw new LayerFormatError(`${raw}: unsupported tar entry type ${entry.type}`);
+        throw new LayerFormatError(`${shown(raw)}: unsupported tar entry type ${entry.type}`);
     }
     entry.resume();
   }
@@ -305,6 +336,7 @@ class LayerWriter {
       if (this.overlay) {
         lsetxattr(parent, OVERLAY_OPAQUE_XATTR, 'y');
       } else {
+        this.knownDirs.clear();
         for (const child of fs.readdirSync(parent)) {
           const childRel = parentRel ? `${parentRel}/${child}` : child;
           if (!this.written.has(childRel)) fs.rmSync(path.join(parent, child), { recursive: true, force: true });
@@ -314,7 +346,7 @@ class LayerWriter {
     }
     const name = marker.slice(WHITEOUT_PREFIX.length);
     if (name === '' || name === '.' || name === '..') {
-      throw new LayerSecurityError(`whiteout ${JSON.stringify(raw)} does not name a file`);
+      throw new LayerSecurityError(`whiteout ${shown(raw)} does not name a file`);
     }
     const full = path.join(parent, name);
     if (this.overlay) {
@@ -322,6 +354,7 @@ class LayerWriter {
       mknod(full, S_IFCHR, makedev(0, 0)); // overlayfs's whiteout: a 0/0 character device
       this.written.add(parentRel ? `${parentRel}/${name}` : name);
     } else {
+      this.knownDirs.clear();
       fs.rmSync(full, { recursive: true, force: true }); // rm removes a symlink itself, never its target
     }
   }
@@ -348,113 +381,26 @@ class LayerWriter {
   }
 }
 
-function tap(digester: Digester, also?: (chunk: Buffer) => void): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      digester.update(chunk);
-      also?.(chunk);
-      cb(null, chunk);
-    },
-  });
-}
-
-function readHead(file: string): Buffer {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(4);
-    const n = fs.readSync(fd, head, 0, 4, 0);
-    return head.subarray(0, n);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function decompressor(compression: 'gzip' | 'zstd', file: string): Transform {
-  if (compression === 'gzip') return zlib.createGunzip();
-  const create = (zlib as unknown as { createZstdDecompress?: () => Transform }).createZstdDecompress;
-  if (!create) throw new LayerFormatError(`${file} is zstd-compressed; this Node (${process.version}) cannot decompress zstd (Node 22.15 or later can)`);
-  return create();
-}
-
 /**
  * Unpacks the layer tar `tarFile` (plain, gzip or zstd, told apart by their magic bytes) into `target`
  * (created if missing). Rejects with LayerSecurityError for an entry that would land outside `target`
- * or go through a symlink, LayerFormatError for a broken archive, DigestMismatchError when `digest` or
- * `diffId` is given and does not match. On failure whatever was already unpacked stays in `target`.
+ * or go through a symlink, LayerFormatError for a broken archive, LimitError past a cap,
+ * DigestMismatchError when `digest` or `diffId` is given and does not match. On failure whatever was
+ * already unpacked stays in `target` (for the caller to remove).
  */
 export async function unpackLayer(tarFile: string, target: string, opts: UnpackOptions = {}): Promise<void> {
   if (opts.digest !== undefined) digestHex(opts.digest);
   if (opts.diffId !== undefined) digestHex(opts.diffId);
   const root = path.resolve(target);
   fs.mkdirSync(root, { recursive: true });
-  const compression = sniffCompression(readHead(tarFile));
-
+  const what = opts.what ?? `layer ${tarFile}`;
   const writer = new LayerWriter(root, opts.overlayWhiteouts === true, opts.onWarning ?? (() => {}));
-  let allZero = true; // an archive of nothing but zero blocks (an empty layer) is fine, though tar calls it unrecognised
-  const stages: Array<Readable | Transform | Writable> = [fs.createReadStream(tarFile)];
-  const fileDigest = new Digester();
-  stages.push(tap(fileDigest));
-  if (compression !== 'none') stages.push(decompressor(compression, tarFile));
-  const tarDigest = new Digester();
-  stages.push(
-    tap(tarDigest, (chunk) => {
-      if (allZero && chunk.some((b) => b !== 0)) allZero = false;
-    }),
-  );
-
-  // The parser is fed the plain tar; it must not try to decompress or sniff for brotli itself.
-  const parser = new Parser({ brotli: false, zstd: false });
-  let parserEnded = false;
-  const ended = new Promise<void>((resolve) => parser.once('end', () => {
-    parserEnded = true;
-    resolve();
-  }));
-  parser.on('entry', (entry: ReadEntry) => {
-    if (writer.failed) {
-      entry.resume();
-      return;
-    }
-    try {
-      writer.entry(entry);
-    } catch (err) {
-      writer.fail(err);
-      entry.resume();
-    }
+  const digests = await streamTar(tarFile, writer, {
+    limits: { ...layerLimits(), ...opts.limits },
+    what,
+    formatError: (message) => new LayerFormatError(message),
   });
-  parser.on('ignoredEntry', (entry: ReadEntry) => {
-    writer.fail(new LayerFormatError(`${entry.path}: unsupported tar entry type ${entry.header.type ?? '?'} in ${tarFile}`));
-  });
-  parser.on('warn', (code: string, message: string) => {
-    if (code === 'TAR_BAD_ARCHIVE' && allZero) return;
-    writer.fail(new LayerFormatError(`${tarFile}: ${message}`));
-  });
-  parser.on('error', (err: Error) => writer.fail(new LayerFormatError(`${tarFile}: ${err.message}`)));
-
-  stages.push(
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        if (!writer.failed) parser.write(chunk);
-        cb(writer.failed);
-      },
-      final(cb) {
-        if (writer.failed) return cb(writer.failed);
-        parser.end();
-        const done = (): void => cb(writer.failed);
-        if (parserEnded) done();
-        else void ended.then(done);
-      },
-    }),
-  );
-
-  try {
-    await pipeline(stages as unknown as ReadonlyArray<NodeJS.ReadWriteStream>);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    writer.fail(typeof code === 'string' && code.startsWith('Z_') ? new LayerFormatError(`${tarFile}: broken ${compression} stream: ${(err as Error).message}`) : err);
-    throw writer.failed;
-  }
-  if (writer.failed) throw writer.failed;
-  if (opts.digest !== undefined) verifyDigest(fileDigest.digest(), opts.digest, `layer blob ${tarFile}`);
-  if (opts.diffId !== undefined) verifyDigest(tarDigest.digest(), opts.diffId, `uncompressed layer ${tarFile} (diff_id)`);
+  if (opts.digest !== undefined) verifyDigest(digests.fileDigest, opts.digest, `${what} (its blob)`);
+  if (opts.diffId !== undefined) verifyDigest(digests.tarDigest, opts.diffId, `${what} (its uncompressed tar, the config's diff_id)`);
   writer.finish();
 }

@@ -151,10 +151,13 @@ describe('layerDirs', () => {
     dirs = await layerDirs(store, loadImage(store, 'layered'));
   });
 
-  test('unpacks each layer into <root>/layers/<hex>, lowest first, leaving no staging dir', () => {
+  test('unpacks each layer into <root>/layers/<hex> (its diff_id recorded beside it), lowest first, leaving no staging dir', () => {
     const image = loadImage(store, 'layered');
     expect(dirs).toEqual(image.layers.map((l) => store.layerPath(l.digest)));
-    expect(fs.readdirSync(path.join(store.root, 'layers')).sort()).toEqual(image.layers.map((l) => l.digest.slice(7)).sort());
+    expect(fs.readdirSync(path.join(store.root, 'layers')).sort()).toEqual(
+      image.layers.flatMap((l) => [l.digest.slice(7), `${l.digest.slice(7)}.diff_id`]).sort(),
+    );
+    for (const [i, l] of image.layers.entries()) expect(fs.readFileSync(store.layerDiffIdPath(l.digest), 'utf8').trim()).toBe(image.config.rootfs.diff_ids[i]);
     expect(fs.readFileSync(path.join(dirs[0], 'etc/gone'), 'utf8')).toMatch(/whited out/);
   });
 
@@ -191,9 +194,10 @@ describe('layerDirs', () => {
     expect(mountedUnder(work)).toEqual([]);
   });
 
-  test('a layer blob changed on disk is refused and leaves no layer dir behind', async () => {
+  test('a layer blob changed on disk is refused when it is unpacked again, and leaves no layer dir behind', async () => {
     const other = new ImageStore(path.join(work, 'store-corrupt'));
     await importArchive(other, ociLayoutWith('corrupt-later', [lowerTar]), 'c');
+    fs.rmSync(path.join(other.root, 'layers'), { recursive: true }); // import unpacked it: as if collected since
     const image = loadImage(other, 'c');
     const blob = other.blobPath(image.layers[0].digest);
     const bytes = fs.readFileSync(blob);
@@ -203,13 +207,32 @@ describe('layerDirs', () => {
     expect(fs.readdirSync(path.join(other.root, 'layers'))).toEqual([]);
   });
 
-  test('a layer whose content does not match the diff_id is refused', async () => {
+  test('a layer whose content does not match the diff_id is refused, unpacked now or reused from before', async () => {
     const other = new ImageStore(path.join(work, 'store-diffid'));
     await importArchive(other, ociLayoutWith('diffid', [lowerTar]), 'd');
     const image = loadImage(other, 'd');
+    const unpacked = fs.readdirSync(path.join(other.root, 'layers')).sort();
     image.config.rootfs.diff_ids[0] = sha256Digest('something else');
+    // Reused: the diff_id recorded when it was unpacked is compared.
+    await expect(layerDirs(other, image)).rejects.toThrow(/diff_id.*digest mismatch/);
+    expect(fs.readdirSync(path.join(other.root, 'layers')).sort()).toEqual(unpacked);
+    // Unpacked now: the stream is hashed as it is written, and what was written is removed.
+    fs.rmSync(path.join(other.root, 'layers'), { recursive: true });
     await expect(layerDirs(other, image)).rejects.toBeInstanceOf(DigestMismatchError);
     expect(fs.readdirSync(path.join(other.root, 'layers'))).toEqual([]);
+  });
+
+  test('a layer unpacked without a diff_id record (an older tslab) is checked once by hashing its blob', async () => {
+    const other = new ImageStore(path.join(work, 'store-norecord'));
+    await importArchive(other, ociLayoutWith('norecord', [lowerTar]), 'n');
+    const image = loadImage(other, 'n');
+    const record = other.layerDiffIdPath(image.layers[0].digest);
+    fs.rmSync(record);
+    const lying = loadImage(other, 'n');
+    lying.config.rootfs.diff_ids[0] = sha256Digest('something else');
+    await expect(layerDirs(other, lying)).rejects.toBeInstanceOf(DigestMismatchError);
+    expect(fs.readFileSync(record, 'utf8').trim()).toBe(image.config.rootfs.diff_ids[0]);
+    expect(await layerDirs(other, image)).toEqual([other.layerPath(image.layers[0].digest)]);
   });
 
   test("garbage collection removes an untagged image's unpacked layers", async () => {
