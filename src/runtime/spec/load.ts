@@ -11,14 +11,16 @@
 // On top of that tslab checks, with a sentence for the learner, what runc would only find out later
 // (or not at all): see `checkSpec`.
 
-import { readFileSync, realpathSync, statSync } from 'node:fs';
+import * as fs from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 
+import { NSFS_MAGIC, fstatfsType, namespaceType } from '../../linux/nsfs.js';
 import { isCapabilityName, capabilityNumber } from '../capabilities.js';
 import { parsePropagation } from '../mount-options.js';
 import { isRlimitName, rlimitNumber } from '../rlimits.js';
 import { SpecError } from './errors.js';
-import type { Spec } from './types.js';
+import type { Resources, Spec } from './types.js';
 
 // ---------------------------------------------------------------------------------------------------
 // The shape of config.json: every field of types.ts, in the order runc's Go structs declare them
@@ -35,7 +37,7 @@ export type OmitRule = 'never' | 'empty' | 'nil';
 export type Schema =
   | { kind: 'string'; oneOf?: readonly string[] }
   | { kind: 'bool' }
-  | { kind: 'int'; min: bigint; max: bigint; goType: string }
+  | { kind: 'int'; min: bigint; max: bigint; goType: string; infinity?: bigint }
   | { kind: 'array'; of: Schema }
   | { kind: 'map'; of: Schema }
   | { kind: 'struct'; fields: readonly Field[] }
@@ -54,6 +56,8 @@ const any: Schema = { kind: 'any' };
 const u32: Schema = { kind: 'int', min: 0n, max: 0xffff_ffffn, goType: 'uint32' };
 const u64: Schema = { kind: 'int', min: 0n, max: 0xffff_ffff_ffff_ffffn, goType: 'uint64' };
 const i64: Schema = { kind: 'int', min: -(2n ** 63n), max: 2n ** 63n - 1n, goType: 'int64' };
+/** An rlimit value: a uint64 where 2^64-1 (RLIM_INFINITY) means "no limit". */
+const rlim: Schema = { kind: 'int', min: 0n, max: 0xffff_ffff_ffff_ffffn, goType: 'uint64', infinity: 0xffff_ffff_ffff_ffffn };
 const arr = (of: Schema): Schema => ({ kind: 'array', of });
 const map = (of: Schema): Schema => ({ kind: 'map', of });
 const struct = (...fields: [string, Schema, OmitRule][]): Schema => ({
@@ -96,7 +100,7 @@ export const SPEC_SCHEMA: Schema = struct(
         ),
         'nil',
       ],
-      ['rlimits', arr(struct(['type', str, 'never'], ['hard', u64, 'never'], ['soft', u64, 'never'])), 'empty'],
+      ['rlimits', arr(struct(['type', str, 'never'], ['hard', rlim, 'never'], ['soft', rlim, 'never'])), 'empty'],
       ['noNewPrivileges', bool, 'empty'],
       ['apparmorProfile', str, 'empty'],
       ['oomScoreAdj', i64, 'nil'],
@@ -261,6 +265,13 @@ function describeChar(ch: string | undefined): string {
   return `'${ch}'`;
 }
 
+/**
+ * How deeply objects and lists may nest. The reader (and the conversion after it) recurse once per level:
+ * a hostile file of a million '[' would otherwise end in a stack overflow instead of a sentence. Go's
+ * reader, which runc uses, stops at 10000; this stays well inside Node's default stack.
+ */
+const MAX_DEPTH = 1000;
+
 function parseJson(src: Located): JsonNode {
   const text = src.text;
   let i = 0;
@@ -283,12 +294,22 @@ function parseJson(src: Located): JsonNode {
     }
   };
 
+  let depth = 0;
+  const nested = (at: number, read: () => JsonNode): JsonNode => {
+    if (++depth > MAX_DEPTH) {
+      throw src.error(at, '', `objects and lists are nested more than ${MAX_DEPTH} levels deep here; no config.json needs that many (runc's default nests 4)`);
+    }
+    const node = read();
+    depth--;
+    return node;
+  };
+
   const value = (): JsonNode => {
     skipSpace();
     const at = i;
     const c = text[i];
-    if (c === '{') return object();
-    if (c === '[') return array();
+    if (c === '{') return nested(at, object);
+    if (c === '[') return nested(at, array);
     if (c === '"') return { t: 'string', at, value: string() };
     if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return number();
     for (const [word, node] of [
@@ -369,10 +390,20 @@ function parseJson(src: Located): JsonNode {
     return parseInt(h, 16);
   };
 
+  // The longest run of characters a string holds as they are: copied in one slice, so a 50 MB string
+  // costs one scan rather than 50 million one-character concatenations.
+  const plainRun = /[^"\\\u0000-\u001f]*/y;
+
   const string = (): string => {
     i++; // opening quote
     let out = '';
     for (;;) {
+      plainRun.lastIndex = i;
+      plainRun.test(text);
+      if (plainRun.lastIndex > i) {
+        out += text.slice(i, plainRun.lastIndex);
+        i = plainRun.lastIndex;
+      }
       const c = text[i];
       if (c === undefined) fail(i, 'a closing "');
       if (c === '"') {
@@ -506,7 +537,9 @@ type Locations = Map<string, number>;
 
 /** Set a key as an own property, even "__proto__", so a config cannot change an object's prototype. */
 function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  // A plain assignment is much cheaper for a map of many thousand keys; only "__proto__" needs defining.
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
 }
 
 function plain(node: JsonNode): unknown {
@@ -551,7 +584,18 @@ function convert(src: Located, node: JsonNode, schema: Schema, path: string, loc
       const unsigned = schema.min === 0n;
       const ok = unsigned ? /^[0-9]+$/.test(node.raw) : /^-?[0-9]+$/.test(node.raw);
       if (!ok || BigInt(node.raw) < schema.min || BigInt(node.raw) > schema.max) return mismatch();
-      return Number(node.raw);
+      const n = Number(node.raw);
+      // Numbers are JavaScript doubles here: past 2^53 they would silently become a neighbouring value
+      // (2^53+1 reads as 2^53) on their way to a syscall. Only RLIM_INFINITY keeps its meaning when rounded.
+      if (!Number.isSafeInteger(n) && BigInt(node.raw) !== schema.infinity) {
+        const infinity = schema.infinity === undefined ? '' : `, or ${schema.infinity} for no limit`;
+        throw src.error(
+          node.at,
+          path,
+          `${path} is ${node.raw}, which is beyond the largest whole number tslab handles exactly (${Number.MAX_SAFE_INTEGER}, 2^53-1): use a smaller value${infinity}`,
+        );
+      }
+      return n;
     }
     case 'array': {
       if (node.t !== 'array') return mismatch();
@@ -646,6 +690,26 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
   proc.args.forEach((a, i) => noNul(`process.args[${i}]`, a));
   (proc.env ?? []).forEach((pair, i) => checkEnv(`process.env[${i}]`, pair));
 
+  checkId('process.user.uid', proc.user.uid);
+  checkId('process.user.gid', proc.user.gid);
+  const groups = proc.user.additionalGids ?? [];
+  groups.forEach((gid, i) => checkId(`process.user.additionalGids[${i}]`, gid));
+  if (groups.length > NGROUPS_MAX) {
+    throw err('process.user.additionalGids', `process.user.additionalGids lists ${groups.length} groups, but a process can be in at most ${NGROUPS_MAX} (NGROUPS_MAX)`);
+  }
+  if (proc.user.umask !== undefined && proc.user.umask > 0o777) {
+    throw err('process.user.umask', `process.user.umask is ${proc.user.umask} (0${proc.user.umask.toString(8)} in octal), but a umask holds permission bits only: 0 to 511 (0777 in octal), like 18 for 022`);
+  }
+  for (const side of ['height', 'width'] as const) {
+    const n = proc.consoleSize?.[side];
+    if (n !== undefined && n > 0xffff) {
+      throw err(`process.consoleSize.${side}`, `process.consoleSize.${side} is ${n}, but a terminal's size is counted in 16 bits: at most 65535 rows or columns`);
+    }
+  }
+  if (proc.oomScoreAdj !== undefined && (proc.oomScoreAdj < -1000 || proc.oomScoreAdj > 1000)) {
+    throw err('process.oomScoreAdj', `process.oomScoreAdj is ${proc.oomScoreAdj}, but the kernel takes -1000 (never kill) to 1000 (kill first) in /proc/<pid>/oom_score_adj`);
+  }
+
   const caps = proc.capabilities;
   if (caps) {
     for (const set of ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const) {
@@ -694,6 +758,15 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
   }
   noNul('root.path', spec.root.path);
 
+  for (const field of ['hostname', 'domainname'] as const) {
+    const name = spec[field];
+    if (name === undefined) continue;
+    noNul(field, name);
+    if (Buffer.byteLength(name) > UTS_NAME_MAX) {
+      throw err(field, `${field} is ${Buffer.byteLength(name)} bytes long, but the kernel keeps at most ${UTS_NAME_MAX} bytes for it (sethostname(2) and setdomainname(2) refuse more)`);
+    }
+  }
+
   // mounts
   (spec.mounts ?? []).forEach((m, i) => {
     const at = `mounts[${i}]`;
@@ -734,6 +807,15 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
     if (linux.seccomp !== undefined && linux.seccomp !== null) {
       throw err('linux.seccomp', 'linux.seccomp is not supported yet: tslab cannot install seccomp system-call filters; remove "seccomp" from "linux" to run without one');
     }
+    for (const kind of ['uidMappings', 'gidMappings'] as const) {
+      (linux[kind] ?? []).forEach((m, i) => {
+        checkId(`linux.${kind}[${i}].containerID`, m.containerID);
+        checkId(`linux.${kind}[${i}].hostID`, m.hostID);
+        if (m.size > MAX_ID + 1 - Math.max(m.containerID, m.hostID)) {
+          throw err(`linux.${kind}[${i}].size`, `linux.${kind}[${i}].size is ${m.size}: the mapping would reach past ${MAX_ID}, the largest uid or gid`);
+        }
+      });
+    }
     if ((linux.uidMappings ?? []).length > 0) {
       throw err('linux.uidMappings', 'linux.uidMappings is not supported yet: user namespaces (and their uid/gid mappings) are not implemented in tslab; remove "uidMappings"');
     }
@@ -770,6 +852,25 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
         throw err(`${at}.path`, `${at}.path is ${JSON.stringify(ns.path)}, but a namespace path must be absolute, like "/proc/1234/ns/${nsFile(type)}"`);
       }
     });
+    (linux.devices ?? []).forEach((d, i) => {
+      const at = `linux.devices[${i}]`;
+      noNul(`${at}.path`, d.path);
+      if (d.type !== 'p') {
+        // mknod(2) takes a 32-bit dev_t: a larger major or minor would silently make another device.
+        if ((d.major ?? 0) < 0 || (d.major ?? 0) > MAX_MAJOR) {
+          throw err(`${at}.major`, `${at}.major is ${d.major}, but a device major number goes from 0 to ${MAX_MAJOR}`);
+        }
+        if ((d.minor ?? 0) < 0 || (d.minor ?? 0) > MAX_MINOR) {
+          throw err(`${at}.minor`, `${at}.minor is ${d.minor}, but a device minor number goes from 0 to ${MAX_MINOR}`);
+        }
+      }
+      if (d.fileMode !== undefined && d.fileMode > 0o7777) {
+        throw err(`${at}.fileMode`, `${at}.fileMode is ${d.fileMode} (0${d.fileMode.toString(8)} in octal), but it holds permission bits only: 0 to 4095 (07777 in octal), like 438 for 0666`);
+      }
+      if (d.uid !== undefined) checkId(`${at}.uid`, d.uid);
+      if (d.gid !== undefined) checkId(`${at}.gid`, d.gid);
+    });
+    checkResources(linux.resources);
     (linux.maskedPaths ?? []).forEach((p, i) => noNul(`linux.maskedPaths[${i}]`, p));
     (linux.readonlyPaths ?? []).forEach((p, i) => noNul(`linux.readonlyPaths[${i}]`, p));
   }
@@ -778,6 +879,9 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
   if (spec.hostname !== undefined && spec.hostname !== '' && !namespaces.has('uts')) {
     throw err('hostname', 'unable to set hostname without a private UTS namespace: add {"type": "uts"} to linux.namespaces, or remove "hostname"');
   }
+  if (spec.domainname !== undefined && spec.domainname !== '' && !namespaces.has('uts')) {
+    throw err('domainname', 'unable to set domainname without a private UTS namespace: add {"type": "uts"} to linux.namespaces, or remove "domainname"');
+  }
   if (((linux?.maskedPaths ?? []).length > 0 || (linux?.readonlyPaths ?? []).length > 0) && !namespaces.has('mount')) {
     throw err(
       (linux?.maskedPaths ?? []).length > 0 ? 'linux.maskedPaths' : 'linux.readonlyPaths',
@@ -785,13 +889,66 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
     );
   }
 
-  for (const key of Object.keys(linux?.sysctl ?? {})) {
-    const needed = sysctlNamespace(key);
-    if (!needed) {
-      throw err(`linux.sysctl`, `sysctl ${JSON.stringify(key)} is not in a separate kernel namespace: setting it would change the host`);
+  for (const [key, value] of Object.entries(linux?.sysctl ?? {})) {
+    const at = `linux.sysctl[${JSON.stringify(key)}]`;
+    const name = sysctlName(key);
+    // The key becomes a path under /proc/sys: "net.ipv4.conf.all/../../../kernel/hostname" must not reach
+    // kernel.hostname through a net.* name (runc 1.1.5 cleans such a path and writes it).
+    if (name.split(/[./]/).some((part) => part === '')) {
+      throw err(at, `sysctl ${JSON.stringify(key)} is not a sysctl name: names are parts separated by dots (or slashes), like "net.ipv4.ip_forward", with no empty part and no ".."`);
     }
-    if (!namespaces.has(needed)) {
-      throw err(`linux.sysctl`, `sysctl ${JSON.stringify(key)} not allowed without a private ${needed} namespace: add {"type": "${needed}"} to linux.namespaces`);
+    noNul(at, value);
+    const needed = sysctlNamespace(name);
+    if (needed === 'ipc' && !namespaces.has('ipc')) {
+      throw err(at, `sysctl ${JSON.stringify(name)} is not allowed in the hosts ipc namespace: add {"type": "ipc"} to linux.namespaces`);
+    }
+    if (needed === 'network' && !namespaces.has('network')) {
+      throw err(at, `sysctl ${JSON.stringify(name)} not allowed in host network namespace: add {"type": "network"} to linux.namespaces`);
+    }
+    if (name === 'kernel.hostname' && namespaces.has('uts')) {
+      throw err(at, `sysctl ${JSON.stringify(name)} is not allowed as it conflicts with the OCI "hostname" field: set "hostname" instead`);
+    }
+    if (needed === undefined || (needed === 'uts' && !namespaces.has('uts'))) {
+      throw err(at, `sysctl ${JSON.stringify(name)} is not in a separate kernel namespace: setting it would change the host for everyone`);
+    }
+  }
+
+  function checkId(field: string, id: number): void {
+    if (id < 0 || id > MAX_ID) {
+      // Above it, 4294967295 is -1 to setresuid(2) and chown(2): "leave unchanged", so a process would stay root.
+      throw err(field, `${field} is ${id}, but uids and gids must be in range 0-${MAX_ID}`);
+    }
+  }
+
+  function checkResources(resources: Resources | undefined): void {
+    (resources?.devices ?? []).forEach((rule, i) => {
+      for (const side of ['major', 'minor'] as const) {
+        const n = rule[side];
+        if (n !== undefined && (n < -1 || n > 0xffff_ffff)) {
+          throw err(`linux.resources.devices[${i}].${side}`, `linux.resources.devices[${i}].${side} is ${n}, but a device rule's ${side} number is -1 (any) or 0 to 4294967295`);
+        }
+      }
+    });
+    const cpu = resources?.cpu;
+    if (cpu?.period !== undefined && cpu.period !== 0 && (cpu.period < 1000 || cpu.period > 1_000_000)) {
+      throw err('linux.resources.cpu.period', `linux.resources.cpu.period is ${cpu.period}, but the kernel takes a CFS period of 1000 to 1000000 microseconds (1 ms to 1 s)`);
+    }
+    // A negative quota means "no limit" to the kernel; 0 means "not set" to runc.
+    if (cpu?.quota !== undefined && cpu.quota > 0 && (cpu.quota < 1000 || cpu.quota > CFS_QUOTA_MAX)) {
+      throw err('linux.resources.cpu.quota', `linux.resources.cpu.quota is ${cpu.quota}, but a CFS quota is -1 (no limit) or 1000 to ${CFS_QUOTA_MAX} microseconds per period`);
+    }
+    if (cpu?.idle !== undefined && cpu.idle !== 0 && cpu.idle !== 1) {
+      throw err('linux.resources.cpu.idle', `linux.resources.cpu.idle is ${cpu.idle}, but it is 0 or 1`);
+    }
+    const memory = resources?.memory;
+    for (const field of ['limit', 'reservation', 'swap', 'kernel', 'kernelTCP'] as const) {
+      const n = memory?.[field];
+      if (n !== undefined && n < -1) {
+        throw err(`linux.resources.memory.${field}`, `linux.resources.memory.${field} is ${n}, but it is -1 (no limit) or a number of bytes`);
+      }
+    }
+    if (memory?.swappiness !== undefined && memory.swappiness > 100) {
+      throw err('linux.resources.memory.swappiness', `linux.resources.memory.swappiness is ${memory.swappiness}, but it goes from 0 to 100`);
     }
   }
 
@@ -813,12 +970,122 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
 
 const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
 
+/** The largest uid or gid runc accepts (libcontainer/user: "uids and gids must be in range 0-2147483647"). */
+const MAX_ID = 2147483647;
+/** The most supplementary groups a process can have (NGROUPS_MAX, linux/limits.h). */
+const NGROUPS_MAX = 65536;
+/** The longest hostname or domainname (__NEW_UTS_LEN). */
+const UTS_NAME_MAX = 64;
+/** The kernel's dev_t in mknod(2): 12 bits of major, 20 of minor. */
+const MAX_MAJOR = 0xfff;
+const MAX_MINOR = 0xf_ffff;
+/** The largest CFS quota the kernel takes, in microseconds (kernel/sched/core.c: max_cfs_runtime, 2^44-1 us, ~203 days). */
+const CFS_QUOTA_MAX = 17_592_186_044_415;
+
+/**
+ * A sysctl key with dots as separators, as runc reads it: "net/ipv4/ip_forward" is "net.ipv4.ip_forward",
+ * and in a key written with slashes a dot belongs to the name ("net/ipv4/conf/eno2.100/rp_filter" names the
+ * interface eno2.100, which sysctl(8) writes as eno2/100).
+ */
+function sysctlName(key: string): string {
+  const first = key.search(/[./]/);
+  if (first < 0 || key[first] === '.') return key;
+  return key.replace(/[./]/g, (c) => (c === '.' ? '/' : '.'));
+}
+
 /** The namespace that isolates a sysctl (as runc's validator knows them), or undefined if none does. */
 function sysctlNamespace(key: string): 'ipc' | 'network' | 'uts' | undefined {
   if (IPC_SYSCTLS.has(key) || key.startsWith('fs.mqueue.')) return 'ipc';
   if (key.startsWith('net.')) return 'network';
   if (key === 'kernel.hostname' || key === 'kernel.domainname') return 'uts';
   return undefined;
+}
+
+/** CLONE_NEW* of each namespace type tslab can join (NS_GET_NSTYPE answers with these). */
+const CLONE_FLAGS: Record<string, number> = {
+  mount: 0x00020000,
+  cgroup: 0x02000000,
+  uts: 0x04000000,
+  ipc: 0x08000000,
+  user: 0x10000000,
+  pid: 0x20000000,
+  network: 0x40000000,
+  time: 0x00000080,
+};
+
+/** What a file is, for a sentence: "a FIFO (named pipe)", "a directory"... */
+function fileKind(st: fs.Stats): string {
+  return FILE_KINDS.find(([is]) => is(st))?.[1] ?? (st.isSymbolicLink() ? 'a symbolic link' : 'a regular file');
+}
+
+/**
+ * Checks what config.json names on this machine, as runc's validator does and a little more:
+ *   - each namespace path is a namespace file of its type, looked at without blocking (a FIFO there would
+ *     hang a blocking open for ever);
+ *   - a net.* sysctl does not go to the runtime's own network namespace (runc: isHostNetNS, comparing
+ *     device and inode with /proc/self/ns/net), even when that namespace is joined by a path;
+ *   - likewise, beyond runc, an IPC sysctl to the runtime's own IPC namespace, and a hostname, domainname or
+ *     kernel.domainname to its own UTS namespace: each would change the host for everyone.
+ */
+function checkAgainstHost(src: Located, spec: Spec, locs: Locations): void {
+  const err = (field: string, sentence: string): SpecError => src.error(locs.get(field), field, sentence);
+  const joined = new Map<string, { index: number; path: string; dev: number; ino: number }>();
+  (spec.linux?.namespaces ?? []).forEach((ns, index) => {
+    if (!ns.path) return;
+    const at = `linux.namespaces[${index}].path`;
+    const like = `a file like /proc/<pid>/ns/${nsFile(ns.type)}, or one that \`ip netns add\` bind-mounted`;
+    let fd: number;
+    try {
+      fd = fs.openSync(ns.path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be opened: permission denied' : `cannot be opened (${code ?? (e as Error).message})`;
+      throw err(at, `${at} ${JSON.stringify(ns.path)} ${why}: it must name the ${ns.type} namespace to join, ${like}`);
+    }
+    try {
+      let type: number | undefined;
+      try {
+        if (fstatfsType(fd, ns.path) === NSFS_MAGIC) type = namespaceType(fd, ns.path);
+      } catch {
+        // Not a namespace file: said below with what it is.
+      }
+      const st = fs.fstatSync(fd);
+      if (type === undefined) {
+        throw err(at, `${at} ${JSON.stringify(ns.path)} is ${fileKind(st)}, not a namespace file: to join a ${ns.type} namespace give ${like}`);
+      }
+      if (type !== CLONE_FLAGS[ns.type]) {
+        const actual = Object.keys(CLONE_FLAGS).find((name) => CLONE_FLAGS[name] === type) ?? `an unknown (0x${type.toString(16)})`;
+        throw err(at, `${at} ${JSON.stringify(ns.path)} is a ${actual} namespace, but linux.namespaces[${index}] is of type ${ns.type}: give ${like}`);
+      }
+      joined.set(ns.type, { index, path: ns.path, dev: st.dev, ino: st.ino });
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  /** The sentence's end when `type` is joined by a path that is the runtime's own namespace, else undefined. */
+  const ownNamespace = (type: string): string | undefined => {
+    const ns = joined.get(type);
+    if (!ns) return undefined;
+    const own = fs.statSync(`/proc/self/ns/${nsFile(type)}`);
+    if (own.dev !== ns.dev || own.ino !== ns.ino) return undefined;
+    return `linux.namespaces[${ns.index}].path ${JSON.stringify(ns.path)} is the host's own ${type} namespace (the one this runtime runs in), so this would change the host`;
+  };
+
+  for (const key of Object.keys(spec.linux?.sysctl ?? {})) {
+    const name = sysctlName(key);
+    const type = name === 'kernel.domainname' ? 'uts' : sysctlNamespace(name);
+    const host = type && ownNamespace(type);
+    if (!host) continue;
+    const at = `linux.sysctl[${JSON.stringify(key)}]`;
+    if (type === 'network') throw err(at, `sysctl ${JSON.stringify(name)} not allowed in host network namespace: ${host}`);
+    if (type === 'ipc') throw err(at, `sysctl ${JSON.stringify(name)} is not allowed in the hosts ipc namespace: ${host}`);
+    throw err(at, `sysctl ${JSON.stringify(name)} is not allowed in the host's UTS namespace: ${host}`);
+  }
+  for (const field of ['hostname', 'domainname'] as const) {
+    const host = spec[field] ? ownNamespace('uts') : undefined;
+    if (host) throw err(field, `unable to set ${field} in the host's UTS namespace: ${host}`);
+  }
 }
 
 function nsFile(type: string): string {
@@ -828,10 +1095,10 @@ function nsFile(type: string): string {
 // ---------------------------------------------------------------------------------------------------
 
 /**
- * Parse and check the text of a config.json. `file` is only used in messages.
- * Throws SpecError for malformed JSON, wrong types, missing required fields and unsupported features.
+ * Parse and check the text of a config.json. `file` is only used in messages. With `checkHost`, also check
+ * what it names on this machine (see checkAgainstHost). Throws SpecError for malformed JSON, wrong types, missing required fields and unsupported features.
  */
-export function parseSpec(text: string, file = 'config.json', onUnknownField?: (path: string) => void): Spec {
+export function parseSpec(text: string, file = 'config.json', onUnknownField?: (path: string) => void, checkHost = false): Spec {
   const src = new Located(text, file);
   const root = parseJson(src);
   if (root.t !== 'object') {
@@ -841,30 +1108,89 @@ export function parseSpec(text: string, file = 'config.json', onUnknownField?: (
   const unknown: string[] = [];
   const spec = convert(src, root, SPEC_SCHEMA, '', locs, unknown) as Spec;
   checkSpec(src, spec, locs);
+  if (checkHost) checkAgainstHost(src, spec, locs);
   if (onUnknownField) unknown.forEach(onUnknownField);
   return spec;
 }
 
-/** Read and check `<bundleDir>/config.json`. Throws SpecError. */
-export function loadSpec(bundleDir: string, onUnknownField?: (path: string) => void): Spec {
+/**
+ * The most config.json may hold. runc reads any size; but the whole document is copied to the init stage,
+ * its annotations into state.json and onto every hook's stdin, so a huge one is never meant. For scale:
+ * runc's default is ~2.5 KB, one with docker's seccomp profile ~60 KB, and Kubernetes caps all of a pod's
+ * annotations together at 256 KiB. 4 MiB leaves room for all of that many times over.
+ */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/** Size in a sentence: 4 MiB, 52 MB... */
+function mebibytes(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(bytes % (1024 * 1024) === 0 ? 0 : 1)} MiB`;
+}
+
+const FILE_KINDS: [(st: fs.Stats) => boolean, string][] = [
+  [(st) => st.isDirectory(), 'a directory'],
+  [(st) => st.isFIFO(), 'a FIFO (named pipe)'],
+  [(st) => st.isCharacterDevice(), 'a character device'],
+  [(st) => st.isBlockDevice(), 'a block device'],
+  [(st) => st.isSocket(), 'a socket'],
+];
+
+/**
+ * The text of `<bundleDir>/config.json`, read as hostile input: opened without blocking (a FIFO would
+ * otherwise wait for a writer for ever), only a regular file (not /dev/zero, which never ends), and at most
+ * MAX_CONFIG_BYTES. Like runc, a symbolic link is followed: what it leads to must be a regular file.
+ * Throws SpecError.
+ */
+export function readConfigText(bundleDir: string): { file: string; text: string } {
   const file = join(bundleDir, 'config.json');
-  let text: string;
+  let fd: number;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       throw new SpecError(`config.json not found in ${bundleDir}: run \`tslab-runtime spec\` there to create one`, { file });
     }
-    if (code === 'EISDIR') {
-      throw new SpecError(`${file} is a directory, but it should be the bundle's configuration file`, { file });
-    }
-    if (code === 'EACCES') {
-      throw new SpecError(`${file} cannot be read: permission denied`, { file });
-    }
-    throw new SpecError(`${file} cannot be read: ${(e as Error).message}`, { file });
+    if (code === 'EACCES') throw new SpecError(`${file} cannot be read: permission denied`, { file });
+    if (code === 'ELOOP') throw new SpecError(`${file} cannot be read: it is a symbolic link in a loop (ELOOP)`, { file });
+    throw new SpecError(`${file} cannot be opened: ${code ?? (e as Error).message}`, { file });
   }
-  return parseSpec(text, file, onUnknownField);
+  try {
+    const st = fs.fstatSync(fd);
+    const kind = FILE_KINDS.find(([is]) => is(st))?.[1];
+    if (kind !== undefined || !st.isFile()) {
+      throw new SpecError(`${file} is ${kind ?? 'not a regular file'}, but the bundle's configuration must be a regular file (a JSON document)`, { file });
+    }
+    // Read until the end of the file, whatever fstat said (it may grow meanwhile), but never past the cap.
+    let buf = Buffer.alloc(Math.min(st.size, MAX_CONFIG_BYTES) + 1);
+    let length = 0;
+    for (;;) {
+      if (length === buf.length) buf = Buffer.concat([buf, Buffer.alloc(Math.min(buf.length, MAX_CONFIG_BYTES + 1 - length))]);
+      const n = fs.readSync(fd, buf, length, buf.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length > MAX_CONFIG_BYTES) {
+        throw new SpecError(
+          `${file} is larger than ${mebibytes(MAX_CONFIG_BYTES)} (${Math.max(st.size, length)} bytes or more), the most tslab reads: a config.json is normally a few kilobytes; is this the bundle's real configuration?`,
+          { file },
+        );
+      }
+    }
+    return { file, text: buf.subarray(0, length).toString('utf8') };
+  } catch (e) {
+    if (e instanceof SpecError) throw e;
+    throw new SpecError(`${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { file });
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Read and check `<bundleDir>/config.json`, then what it names on this host: namespace files, and that
+ * sysctls, hostname and domainname land in namespaces of the container's own. Throws SpecError.
+ */
+export function loadSpec(bundleDir: string, onUnknownField?: (path: string) => void): Spec {
+  const { file, text } = readConfigText(bundleDir);
+  return parseSpec(text, file, onUnknownField, true);
 }
 
 /**
