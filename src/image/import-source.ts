@@ -144,8 +144,8 @@ class ArchiveExtractor implements EntrySink {
     const rel = cleanRelative(entry.path, 'archive entry');
     if (entry.type === 'SymbolicLink' || entry.type === 'Link') {
       const linkpath = entry.linkpath ?? '';
-      // A symlink is relative to its directory, a hardlink to the archive's root.
-      const to = entry.type === 'Link' ? linkpath : path.posix.join(path.posix.dirname(rel), linkpath);
+      // A symlink is relative to its directory, a hardlink to the archive's root; an absolute one leads out.
+      const to = entry.type === 'Link' || linkpath.startsWith('/') ? linkpath : path.posix.join(path.posix.dirname(rel), linkpath);
       this.aliases.set(rel, cleanRelative(path.posix.normalize(to), `link ${shown(entry.path)} ->`));
       entry.resume();
       return;

@@ -159,7 +159,7 @@ class LayerWriter implements EntrySink {
    * The absolute path of the directory holding parts[last], walked from the root without following
    * symlinks. Missing directories are created when `create` is set, else they are an error.
    */
-  private parentDir(parts: string[], raw: string, create: boolean): string {
+  private parentDir(parts: string[], label: string, create: boolean): string {
     const parentRel = parts.slice(0, -1).join('/');
     if (parentRel === '' || this.knownDirs.has(parentRel)) return path.join(this.root, parentRel);
     let dir = this.root;
@@ -169,16 +169,16 @@ class LayerWriter implements EntrySink {
       if (this.knownDirs.has(rel)) continue;
       const st = lstatOrUndefined(dir);
       if (!st) {
-        if (!create) throw new LayerFormatError(`${shown(raw)}: ${shown(rel)} does not exist in the layer`);
+        if (!create) throw new LayerFormatError(`${label}: ${shown(rel)} does not exist in the layer`);
         fs.mkdirSync(dir, 0o755);
         this.written.add(rel);
         this.knownDirs.add(rel);
         continue;
       }
       if (st.isSymbolicLink()) {
-        throw new LayerSecurityError(`${shown(raw)}: the path goes through the symlink ${shown(rel)}; a layer may not write through a symlink`);
+        throw new LayerSecurityError(`${label}: the path goes through the symlink ${shown(rel)}; a layer may not write through a symlink`);
       }
-      if (!st.isDirectory()) throw new LayerFormatError(`${shown(raw)}: ${shown(rel)} is not a directory`);
+      if (!st.isDirectory()) throw new LayerFormatError(`${label}: ${shown(rel)} is not a directory`);
       this.knownDirs.add(rel);
     }
     return dir;
@@ -241,7 +241,7 @@ class LayerWriter implements EntrySink {
       return;
     }
 
-    const parent = this.parentDir(parts, raw, true);
+    const parent = this.parentDir(parts, shown(raw), true);
     const full = path.join(parent, name);
     this.written.add(rel);
 
@@ -330,7 +330,7 @@ class LayerWriter implements EntrySink {
 
   private whiteout(parts: string[], raw: string): void {
     const marker = parts[parts.length - 1];
-    const parent = this.parentDir(parts, raw, true);
+    const parent = this.parentDir(parts, shown(raw), true);
     const parentRel = parts.slice(0, -1).join('/');
     if (marker === OPAQUE_MARKER) {
       if (this.overlay) {
