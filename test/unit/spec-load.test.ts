@@ -391,7 +391,7 @@ describe('parseSpec: settings that would change the host', () => {
     ['kernel.hostname', (c) => (c.linux.sysctl = { 'kernel.hostname': 'x' }), 'linux.sysctl["kernel.hostname"]', /conflicts with the OCI "hostname" field/],
     ['kernel.domainname without UTS', (c) => (noNs('uts')(c), delete c.hostname, (c.linux.sysctl = { 'kernel.domainname': 'x' })), 'linux.sysctl["kernel.domainname"]', /not in a separate kernel namespace/],
     ['other kernel sysctl', (c) => (c.linux.sysctl = { 'kernel.panic': '1' }), 'linux.sysctl["kernel.panic"]', /not in a separate kernel namespace/],
-    // Through /proc/sys/net/ipv4/conf/all/../../../kernel/hostname a net.* key would reach the host's hostname.
+    // Said before anything is written, rather than as ENOENT from /proc/sys/net/ipv4/conf/all//////kernel/hostname.
     ['traversal in a sysctl key', (c) => (noNs('uts')(c), delete c.hostname, (c.linux.sysctl = { 'net.ipv4.conf.all/../../../kernel/hostname': 'x' })), 'linux.sysctl["net.ipv4.conf.all/../../../kernel/hostname"]', /not a sysctl name/],
     ['empty part in a sysctl key', (c) => (c.linux.sysctl = { 'net..ipv4': '1' }), 'linux.sysctl["net..ipv4"]', /not a sysctl name/],
   ];

@@ -892,8 +892,8 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
   for (const [key, value] of Object.entries(linux?.sysctl ?? {})) {
     const at = `linux.sysctl[${JSON.stringify(key)}]`;
     const name = sysctlName(key);
-    // The key becomes a path under /proc/sys: "net.ipv4.conf.all/../../../kernel/hostname" must not reach
-    // kernel.hostname through a net.* name (runc 1.1.5 cleans such a path and writes it).
+    // An empty part names no sysctl. (On its way to a path under /proc/sys every dot becomes a slash, so
+    // "net.ipv4.conf.all/../../../kernel/hostname" cannot climb out of net/; runc then fails with ENOENT.)
     if (name.split(/[./]/).some((part) => part === '')) {
       throw err(at, `sysctl ${JSON.stringify(key)} is not a sysctl name: names are parts separated by dots (or slashes), like "net.ipv4.ip_forward", with no empty part and no ".."`);
     }
