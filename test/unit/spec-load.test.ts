@@ -461,6 +461,17 @@ describe('loadSpec: config.json as hostile input', () => {
     expect(MAX_CONFIG_BYTES).toBe(4 * 1024 * 1024);
   });
 
+  it('refuses an open-file limit above fs.nr_open, which setrlimit refuses even for root', () => {
+    const nrOpen = Number(fs.readFileSync('/proc/sys/fs/nr_open', 'utf8'));
+    const bundle = bundleWith((file) => fs.writeFileSync(file, specText((c) => (c.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 1024, hard: nrOpen + 1 }]))));
+    const e = loadError(bundle);
+    expect(e.field).toBe('process.rlimits[0].hard');
+    expect(e.message).toContain(`RLIMIT_NOFILE can be at most fs.nr_open (${nrOpen} here)`);
+    const infinite = bundleWith((file) => fs.writeFileSync(file, specText().replace('"hard": 1024', '"hard": 18446744073709551615')));
+    expect(loadError(infinite).message).toMatch(/hard is 18446744073709551615 \(no limit\), but RLIMIT_NOFILE/);
+    expect(loadSpec(bundleWith((file) => fs.writeFileSync(file, specText((c) => (c.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: nrOpen, hard: nrOpen }])))))).toBeTruthy();
+  });
+
   describe('namespace paths', () => {
     let netns: ChildProcess;
     beforeAll(async () => {

@@ -18,7 +18,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { NSFS_MAGIC, fstatfsType, namespaceType } from '../../linux/nsfs.js';
 import { isCapabilityName, capabilityNumber } from '../capabilities.js';
 import { parsePropagation } from '../mount-options.js';
-import { isRlimitName, rlimitNumber } from '../rlimits.js';
+import { RLIM_INFINITY, isRlimitName, rlimitNumber } from '../rlimits.js';
 import { SpecError } from './errors.js';
 import type { Resources, Spec } from './types.js';
 
@@ -1082,6 +1082,18 @@ function checkAgainstHost(src: Located, spec: Spec, locs: Locations): void {
     if (type === 'ipc') throw err(at, `sysctl ${JSON.stringify(name)} is not allowed in the hosts ipc namespace: ${host}`);
     throw err(at, `sysctl ${JSON.stringify(name)} is not allowed in the host's UTS namespace: ${host}`);
   }
+  // The kernel refuses an open-file limit above fs.nr_open with EPERM, even for root (and "no limit" is above it).
+  (spec.process?.rlimits ?? []).forEach((rl, i) => {
+    if (rl.type !== 'RLIMIT_NOFILE') return;
+    const nrOpen = Number(fs.readFileSync('/proc/sys/fs/nr_open', 'utf8'));
+    for (const side of ['soft', 'hard'] as const) {
+      if (rl[side] > nrOpen) {
+        const value = rl[side] >= 2 ** 64 - 1 ? `${RLIM_INFINITY} (no limit)` : String(rl[side]);
+        throw err(`process.rlimits[${i}].${side}`, `process.rlimits[${i}].${side} is ${value}, but RLIMIT_NOFILE can be at most fs.nr_open (${nrOpen} here): setrlimit(2) refuses more, even for root`);
+      }
+    }
+  });
+
   for (const field of ['hostname', 'domainname'] as const) {
     const host = spec[field] ? ownNamespace('uts') : undefined;
     if (host) throw err(field, `unable to set ${field} in the host's UTS namespace: ${host}`);
