@@ -11,7 +11,7 @@
 //   TSLAB_FUZZ_CASES  how many cases (default 100, ~75 s on a 2-core VM; run 2000 before a release)
 //   TSLAB_FUZZ_SEED   the seed (default 8); case N of a seed is always the same config
 //   TSLAB_FUZZ_ONLY   run only these case numbers (comma-separated), to replay a finding
-//   TSLAB_FUZZ_REPORT write every case's outcome to this JSON file
+//   TSLAB_FUZZ_REPORT write every case's outcome to this file, one JSON line per case as it ends
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -173,9 +173,14 @@ describe('config.json fuzzer', () => {
     async () => {
       const reports: CaseReport[] = [];
       const started = performance.now();
-      for (const n of ONLY ?? Array.from({ length: CASES }, (_, i) => i)) reports.push(await fuzzCase(n));
+      const reportFile = process.env.TSLAB_FUZZ_REPORT;
+      if (reportFile) fs.writeFileSync(reportFile, '');
+      for (const n of ONLY ?? Array.from({ length: CASES }, (_, i) => i)) {
+        reports.push(await fuzzCase(n));
+        // One JSON line per case as it ends: a long run can be watched, and survives being stopped.
+        if (reportFile) fs.appendFileSync(reportFile, `${JSON.stringify(reports[reports.length - 1])}\n`);
+      }
       const seconds = (performance.now() - started) / 1000;
-      if (process.env.TSLAB_FUZZ_REPORT) fs.writeFileSync(process.env.TSLAB_FUZZ_REPORT, JSON.stringify(reports, null, 1));
 
       const count = (o: Outcome) => reports.filter((r) => r.outcome === o).length;
       const leaking = reports.filter((r) => r.leaks.length || r.deleteProblem);
