@@ -507,10 +507,13 @@ describe('loadSpec: config.json as hostile input', () => {
       expect(spec.linux?.sysctl).toEqual({ 'net.ipv4.ip_forward': '1' });
     });
 
-    it("refuses a hostname, a domainname or an IPC sysctl in the host's own namespaces joined by path", () => {
+    it("refuses a hostname, a domainname or an IPC sysctl in the host's own namespaces joined by path, and the host's mount namespace", () => {
       expect(loadError(withNs(setPath('uts', '/proc/self/ns/uts'))).message).toMatch(/unable to set hostname in the host's UTS namespace/);
       const domain = loadError(withNs((c) => (setPath('uts', `/proc/${process.pid}/ns/uts`)(c), delete c.hostname, (c.domainname = 'x'))));
       expect(domain.field).toBe('domainname');
+      const mnt = loadError(withNs(setPath('mount', `/proc/${process.pid}/ns/mnt`)));
+      expect(mnt.field).toBe('linux.namespaces[4].path');
+      expect(mnt.message).toMatch(/cannot join the host's mount namespace/);
       const ipc = loadError(withNs((c) => (setPath('ipc', `/proc/${process.pid}/ns/ipc`)(c), (c.linux.sysctl = { 'kernel.shmmax': '1' }))));
       expect(ipc.message).toMatch(/"kernel.shmmax" is not allowed in the hosts ipc namespace: .* host's own ipc namespace/);
     });

@@ -1072,6 +1072,14 @@ function checkAgainstHost(src: Located, spec: Spec, locs: Locations): void {
     return `linux.namespaces[${ns.index}].path ${JSON.stringify(ns.path)} is the host's own ${type} namespace (the one this runtime runs in), so this would change the host`;
   };
 
+  // Beyond runc: the host's own mount namespace joined by path would run the container in the host's file
+  // system, root.path and every mount silently skipped (a joined mount namespace is taken as set up already).
+  const hostMounts = ownNamespace('mount');
+  if (hostMounts) {
+    const at = `linux.namespaces[${joined.get('mount')!.index}].path`;
+    throw err(at, `the container cannot join the host's mount namespace: ${hostMounts} (its root.path and mounts would be ignored and it would see the host's files); leave the path out to give it a mount namespace of its own`);
+  }
+
   for (const key of Object.keys(spec.linux?.sysctl ?? {})) {
     const name = sysctlName(key);
     const type = name === 'kernel.domainname' ? 'uts' : sysctlNamespace(name);
