@@ -332,7 +332,7 @@ describe('loadSpec', () => {
   });
 });
 
-describe('parseSpec: hostile numbers never wrap around', () => {
+describe('parseSpec: hostile values are refused, never wrapped around or dropped', () => {
   const cases: [string, (c: any) => void, string, RegExp][] = [
     ['uid 2^31', (c) => (c.process.user.uid = 2147483648), 'process.user.uid', /uids and gids must be in range 0-2147483647/],
     ['uid -1 as u32', (c) => (c.process.user.uid = 4294967295), 'process.user.uid', /range 0-2147483647/],
@@ -352,6 +352,9 @@ describe('parseSpec: hostile numbers never wrap around', () => {
     ['memory limit', (c) => (c.linux.resources.memory = { limit: -2 }), 'linux.resources.memory.limit', /-1 \(no limit\)/],
     ['swappiness', (c) => (c.linux.resources.memory = { swappiness: 101 }), 'linux.resources.memory.swappiness', /0 to 100/],
     ['hostname length', (c) => (c.hostname = 'h'.repeat(65)), 'hostname', /65 bytes long.*at most 64/],
+    ['hook timeout', (c) => (c.hooks = { prestart: [{ path: '/bin/true', timeout: 2147484 }] }), 'hooks.prestart[0].timeout', /at most 2147483 seconds/],
+    ['selinux label', (c) => (c.process.selinuxLabel = 'system_u:system_r:container_t:s0'), 'process.selinuxLabel', /selinux is disabled or not supported/],
+    ['apparmor profile', (c) => (c.process.apparmorProfile = 'docker-default'), 'process.apparmorProfile', /cannot apply AppArmor profiles/],
   ];
   for (const [name, edit, field, message] of cases) {
     it(name, () => {
@@ -376,6 +379,7 @@ describe('parseSpec: hostile numbers never wrap around', () => {
       c.linux.devices = [{ path: '/dev/x', type: 'c', major: 4095, minor: 1048575, fileMode: 0o7777, uid: 0, gid: 2147483647 }];
       c.linux.resources.cpu = { period: 1000000, quota: -1 };
       c.hostname = 'h'.repeat(64);
+      c.hooks = { poststop: [{ path: '/bin/true', timeout: 2147483 }] };
     }));
     expect(spec.process?.user.uid).toBe(2147483647);
   });

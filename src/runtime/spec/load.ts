@@ -710,6 +710,14 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
     throw err('process.oomScoreAdj', `process.oomScoreAdj is ${proc.oomScoreAdj}, but the kernel takes -1000 (never kill) to 1000 (kill first) in /proc/<pid>/oom_score_adj`);
   }
 
+  // Confinement tslab cannot apply is refused rather than dropped: the process would run less confined than asked.
+  if (proc.selinuxLabel) {
+    throw err('process.selinuxLabel', 'selinux label is specified in config, but selinux is disabled or not supported: tslab does not apply SELinux labels; remove process.selinuxLabel');
+  }
+  if (proc.apparmorProfile) {
+    throw err('process.apparmorProfile', `process.apparmorProfile is ${JSON.stringify(proc.apparmorProfile)}, but tslab cannot apply AppArmor profiles (runc would, where AppArmor is enabled); remove it to run without one`);
+  }
+
   const caps = proc.capabilities;
   if (caps) {
     for (const set of ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const) {
@@ -794,6 +802,10 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
         noNul(`${at}.path`, h.path);
         if (h.timeout !== undefined && h.timeout <= 0) {
           throw err(`${at}.timeout`, `${at}.timeout is ${h.timeout}, but a hook timeout is a number of seconds and must be greater than zero`);
+        }
+        // Node's timers hold at most 2^31-1 ms: a longer timeout would fire after 1 ms, failing the hook at once.
+        if (h.timeout !== undefined && h.timeout > MAX_HOOK_TIMEOUT) {
+          throw err(`${at}.timeout`, `${at}.timeout is ${h.timeout} seconds, but tslab waits at most ${MAX_HOOK_TIMEOUT} seconds (24 days) for a hook`);
         }
         (h.env ?? []).forEach((pair, j) => checkEnv(`${at}.env[${j}]`, pair));
       });
@@ -970,6 +982,8 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
 
 const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
 
+/** The longest hook timeout in seconds: Node's timers count at most 2^31-1 milliseconds. */
+const MAX_HOOK_TIMEOUT = Math.floor((2 ** 31 - 1) / 1000);
 /** The largest uid or gid runc accepts (libcontainer/user: "uids and gids must be in range 0-2147483647"). */
 const MAX_ID = 2147483647;
 /** The most supplementary groups a process can have (NGROUPS_MAX, linux/limits.h). */
