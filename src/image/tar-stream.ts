@@ -3,6 +3,7 @@
 // bytes of uncompressed tar (a gzip bomb stops at the cap, not at the disk's end), entries, and any single
 // entry whose header alone claims more than the cap (refused before a byte of it is written).
 // The tar package's Parser only parses; the sink writes. Used by layer unpack and by `tslab import`.
+import { once } from 'node:events';
 import * as fs from 'node:fs';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -75,7 +76,8 @@ export async function streamTar(file: string, sink: EntrySink, opts: TarStreamOp
   let head: Buffer | undefined = Buffer.alloc(0);
   const fileDigest = new Digester();
   const tarDigest = new Digester();
-  const stages: Array<Readable | Transform | Writable> = [fs.createReadStream(file), tap(fileDigest)];
+  const input = fs.createReadStream(file);
+  const stages: Array<Readable | Transform | Writable> = [input, tap(fileDigest)];
   if (compression !== 'none') stages.push(decompressor(compression, opts));
   stages.push(
     tap(tarDigest, (total, chunk) => {
@@ -124,9 +126,9 @@ export async function streamTar(file: string, sink: EntrySink, opts: TarStreamOp
   });
   parser.on('warn', (code: string, message: string | Error) => {
     if (code === 'TAR_BAD_ARCHIVE' && allZero) return;
-    sink.fail(opts.formatError(`${what} is not a usable tar: ${message instanceof Error ? message.message : message}`));
+    sink.fail(opts.formatError(`${what} is not a readable tar archive: ${message instanceof Error ? message.message : message}`));
   });
-  parser.on('error', (err: Error) => sink.fail(opts.formatError(`${what} is not a usable tar: ${err.message}`)));
+  parser.on('error', (err: Error) => sink.fail(opts.formatError(`${what} is not a readable tar archive: ${err.message}`)));
 
   stages.push(
     new Writable({
@@ -147,6 +149,8 @@ export async function streamTar(file: string, sink: EntrySink, opts: TarStreamOp
   try {
     await pipeline(stages as unknown as ReadonlyArray<NodeJS.ReadWriteStream>);
   } catch (err) {
+    // The file is closed once the destroyed stream says so: a caller that checks its fds right away must not see it.
+    if (!input.closed) await once(input, 'close');
     const code = (err as NodeJS.ErrnoException).code;
     sink.fail(typeof code === 'string' && code.startsWith('Z_') ? opts.formatError(`${what} is a broken ${compression} stream: ${(err as Error).message}`) : err);
     throw sink.failed;

@@ -231,12 +231,12 @@ const layerCases: RefusedCase[] = [
   {
     name: 'a size lie: the header claims more than the archive holds',
     build: () => layerImage('size-long', [{ path: 'file', data: 'x'.repeat(10), headerSize: MiB }], { end: false }),
-    pattern: /is not a usable tar: Truncated input/,
+    pattern: /is not a readable tar archive: Truncated input/,
   },
   {
     name: 'a size lie: the header claims less than the data',
     build: () => layerImage('size-short', [{ path: 'file', data: 'A'.repeat(3000), headerSize: 10 }, { path: 'next', data: 'y' }]),
-    pattern: /is not a usable tar/,
+    pattern: /is not a readable tar archive/,
   },
   {
     name: 'a size lie: one header claims 5 GiB',

@@ -1,7 +1,8 @@
 // Unpacking a layer: what a well-formed layer becomes on disk, whiteouts applied to a flattened tree, and
 // malicious layers (.., absolute paths, writes through symlinks, hardlinks out) rejected with nothing
 // written outside the target. The archives are crafted here with the tar package's Header class, so they
-// hold exactly the entries a test wants (tar.c would refuse to write the malicious ones).
+// hold exactly the entries a test wants (tar.c would refuse to write the malicious ones). Caps: bytes,
+// entries, path lengths, and a compressed stream inside the compressed stream.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -9,7 +10,9 @@ import * as zlib from 'node:zlib';
 import { Header } from 'tar';
 import { afterAll, describe, expect, test } from 'vitest';
 import { DigestMismatchError, sha256Digest } from '../../src/image/digest.js';
+import { LimitError } from '../../src/image/limits.js';
 import { LayerFormatError, LayerSecurityError, unpackLayer } from '../../src/image/unpack.js';
+import { rawTar } from '../security/images/hostile-archives.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-image-unpack-'));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -319,5 +322,63 @@ describe('malicious layers are rejected with LayerSecurityError and write nothin
     expect(fs.lstatSync(path.join(target, 'd')).isDirectory()).toBe(true);
     expect(listTree(outside)).toEqual(['keep']);
     expect(fs.readFileSync(path.join(outside, 'keep'), 'utf8')).toBe('sentinel\n');
+  });
+});
+
+describe('caps: a layer expands only so far, counted while it streams', () => {
+  const zeros = (n: number) => 'z'.repeat(n);
+
+  test('more bytes than the cap: a LimitError naming the cap and its variable, at the cap', async () => {
+    const { target } = freshCase();
+    const specs = Array.from({ length: 40 }, (_, i) => ({ path: `f${i}`, data: zeros(64 * 1024) }));
+    const err = await unpackLayer(writeArchive(zlib.gzipSync(tarOf(specs))), target, { limits: { maxBytes: 1024 * 1024 } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LimitError);
+    expect((err as Error).message).toMatch(/expands to more than 1 MiB, the most tslab unpacks from it \(TSLAB_MAX_LAYER_SIZE\); if you trust the image, raise the cap, e\.g\. TSLAB_MAX_LAYER_SIZE=2G/);
+    const written = listTree(target).reduce((sum, f) => sum + fs.statSync(path.join(target, f)).size, 0);
+    expect(written).toBeLessThanOrEqual(1024 * 1024);
+  });
+
+  test('TSLAB_MAX_LAYER_SIZE sets the cap; a value that is no size is refused with a sentence', async () => {
+    const file = writeArchive(tarOf([{ path: 'f', data: zeros(4096) }]));
+    process.env.TSLAB_MAX_LAYER_SIZE = '2K';
+    try {
+      await expect(unpackLayer(file, freshCase().target)).rejects.toThrow(/more than 2 KiB.*TSLAB_MAX_LAYER_SIZE/);
+      process.env.TSLAB_MAX_LAYER_SIZE = 'lots';
+      await expect(unpackLayer(file, freshCase().target)).rejects.toThrow(/TSLAB_MAX_LAYER_SIZE="lots" is not a size: give bytes, or a number with K, M, G or T/);
+      process.env.TSLAB_MAX_LAYER_SIZE = '1M';
+      await unpackLayer(file, freshCase().target);
+    } finally {
+      delete process.env.TSLAB_MAX_LAYER_SIZE;
+    }
+  });
+
+  test('an entry whose header alone claims more than the cap is refused before any of it is written', async () => {
+    const { target } = freshCase();
+    const h = new Header({ path: 'huge', type: 'File', mode: 0o644, size: 8 * 1024 ** 3 - 1, mtime: T2001 });
+    h.encode();
+    await expect(unpackLayer(writeArchive(Buffer.concat([h.block as Buffer, Buffer.alloc(512)])), target)).rejects.toThrow(
+      /its entry "huge" alone claims/,
+    );
+    expect(listTree(target)).toEqual([]);
+  });
+
+  test('more entries than the cap', async () => {
+    const specs = Array.from({ length: 20 }, (_, i) => ({ path: `e${i}`, type: 'Directory' as const }));
+    await expect(unpackLayer(writeArchive(tarOf(specs)), freshCase().target, { limits: { maxEntries: 10 } })).rejects.toThrow(
+      /has more than 10 entries, the most tslab unpacks from one tar/,
+    );
+  });
+
+  test('a path over PATH_MAX or a name over NAME_MAX is a LayerFormatError, not a raw ENAMETOOLONG', async () => {
+    const long = `${'d/'.repeat(2100)}f`;
+    await expect(unpackLayer(writeArchive(rawTar([{ path: long, data: 'x' }])), freshCase().target)).rejects.toThrow(/is 4201 bytes long; a path has at most 4095/);
+    await expect(unpackLayer(writeArchive(rawTar([{ path: `a/${'n'.repeat(300)}`, data: 'x' }])), freshCase().target)).rejects.toThrow(
+      /has a name of 300 bytes; a name has at most 255/,
+    );
+  });
+
+  test('a gzip stream holding another gzip stream is refused (the parser would decompress it past the count)', async () => {
+    const inner = zlib.gzipSync(tarOf([{ path: 'f', data: 'x' }]));
+    await expect(unpackLayer(writeArchive(zlib.gzipSync(inner)), freshCase().target)).rejects.toThrow(/is compressed twice/);
   });
 });
