@@ -3,14 +3,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { capset, lastCapability, setAmbient } from '../../linux/capabilities.js';
-import { CLOSE_RANGE_CLOEXEC, closeRange, setCloexec, umask } from '../../linux/fs.js';
-import { PR_SET_KEEPCAPS, prctl, prlimit, resetSignals, setgroups, setresgid, setresuid } from '../../linux/process.js';
-import { capabilityNumber, capsToMask } from '../capabilities.js';
+import { SyscallError } from '../../linux/error.js';
+import { CLOSE_RANGE_CLOEXEC, FD_CLOEXEC, O_CLOEXEC, O_DIRECTORY, close, closeRange, fchdir, fcntl, open, setCloexec, umask } from '../../linux/fs.js';
+import { PR_CAPBSET_READ, PR_SET_KEEPCAPS, prctl, prlimit, resetSignals, setgroups, setresgid, setresuid } from '../../linux/process.js';
+import { O_PATH, setDumpable } from '../../linux/resolve.js';
+import { capabilityName, capabilityNumber, capsToMask } from '../capabilities.js';
 import { rlimitNumber } from '../rlimits.js';
 import type { Process } from '../spec/types.js';
 import { dropBoundingSet, setNoNewPrivs } from '../steps/capabilities.js';
+import { mkdirAllInRoot, readFileInRoot } from './secure-join.js';
 
 const RLIMIT_NOFILE = 7;
+const F_GETFD = 1;
+// An /etc/passwd larger than this is not a passwd file (runc reads it whole; /dev/zero never ends).
+const PASSWD_MAX_BYTES = 4 << 20;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 function isExecutableFile(file: string): boolean {
@@ -38,29 +44,120 @@ export function findExecutable(proc: Process): string {
   throw new Error(`exec: "${name}": executable file not found in $PATH`);
 }
 
-/** Creates the working directory if the image lacks it, as runc does, and enters it. */
-export function enterCwd(proc: Process): void {
-  fs.mkdirSync(proc.cwd, { recursive: true });
-  process.chdir(proc.cwd);
+/**
+ * Closes what the stage inherited by accident: any fd from 3 up that is not close-on-exec and not in
+ * `keep` came from whoever started the runtime (`exec 200</` in a shell), since Node and libuv open
+ * everything close-on-exec. Such an fd may be a host directory: /proc/self/fd/200 would lead out.
+ */
+export function closeInheritedFds(keep: ReadonlySet<number>): void {
+  for (const fd of openFds()) {
+    if (fd < 3 || keep.has(fd)) continue;
+    let flags: number;
+    try {
+      flags = fcntl(fd, F_GETFD);
+    } catch {
+      continue; // the directory listing's own fd, closed by now
+    }
+    if (!(flags & FD_CLOEXEC)) close(fd);
+  }
 }
 
-/** The configured environment, plus HOME from the container's /etc/passwd when it has none (as runc). */
+function openFds(): number[] {
+  return fs.readdirSync('/proc/self/fd').map(Number);
+}
+
+/**
+ * The check before the process's cwd is entered: apart from stdio and `allowed` (the preserved fds the
+ * caller asked for, the channel, the terminal socket, the exec FIFO), the stage holds nothing that names a
+ * file by path, so no /proc/self/fd/N can lead to the host. Node's own fds are pipes, sockets and
+ * anonymous inodes.
+ */
+export function assertNoHostFds(allowed: ReadonlySet<number>): void {
+  for (const fd of openFds()) {
+    if (fd < 3 || allowed.has(fd)) continue;
+    let target: string;
+    try {
+      target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // the directory listing's own fd, closed by now
+    }
+    if (target.startsWith('/')) {
+      throw new Error(`the container init still holds fd ${fd} on ${target}, which the process could reach through /proc/self/fd/${fd}; refusing to go on`);
+    }
+  }
+}
+
+/**
+ * Enters the working directory, creating what the image lacks as runc does. The path is resolved by the
+ * kernel inside the container's root and never through a /proc magic link: a cwd of /proc/self/fd/N would
+ * otherwise be whatever file the init holds as fd N, maybe a directory of the host.
+ */
+export function enterCwd(proc: Process): void {
+  const root = open('/', O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    let dir: number;
+    try {
+      dir = mkdirAllInRoot(root, proc.cwd, 0o755);
+    } catch (err) {
+      throw new Error(`process.cwd ${JSON.stringify(proc.cwd)} cannot be the working directory: ${cwdProblem(err)}`);
+    }
+    try {
+      fchdir(dir);
+    } finally {
+      close(dir);
+    }
+  } finally {
+    close(root);
+  }
+}
+
+function cwdProblem(err: unknown): string {
+  if (!(err instanceof SyscallError)) return err instanceof Error ? err.message : String(err);
+  const where = err.path ? ` (at ${err.path})` : '';
+  switch (err.code) {
+    case 'ENOTDIR':
+      return `it is not a directory${where}`;
+    case 'ELOOP':
+      return `it goes through a /proc magic link such as /proc/self/fd/N, which could lead out of the container, or a symbolic link loop${where}`;
+    case 'EEXIST':
+      return `a symbolic link to nothing is in the way${where}`;
+    default:
+      return err.message;
+  }
+}
+
+/**
+ * The configured environment, plus HOME from the container's /etc/passwd when it has none (as runc). The
+ * file is read inside the root, and only if it is a regular file of sane size: an image may make it a
+ * FIFO (a read would block for ever), /dev/zero, or a link through /proc to something of the host.
+ */
 export function environmentWithHome(proc: Process): string[] {
   const env = proc.env ?? [];
   if (env.some((entry) => entry.startsWith('HOME='))) return env;
   let home = '/';
-  try {
-    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
-      const fields = line.split(':');
-      if (fields.length >= 6 && Number(fields[2]) === proc.user.uid && fields[2] !== '') {
-        home = fields[5] || '/';
-        break;
-      }
+  const passwd = readPasswd();
+  for (const line of passwd.split('\n')) {
+    const fields = line.split(':');
+    if (fields.length >= 6 && Number(fields[2]) === proc.user.uid && fields[2] !== '') {
+      home = fields[5] || '/';
+      break;
     }
-  } catch {
-    // No /etc/passwd in the image: "/" it is.
   }
   return [...env, `HOME=${home}`];
+}
+
+/** The container's /etc/passwd, or '' when the image has none (then HOME is "/"). */
+function readPasswd(): string {
+  const root = open('/', O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    return readFileInRoot(root, '/etc/passwd', PASSWD_MAX_BYTES);
+  } catch (err) {
+    if (err instanceof SyscallError && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) return '';
+    const problem = err instanceof SyscallError && err.code === 'ELOOP' ? 'it is a link through /proc or a symbolic link loop' : (err as Error).message;
+    throw new Error(`reading the container's /etc/passwd to set HOME: ${problem} (set HOME in process.env to skip it)`);
+  } finally {
+    close(root);
+  }
 }
 
 export function setOomScoreAdj(value: number): void {
@@ -86,15 +183,24 @@ export function applyRlimits(proc: Process): void {
   }
 }
 
-/** User, groups and capabilities, in the only order that works: bounding set first, ids, then capset. */
-export function applyIdentity(proc: Process): void {
+/**
+ * User, groups and capabilities, in the only order that works: bounding set first, ids, then capset.
+ * `lastCap` is read by the caller before the switch of root: the container's /proc may not tell the truth.
+ */
+export function applyIdentity(proc: Process, lastCap = lastCapability()): void {
   const caps = proc.capabilities;
-  if (caps) dropBoundingSet((caps.bounding ?? []).map(capabilityNumber));
+  if (caps) {
+    const keep = (caps.bounding ?? []).map(capabilityNumber);
+    dropBoundingSet(keep);
+    checkBoundingSet(keep, lastCap);
+  }
   prctl(PR_SET_KEEPCAPS, 1);
   setgroups(proc.user.additionalGids ?? []);
   setresgid(proc.user.gid);
   setresuid(proc.user.uid);
   prctl(PR_SET_KEEPCAPS, 0);
+  // A change of ids resets the dumpable flag to fs.suid_dumpable: make sure the init stays unreachable.
+  setDumpable(false);
   if (caps) {
     capset({
       effective: capsToMask(caps.effective ?? []),
@@ -104,9 +210,21 @@ export function applyIdentity(proc: Process): void {
     // The kernel raises an ambient capability only if it is also permitted and inheritable; like runc,
     // the others are left out rather than failing (runc's own default spec lists ambient without inheritable).
     const raisable = capsToMask(caps.permitted ?? []) & capsToMask(caps.inheritable ?? []);
-    setAmbient(capsToMask(caps.ambient ?? []) & raisable, lastCapability());
+    setAmbient(capsToMask(caps.ambient ?? []) & raisable, lastCap);
   }
   if (proc.noNewPrivileges) setNoNewPrivs();
+}
+
+/**
+ * dropBoundingSet reads the last capability from the container's /proc, which the config can mask (a
+ * masked cap_last_cap reads as 0 and would leave the whole set): ask the kernel what is really left.
+ */
+function checkBoundingSet(keep: readonly number[], lastCap: number): void {
+  for (let cap = 0; cap <= lastCap; cap++) {
+    if (!keep.includes(cap) && prctl(PR_CAPBSET_READ, cap) === 1) {
+      throw new Error(`the capability bounding set still holds ${capabilityName(cap)} after it was dropped (is /proc/sys/kernel/cap_last_cap masked in the container?)`);
+    }
+  }
 }
 
 /** Leaves the exec'd program default signal handling and only the fds it should have. */

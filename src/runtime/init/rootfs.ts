@@ -2,8 +2,9 @@
 // the config's mounts, /dev, then pivot_root and the masked and read-only paths.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { S_IFBLK, S_IFCHR, S_IFIFO, chdir, makedev, mknod, symlink } from '../../linux/fs.js';
-import { MS_BIND, MS_MOVE, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE, chroot, mount, mountSetattrRecursive } from '../../linux/mount.js';
+import { O_CLOEXEC, O_DIRECTORY, S_IFBLK, S_IFCHR, S_IFIFO, chdir, close, makedev, mknod, open, symlink } from '../../linux/fs.js';
+import { MNT_DETACH, MS_BIND, MS_MOVE, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT, MS_SLAVE, chroot, mount, mountSetattrRecursive, umount2 } from '../../linux/mount.js';
+import { O_PATH } from '../../linux/resolve.js';
 import { SyscallError } from '../../linux/error.js';
 import { parseMountinfo } from '../../linux/mountinfo.js';
 import { parseMountOptions, parsePropagation } from '../mount-options.js';
@@ -108,28 +109,40 @@ function mountEntry(plan: StagePlan, entry: Mount): void {
   for (const propagation of opts.propagation) mount(null, dest, null, propagation);
 }
 
-/** runc's tmpcopyup: the new tmpfs starts with a copy of what the directory held. */
+/**
+ * runc's tmpcopyup: the new tmpfs starts with a copy of what the directory held. The old directory stays
+ * reachable under the new mount through an fd opened before it, so nothing is staged outside the
+ * container: a failed copy leaves nothing behind but the tmpfs, which is taken off again.
+ */
 function mountTmpfsCopyUp(dest: string, flags: number, data: string): void {
-  const staging = fs.mkdtempSync('/tmp/tslab-copyup-');
+  const old = open(dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
   try {
-    mount('tmpfs', staging, 'tmpfs', flags & ~MS_RDONLY, data || null);
-    fs.cpSync(dest, staging, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
-    mount(staging, dest, null, MS_MOVE);
-    if (flags & MS_RDONLY) mount(null, dest, null, MS_REMOUNT | flags);
+    mount('tmpfs', dest, 'tmpfs', flags & ~MS_RDONLY, data || null);
+    try {
+      fs.cpSync(`/proc/self/fd/${old}`, dest, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+      if (flags & MS_RDONLY) mount(null, dest, null, MS_REMOUNT | flags);
+    } catch (err) {
+      umount2(dest, MNT_DETACH);
+      throw new Error(`tmpcopyup: copying what ${dest} held into its new tmpfs failed: ${(err as Error).message}`);
+    }
   } finally {
-    fs.rmdirSync(staging);
+    close(old);
   }
 }
 
+/**
+ * As runc's createDeviceNode: the node is made where the path resolves inside the root; a file already
+ * there (the image's own, or anything a config names) is left alone, never deleted.
+ */
 function createDevice(rootfs: string, device: Device): void {
   const dest = secureJoin(rootfs, device.path);
   fs.mkdirSync(path.dirname(dest), { recursive: true, mode: MOUNT_POINT_MODE });
-  fs.rmSync(dest, { force: true });
   const kind = device.type === 'b' ? S_IFBLK : device.type === 'p' ? S_IFIFO : S_IFCHR;
   const mode = device.fileMode ?? 0o666;
   try {
     mknod(dest, kind | (mode & 0o7777), makedev(device.major ?? 0, device.minor ?? 0));
   } catch (err) {
+    if (err instanceof SyscallError && err.code === 'EEXIST') return;
     // The devices cgroup can forbid mknod; the host's node bound in its place still honours it.
     if (!(err instanceof SyscallError && err.code === 'EPERM' && fs.existsSync(device.path))) throw err;
     fs.writeFileSync(dest, '');
@@ -148,8 +161,12 @@ function populateDev(plan: StagePlan): void {
     for (const [target, link] of DEV_SYMLINKS) {
       const dest = secureJoin(plan.rootfs, link);
       if (!fs.existsSync(path.dirname(dest))) continue;
-      fs.rmSync(dest, { force: true });
-      symlink(target, dest);
+      // As runc: what the image already has there stays.
+      try {
+        symlink(target, dest);
+      } catch (err) {
+        if (!(err instanceof SyscallError && err.code === 'EEXIST')) throw err;
+      }
     }
     const ptmx = secureJoin(plan.rootfs, '/dev/ptmx');
     if (fs.existsSync(secureJoin(plan.rootfs, '/dev/pts/ptmx'))) {
@@ -168,8 +185,18 @@ export function prepareRootfs(plan: StagePlan): void {
   const parent = mountPoint(fs.readFileSync('/proc/self/mountinfo', 'utf8'), plan.rootfs);
   if (parent.shared) mount(null, parent.point, null, MS_PRIVATE);
   mount(plan.rootfs, plan.rootfs, null, MS_BIND | MS_REC);
-  for (const entry of plan.spec.mounts ?? []) mountEntry(plan, entry);
-  populateDev(plan);
+  for (const entry of plan.spec.mounts ?? []) {
+    try {
+      mountEntry(plan, entry);
+    } catch (err) {
+      throw new Error(`mounting ${entry.type ?? 'bind'} on ${entry.destination}: ${(err as Error).message}`);
+    }
+  }
+  try {
+    populateDev(plan);
+  } catch (err) {
+    throw new Error(`creating the container's device nodes in ${plan.rootfs}/dev: ${(err as Error).message}`);
+  }
 }
 
 /** Makes the rootfs the process's `/`: pivot_root with the old root detached, or (--no-pivot) move + chroot. */
@@ -201,12 +228,28 @@ function readonlyPath(target: string): void {
   mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC);
 }
 
+/** Writes one sysctl through the container's /proc/sys; a failure names the sysctl and the value. */
+function writeSysctl(key: string, value: string): void {
+  const file = `/proc/sys/${key.replace(/\./g, '/')}`;
+  try {
+    fs.writeFileSync(file, value);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    const why: Record<string, string> = {
+      EINVAL: 'the kernel refused the value',
+      ENOENT: 'this kernel has no such sysctl (or the container\'s /proc is not procfs)',
+      EACCES: 'the file is read-only',
+      EROFS: '/proc/sys is mounted read-only in the container',
+      EPERM: 'the container lacks the capability this sysctl needs',
+    };
+    throw new Error(`cannot set sysctl ${key}=${JSON.stringify(value)}: writing ${file} failed with ${code} — ${why[code] ?? (err as Error).message}`);
+  }
+}
+
 /** After the switch of root: sysctls, masked and read-only paths, a read-only root. */
 export function finishRootfs(plan: StagePlan): void {
   const linux = plan.spec.linux ?? {};
-  for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
-    fs.writeFileSync(`/proc/sys/${key.replace(/\./g, '/')}`, value);
-  }
+  for (const [key, value] of Object.entries(linux.sysctl ?? {})) writeSysctl(key, value);
   for (const target of linux.readonlyPaths ?? []) readonlyPath(target);
   for (const target of linux.maskedPaths ?? []) maskPath(target);
   if (plan.spec.root?.readonly) mount(null, '/', null, MS_BIND | MS_REMOUNT | MS_RDONLY);

@@ -1,7 +1,13 @@
 // Resolves a path inside a root directory the way the kernel would after chroot(root): symlinks are
 // followed but can never lead out of `root` ('..' stops at root, absolute links restart at root).
+// secureJoin does it on strings (for paths the stage hands to mount(2) before the switch of root);
+// openInRoot and friends let the kernel do it (openat2 RESOLVE_IN_ROOT) and also refuse /proc's magic
+// links, which name a file by fd rather than by path and so could lead to the host.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { SyscallError } from '../../linux/error.js';
+import { O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY, close, read } from '../../linux/fs.js';
+import { O_NOCTTY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, mkdirat, openat2 } from '../../linux/resolve.js';
 
 const MAX_SYMLINKS = 255;
 
@@ -32,4 +38,75 @@ export function secureJoin(root: string, unsafePath: string): string {
     pending.unshift(...target.split('/').filter((p) => p !== '' && p !== '.'));
   }
   return path.join(root, ...resolved);
+}
+
+/** Opens `unsafePath` as the kernel resolves it after chroot to `rootFd`'s directory, never through a magic link. */
+export function openInRoot(rootFd: number, unsafePath: string, flags: number): number {
+  return openat2(rootFd, unsafePath === '' ? '.' : unsafePath, flags | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+}
+
+/**
+ * `mkdir -p` inside the root: the longest existing prefix is resolved by the kernel (confined to the
+ * root), each missing directory is made relative to an fd on its parent, so no symlink swapped in can
+ * send the creation elsewhere. Returns an O_PATH fd on the directory (the caller closes it).
+ */
+export function mkdirAllInRoot(rootFd: number, unsafePath: string, mode: number): number {
+  const parts = unsafePath.split('/').filter((part) => part !== '' && part !== '.');
+  let dir = openInRoot(rootFd, '/', O_PATH | O_DIRECTORY);
+  for (let i = 0; i < parts.length; i++) {
+    const prefix = parts.slice(0, i + 1).join('/');
+    let next: number;
+    try {
+      next = openInRoot(rootFd, prefix, O_PATH | O_DIRECTORY);
+    } catch (err) {
+      if (!(err instanceof SyscallError && err.code === 'ENOENT')) {
+        close(dir);
+        throw err;
+      }
+      try {
+        mkdirat(dir, parts[i], mode);
+        next = openInRoot(rootFd, prefix, O_PATH | O_DIRECTORY);
+      } catch (mkdirErr) {
+        close(dir);
+        // EEXIST after ENOENT: the name is a symbolic link to something that does not exist.
+        if (mkdirErr instanceof SyscallError && mkdirErr.code === 'EEXIST') {
+          throw new SyscallError('mkdirat', mkdirErr.errno, prefix, 'a symbolic link to nothing is in the way');
+        }
+        throw mkdirErr;
+      }
+    }
+    close(dir);
+    dir = next;
+  }
+  return dir;
+}
+
+/**
+ * Reads a small regular file of the root (an image's /etc/passwd): never a FIFO (it would block), a device
+ * (/dev/zero never ends) or anything over `maxBytes`. Throws an Error whose message says which.
+ */
+export function readFileInRoot(rootFd: number, unsafePath: string, maxBytes: number): string {
+  const fd = openInRoot(rootFd, unsafePath, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) throw new Error(`${unsafePath} is not a regular file (${fileKind(stat)}); refusing to read it`);
+    if (stat.size > maxBytes) throw new Error(`${unsafePath} is ${stat.size} bytes, more than the ${maxBytes} this runtime reads`);
+    // The size may grow while we read: never take more than the cap.
+    const buf = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    for (let n; length < buf.length && (n = read(fd, buf.subarray(length), unsafePath)) > 0; ) length += n;
+    if (length > maxBytes) throw new Error(`${unsafePath} grew past the ${maxBytes} bytes this runtime reads`);
+    return buf.toString('utf8', 0, length);
+  } finally {
+    close(fd);
+  }
+}
+
+function fileKind(stat: fs.Stats): string {
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isDirectory()) return 'a directory';
+  return 'not a plain file';
 }

@@ -3,20 +3,32 @@
 // Keep its imports few: every container start pays for them.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY, O_WRONLY, close, dup2, open, openat } from '../../linux/fs.js';
+import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_WRONLY, close, dup2, open } from '../../linux/fs.js';
+import { lastCapability } from '../../linux/capabilities.js';
 import { IN_OPEN, inotifyWatch, nextInotifyEvents } from '../../linux/inotify.js';
 import { SyscallError } from '../../linux/error.js';
 import { CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, setns, unshare } from '../../linux/namespaces.js';
 import { execve, setdomainname } from '../../linux/process.js';
 import { makeControllingTerminal, openPtyPair, setWindowSize } from '../../linux/pty.js';
+import { NSFS_MAGIC, O_PATH, PROC_SUPER_MAGIC, fstatfsType, setDumpable } from '../../linux/resolve.js';
 import { sendFd } from '../../linux/socket.js';
 import { runHooks } from '../hooks.js';
 import type { StagePlan } from '../protocol.js';
-import type { NamespaceType } from '../spec/types.js';
+import type { NamespaceType, Spec } from '../spec/types.js';
 import { setHostname } from '../steps/hostname.js';
 import { bringUpInterface } from '../steps/loopback.js';
 import { StageChannel } from './channel.js';
-import { applyIdentity, applyRlimits, enterCwd, environmentWithHome, findExecutable, prepareInheritance, setOomScoreAdj } from './process-setup.js';
+import {
+  applyIdentity,
+  applyRlimits,
+  assertNoHostFds,
+  closeInheritedFds,
+  enterCwd,
+  environmentWithHome,
+  findExecutable,
+  prepareInheritance,
+  setOomScoreAdj,
+} from './process-setup.js';
 import { enterRootfs, finishRootfs, prepareRootfs } from './rootfs.js';
 
 const NAMESPACE_FLAGS: Partial<Record<NamespaceType, number>> = {
@@ -27,8 +39,47 @@ const NAMESPACE_FLAGS: Partial<Record<NamespaceType, number>> = {
   cgroup: CLONE_NEWCGROUP,
 };
 
+/** The namespaces a config can make the container change, by their name under /proc/PID/ns. */
+const HOST_VISIBLE = { uts: 'uts', ipc: 'ipc', network: 'net' } as const;
+type HostVisible = keyof typeof HOST_VISIBLE;
+
+// runc's list of the sysctls an IPC namespace holds (libcontainer/configs/validate); net.* belong to the
+// network namespace, and every other sysctl is the whole machine's.
+const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+
 const TERMINATING_SIGNALS: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR2', 'SIGALRM'];
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15, SIGUSR2: 12, SIGALRM: 14 };
+
+/** The calling thread's namespace of a type, as the kernel names it ("uts:[4026531838]"). */
+function namespaceOf(type: HostVisible): string {
+  return fs.readlinkSync(`/proc/thread-self/ns/${HOST_VISIBLE[type]}`);
+}
+
+function runtimeNamespaces(): Record<HostVisible, string> {
+  return { uts: namespaceOf('uts'), ipc: namespaceOf('ipc'), network: namespaceOf('network') };
+}
+
+/**
+ * Opens a namespace file to join. Looked at through an O_PATH fd first, which opens nothing: a FIFO would
+ * block a plain open for ever and a device could act on being opened. Only an nsfs file is then reopened
+ * (through the fd, so it is the same file) for setns.
+ */
+function openNamespace(nsPath: string, type: NamespaceType): number {
+  let probe: number;
+  try {
+    probe = open(nsPath, O_PATH | O_CLOEXEC);
+  } catch (err) {
+    throw new Error(`cannot join the ${type} namespace at ${nsPath}: ${(err as Error).message}`);
+  }
+  try {
+    if (fstatfsType(probe, nsPath) !== NSFS_MAGIC) {
+      throw new Error(`cannot join the ${type} namespace at ${nsPath}: it is not a namespace file (those are /proc/PID/ns/* or bind mounts of them)`);
+    }
+    return open(`/proc/thread-self/fd/${probe}`, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  } finally {
+    close(probe);
+  }
+}
 
 /** Joins namespaces given by path; returns the unshare() flags of the ones to create. */
 function joinNamespaces(plan: StagePlan): { create: number; joinedMount: boolean } {
@@ -41,16 +92,81 @@ function joinNamespaces(plan: StagePlan): { create: number; joinedMount: boolean
       create |= flag;
       continue;
     }
-    const fd = open(ns.path, O_RDONLY | O_CLOEXEC);
-    // A multithreaded process must stop sharing its fs state before it may change mount namespace.
-    if (flag === CLONE_NEWNS) {
-      unshare(CLONE_FS);
-      joinedMount = true;
+    const fd = openNamespace(ns.path, ns.type);
+    try {
+      // A multithreaded process must stop sharing its fs state before it may change mount namespace.
+      if (flag === CLONE_NEWNS) {
+        unshare(CLONE_FS);
+        joinedMount = true;
+      }
+      setns(fd, flag, ns.path);
+    } finally {
+      close(fd);
     }
-    setns(fd, flag, ns.path);
-    fs.closeSync(fd);
   }
   return { create, joinedMount };
+}
+
+function sysctlNamespace(key: string): HostVisible | undefined {
+  if (key.startsWith('net.')) return 'network';
+  if (IPC_SYSCTLS.has(key) || key.startsWith('fs.mqueue.')) return 'ipc';
+  if (key === 'kernel.hostname' || key === 'kernel.domainname') return 'uts';
+  return undefined;
+}
+
+/**
+ * Defence in depth under the config validator: hostname, domainname and sysctls change the namespace the
+ * container is in, so each must be one the container does not share with the runtime (the host). Compared
+ * by the kernel's own namespace ids, so a path that names the runtime's own namespace is caught too.
+ */
+function refuseHostChanges(spec: Spec, runtime: Record<HostVisible, string>): void {
+  const shared = (type: HostVisible) => namespaceOf(type) === runtime[type];
+  const why = (type: HostVisible) => `the container shares the ${HOST_VISIBLE[type]} namespace of the host (add {"type": "${type}"} without a path to linux.namespaces)`;
+  if (spec.hostname && shared('uts')) throw new Error(`refusing to set hostname ${JSON.stringify(spec.hostname)}: ${why('uts')}`);
+  if (spec.domainname && shared('uts')) throw new Error(`refusing to set domainname ${JSON.stringify(spec.domainname)}: ${why('uts')}`);
+  for (const key of Object.keys(spec.linux?.sysctl ?? {})) {
+    const type = sysctlNamespace(key);
+    if (!type) throw new Error(`refusing to set sysctl ${key}: it is not in a separate kernel namespace, so it would change the host`);
+    if (shared(type)) throw new Error(`refusing to set sysctl ${key}: ${why(type)}`);
+  }
+}
+
+/**
+ * The exec FIFO, held as an O_PATH fd: it opens nothing (no reader is needed yet), and unlike an fd on the
+ * state directory it leads nowhere else on the host. Opened before the switch of root, reopened for
+ * writing through /proc/self/fd at `start`, as runc's init does.
+ */
+function openExecFifo(stateDir: string): number {
+  const file = path.join(stateDir, 'exec.fifo');
+  const fd = open(file, O_PATH | O_CLOEXEC);
+  if (!fs.fstatSync(fd).isFIFO()) {
+    close(fd);
+    throw new Error(`${file} is not a FIFO`);
+  }
+  return fd;
+}
+
+/** After the switch of root: the init will need the container's /proc to reopen the exec FIFO at `start`. */
+function checkFifoReachable(execFifo: number): void {
+  const problem = `the container's /proc must be a proc filesystem showing the container's processes (runc refuses too)`;
+  let proc: number;
+  try {
+    proc = open('/proc', O_PATH | O_CLOEXEC);
+  } catch {
+    throw new Error(`${problem}: it has no /proc`);
+  }
+  try {
+    if (fstatfsType(proc, '/proc') !== PROC_SUPER_MAGIC) throw new Error(`${problem}: /proc is another filesystem (a tmpfs mounted over it?)`);
+  } finally {
+    close(proc);
+  }
+  let reopened: number;
+  try {
+    reopened = open(`/proc/self/fd/${execFifo}`, O_PATH | O_CLOEXEC);
+  } catch (err) {
+    throw new Error(`${problem}: /proc/self/fd/${execFifo} cannot be opened (${(err as Error).message})`);
+  }
+  close(reopened);
 }
 
 /**
@@ -79,11 +195,12 @@ function becomeTerminalSession(slave: number): void {
  * (inotify reports the reader's open) rather than a blocking open(): no thread is needed, which a pids
  * limit might refuse, and signal handlers keep running meanwhile.
  */
-async function waitForStart(stateDirFd: number, openWatch: number): Promise<void> {
+async function waitForStart(execFifo: number, openWatch: number): Promise<void> {
+  const reopen = `/proc/self/fd/${execFifo}`;
   for (;;) {
     let fifo: number;
     try {
-      fifo = openat(stateDirFd, 'exec.fifo', O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      fifo = open(reopen, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     } catch (err) {
       if (!(err instanceof SyscallError && err.code === 'ENXIO')) throw err; // no reader yet
       await nextInotifyEvents(openWatch);
@@ -92,55 +209,69 @@ async function waitForStart(stateDirFd: number, openWatch: number): Promise<void
     fs.writeSync(fifo, '0');
     close(fifo);
     close(openWatch);
+    close(execFifo);
     return;
   }
 }
 
 async function main(): Promise<void> {
+  // As runc's init: nothing that joins the container's namespaces may reach this process's fds, memory,
+  // executable (the host's node) or environment through /proc/1 without CAP_SYS_PTRACE. execve() undoes it.
+  setDumpable(false);
   const preserveFds = Number(process.env.TSLAB_PRESERVE_FDS ?? 0);
-  const channel = new StageChannel(3 + preserveFds);
+  const channelFd = 3 + preserveFds;
+  const channel = new StageChannel(channelFd);
   let plan: StagePlan | undefined;
   try {
     plan = channel.readPlan();
     const spec = plan.spec;
     const proc = spec.process!;
+    const terminalSocket = plan.terminal ? 4 + preserveFds : -1;
+    const needed = new Set([...Array.from({ length: preserveFds }, (_, i) => 3 + i), channelFd, terminalSocket]);
+    closeInheritedFds(needed);
+    // Read while /proc is still the host's: the container's may be masked or not be procfs at all.
+    const lastCap = lastCapability();
+    const runtimeNs = runtimeNamespaces();
     const { create, joinedMount } = joinNamespaces(plan);
     if (!joinedMount && !(create & CLONE_NEWNS)) throw new Error('a mount namespace is required: add {"type": "mount"} to linux.namespaces');
     // Join the cgroups before the cgroup namespace exists, so that namespace is rooted at them.
     channel.request({ type: 'join-cgroups' });
     if (create) unshare(create);
+    refuseHostChanges(spec, runtimeNs);
     // A new network namespace has only a loopback interface, down: bring it up, as runc's "loopback" network does.
     if (create & CLONE_NEWNET) bringUpInterface('lo');
     if (proc.oomScoreAdj !== undefined) setOomScoreAdj(proc.oomScoreAdj);
-    const stateDirFd = open(plan.stateDir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-    // Watched now: after the switch of root the host's path to the FIFO is gone.
-    const openWatch = inotifyWatch(path.join(plan.stateDir, 'exec.fifo'), IN_OPEN);
+    const execFifo = openExecFifo(plan.stateDir);
+    // Watched now, through the fd: after the switch of root the host's path to the FIFO is gone.
+    const openWatch = inotifyWatch(`/proc/self/fd/${execFifo}`, IN_OPEN);
     if (!joinedMount) prepareRootfs(plan);
     const { state } = channel.request({ type: 'run-hooks' });
     // Hooks inside the container see it as the container does: its init is pid 1 (in a new PID namespace).
     const insideState = { ...state!, pid: process.pid };
     runHooks('createContainer', spec.hooks?.createContainer, insideState);
     if (!joinedMount) enterRootfs(plan);
+    checkFifoReachable(execFifo);
     // The same order as runc's init: hostname after the switch of root, then sysctls and protected paths.
     if (spec.hostname) setHostname(spec.hostname);
     if (spec.domainname) setdomainname(spec.domainname);
+    // Nothing of the host may be open when the cwd is entered (the CVE-2024-21626 class).
+    assertNoHostFds(new Set([...needed, execFifo]));
     // Before the root may turn read-only: a working directory the image lacks is created, as runc does.
     enterCwd(proc);
     if (!joinedMount) finishRootfs(plan);
-    const terminalSlave = plan.terminal ? allocateTerminal(plan, 4 + preserveFds) : -1;
+    const terminalSlave = plan.terminal ? allocateTerminal(plan, terminalSocket) : -1;
     if (plan.terminal) channel.request({ type: 'pty' });
     const executable = findExecutable(proc);
     const env = environmentWithHome(proc);
     // The init waits for `start` already as the container's user, with its capabilities and limits.
     applyRlimits(proc);
-    applyIdentity(proc);
+    applyIdentity(proc, lastCap);
     channel.send({ type: 'ready' });
     channel.close();
 
     // Until `start`, behave like a process with default dispositions: as PID 1 we would ignore them.
     for (const signal of TERMINATING_SIGNALS) process.on(signal, () => process.exit(128 + SIGNAL_NUMBERS[signal]));
-    await waitForStart(stateDirFd, openWatch);
-    close(stateDirFd);
+    await waitForStart(execFifo, openWatch);
     for (const signal of TERMINATING_SIGNALS) process.removeAllListeners(signal);
 
     runHooks('startContainer', spec.hooks?.startContainer, { ...insideState, status: 'created' });
