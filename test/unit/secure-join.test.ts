@@ -8,7 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { secureJoin } from '../../src/runtime/init/secure-join.js';
+import { O_CLOEXEC, O_DIRECTORY, O_RDONLY, close, open } from '../../src/linux/fs.js';
+import { O_PATH } from '../../src/linux/resolve.js';
+import { mkdirAllInRoot, openInRoot, readFileInRoot, secureJoin } from '../../src/runtime/init/secure-join.js';
 
 // Made when the file is collected: the table of cases below names paths under it.
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-securejoin-'));
@@ -226,5 +228,71 @@ describe.skipIf(!canChroot)('secureJoin agrees with the kernel after chroot(root
 
   it('loops are loops for the kernel too', () => {
     for (const p of ['/loop-a', '/self', '/a/loop-dir']) expect(kernelStat(p), p).toMatch(/^ERR/);
+  });
+});
+
+describe('openInRoot, mkdirAllInRoot, readFileInRoot: the kernel resolves inside the root', () => {
+  let rootFd = -1;
+  beforeAll(() => {
+    rootFd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  });
+  afterAll(() => close(rootFd));
+
+  const same = (fd: number, p: string) => {
+    const a = fs.fstatSync(fd);
+    const b = fs.statSync(p);
+    return a.dev === b.dev && a.ino === b.ino;
+  };
+
+  it.each(CASES.map(([p]) => p))('%j opens what secureJoin names', (unsafe) => {
+    const want = secureJoin(root, unsafe);
+    if (!fs.existsSync(want)) return;
+    const fd = openInRoot(rootFd, unsafe, O_PATH);
+    try {
+      expect(same(fd, want)).toBe(true);
+    } finally {
+      close(fd);
+    }
+  });
+
+  it('refuses /proc magic links: a link to /proc/self/fd/N or /proc/self/cwd is ELOOP', () => {
+    const hostDir = open(outside, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    try {
+      for (const target of [`/proc/self/fd/${hostDir}`, '/proc/self/cwd', '/proc/self/root']) {
+        const proc = open('/', O_PATH | O_DIRECTORY | O_CLOEXEC);
+        try {
+          // Resolved from the host's root (where /proc is procfs): the magic link itself is what is refused.
+          expect(() => openInRoot(proc, `${target}/secret/file`, O_RDONLY), target).toThrow(/ELOOP/);
+        } finally {
+          close(proc);
+        }
+      }
+    } finally {
+      close(hostDir);
+    }
+  });
+
+  it('mkdirAllInRoot creates through links inside the root, never outside it', () => {
+    const fd = mkdirAllInRoot(rootFd, 'a/b/up-root/../../made/here', 0o755);
+    close(fd);
+    expect(fs.statSync(R('made/here')).isDirectory()).toBe(true);
+    expect(fs.existsSync(path.join(base, 'made'))).toBe(false);
+    fs.rmSync(R('made'), { recursive: true });
+    // A link whose target is missing inside the root (a host path, here) is refused, as runc's MkdirAll does.
+    expect(() => mkdirAllInRoot(rootFd, 'host-path/x', 0o755)).toThrow(/symbolic link to nothing/);
+    expect(fs.existsSync(path.join(outside, 'secret/x'))).toBe(false);
+    expect(() => mkdirAllInRoot(rootFd, 'etc/passwd/sub', 0o755)).toThrow(/ENOTDIR/);
+    expect(() => mkdirAllInRoot(rootFd, 'dangling', 0o755)).toThrow(/symbolic link to nothing/);
+  });
+
+  it('readFileInRoot reads regular files only, with a cap, and never blocks', () => {
+    expect(readFileInRoot(rootFd, '/abs-etc/passwd', 100)).toBe('inside\n');
+    expect(() => readFileInRoot(rootFd, '/etc/passwd', 3)).toThrow(/more than the 3/);
+    execFileSync('mkfifo', [R('fifo')]);
+    fs.symlinkSync('/dev/zero', R('zero'));
+    expect(() => readFileInRoot(rootFd, '/fifo', 100)).toThrow(/not a regular file \(a FIFO\)/);
+    expect(() => readFileInRoot(rootFd, '/zero', 100)).toThrow(/ENOENT/); // the root has no /dev/zero
+    fs.rmSync(R('fifo'));
+    fs.rmSync(R('zero'));
   });
 });
