@@ -3,7 +3,6 @@
 // bytes of uncompressed tar (a gzip bomb stops at the cap, not at the disk's end), entries, and any single
 // entry whose header alone claims more than the cap (refused before a byte of it is written).
 // The tar package's Parser only parses; the sink writes. Used by layer unpack and by `tslab import`.
-import { once } from 'node:events';
 import * as fs from 'node:fs';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -150,7 +149,8 @@ export async function streamTar(file: string, sink: EntrySink, opts: TarStreamOp
     await pipeline(stages as unknown as ReadonlyArray<NodeJS.ReadWriteStream>);
   } catch (err) {
     // The file is closed once the destroyed stream says so: a caller that checks its fds right away must not see it.
-    if (!input.closed) await once(input, 'close');
+    // (Not events.once: the destroyed stream emits the pipeline's error first, which would reject it.)
+    if (!input.closed) await new Promise<void>((resolve) => input.once('close', () => resolve()));
     const code = (err as NodeJS.ErrnoException).code;
     sink.fail(typeof code === 'string' && code.startsWith('Z_') ? opts.formatError(`${what} is a broken ${compression} stream: ${(err as Error).message}`) : err);
     throw sink.failed;
