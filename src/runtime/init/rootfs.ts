@@ -119,7 +119,7 @@ function mountTmpfsCopyUp(dest: string, flags: number, data: string): void {
   try {
     mount('tmpfs', dest, 'tmpfs', flags & ~MS_RDONLY, data || null);
     try {
-      fs.cpSync(`/proc/self/fd/${old}`, dest, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+      copyDirectoryInto(`/proc/self/fd/${old}`, dest);
       if (flags & MS_RDONLY) mount(null, dest, null, MS_REMOUNT | flags);
     } catch (err) {
       umount2(dest, MNT_DETACH);
@@ -128,6 +128,16 @@ function mountTmpfsCopyUp(dest: string, flags: number, data: string): void {
   } finally {
     close(old);
   }
+}
+
+/** `cp -a from/. to`: entry by entry, since `from` (a /proc/self/fd magic link) is itself a symlink to cp. */
+function copyDirectoryInto(from: string, to: string): void {
+  for (const entry of fs.readdirSync(from)) {
+    fs.cpSync(path.join(from, entry), path.join(to, entry), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+  }
+  const stat = fs.statSync(from);
+  fs.chmodSync(to, stat.mode & 0o7777);
+  fs.chownSync(to, stat.uid, stat.gid);
 }
 
 /**
