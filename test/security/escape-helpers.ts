@@ -175,13 +175,16 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) =>
   return results;
 }
 
+/** What `fds` prints for an fd whose target readlink may not see (the listing itself is not ptrace-checked). */
+export const UNREADABLE = '(unreadable)';
+
 const UPS = 12; // deeper than any test path: '..' at '/' stays at '/'
 
 /**
  * busybox sh functions for the attacker (prepend to a script):
  *   try PATH     reads PATH/(../)*k<canary> for k = 0..UPS-1 ("LEAK read ..." when it works) and tries to
  *                write `pwned` next to the canary the same way (checked on the host afterwards)
- *   fds PID      one "FD PID N TARGET" line per open fd of PID
+ *   fds PID      one "FD PID N TARGET" line per open fd of PID (TARGET "(unreadable)" when readlink is refused)
  *   bytes NAME F "BYTES NAME N": how many bytes of F (at most 1 MiB) can be read
  *   exesum PID   "EXE PID MD5": md5 of the first MiB of /proc/PID/exe (of nothing when unreadable)
  *   memread PID  "BYTES mem N": bytes read from the first mapping of /proc/PID/mem
@@ -201,7 +204,12 @@ try() {
     i=$((i + 1))
   done
 }
-fds() { for f in /proc/$1/fd/*; do [ -L "$f" ] && echo "FD $1 $(basename "$f") $(readlink "$f" 2>&1)"; done; }
+fds() {
+  for f in /proc/$1/fd/*; do
+    [ -L "$f" ] || continue
+    if t=$(readlink "$f" 2>/dev/null) && [ -n "$t" ]; then echo "FD $1 $(basename "$f") $t"; else echo "FD $1 $(basename "$f") ${UNREADABLE}"; fi
+  done
+}
 bytes() { echo "BYTES $1 $(head -c 1048576 "$2" 2>/dev/null | wc -c)"; }
 exesum() { echo "EXE $1 $(head -c 1048576 /proc/$1/exe 2>/dev/null | md5sum | cut -d' ' -f1)"; }
 memread() {
@@ -232,7 +240,7 @@ export function fdLines(stdout: string): FdLine[] {
  * the exec FIFO (runc's created init keeps an O_PATH fd on it). Never a host directory or a host file.
  */
 export function isInnocuousTarget(target: string): boolean {
-  return /^(pipe|socket|anon_inode):/.test(target) || target === '/dev/null' || target.endsWith('/exec.fifo');
+  return target === UNREADABLE || /^(pipe|socket|anon_inode):/.test(target) || target === '/dev/null' || target.endsWith('/exec.fifo');
 }
 
 export function bytesRead(stdout: string, name: string): number | undefined {
