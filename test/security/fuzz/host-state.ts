@@ -4,7 +4,7 @@
 //   - a canary tree next to the bundles (paths, modes, owners, contents), reachable only by traversal;
 //   - mounts outside /tmp, /var/lib/tslab and /run/netns (other runs mount there), and any under our own dirs;
 //   - a decoy cgroup of ours in every v1 hierarchy, holding a canary process: its limits and members;
-//   - the top-level cgroups of each hierarchy (none may disappear);
+//   - the long-lived top-level cgroups of each hierarchy (none may disappear);
 //   - host sysctls the fuzzer sets, hostname and domainname;
 //   - a few host files a traversal would reach (/etc/passwd, /etc/hosts...).
 import { createHash } from 'node:crypto';
@@ -35,6 +35,8 @@ export interface HostWatch {
   ownDirs: string[];
   canary: string;
   decoys: string[];
+  /** Top-level cgroups made before this time (ms since the epoch) count as the host's. */
+  settledBefore: number;
 }
 
 export type HostState = Map<string, string>;
@@ -76,12 +78,21 @@ function othersMount(mountPoint: string, watch: HostWatch): boolean {
   return /^\/(tmp|var\/lib\/tslab|run\/netns|run\/tslab|run\/runc|run\/user|run\/containers)(\/|$)/.test(mountPoint);
 }
 
-function topLevelCgroups(): string[] {
+/**
+ * Top-level cgroups older than `since`: other runs make and remove their own cgroups there all the time
+ * (under any name), but one that outlived the start of the fuzz run by minutes is the host's.
+ */
+function settledTopLevelCgroups(since: number): string[] {
   const found: string[] = [];
   for (const mp of cgroupMountPoints()) {
     for (const e of fs.readdirSync(mp, { withFileTypes: true })) {
-      // Other runs make and remove their own cgroups at the top level all the time.
-      if (e.isDirectory() && !/tslab/.test(e.name)) found.push(path.join(mp, e.name));
+      if (!e.isDirectory()) continue;
+      const dir = path.join(mp, e.name);
+      try {
+        if (fs.statSync(dir).ctimeMs < since) found.push(dir);
+      } catch {
+        // Removed meanwhile by whoever made it.
+      }
     }
   }
   return found.sort();
@@ -105,7 +116,7 @@ export function snapshotHostState(watch: HostWatch): HostState {
     }
     s.set(`cgroup ${decoy} exists`, String(fs.existsSync(decoy)));
   }
-  s.set('cgroups at the top level', topLevelCgroups().join(' '));
+  s.set('cgroups at the top level', settledTopLevelCgroups(watch.settledBefore).join(' '));
   for (const key of WATCHED_SYSCTLS) s.set(`sysctl ${key}`, read(sysctlPath(key)));
   for (const file of HOST_FILES) {
     try {
