@@ -64,13 +64,34 @@ function pad(columns: string[][]): string {
   return columns.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] + 3))).join('').trimEnd()).join('\n');
 }
 
-/** Starts the container's PID-1 stage before the rest of the runtime loads: its Node start-up overlaps ours. */
+/**
+ * Claims the id and starts the container's PID-1 stage before the rest of the runtime loads: its Node start-up
+ * overlaps ours. The id is checked first: no stage is started for an id that will be refused.
+ */
 async function withEarlyStage<T extends ReturnType<typeof createOptions> & { keepTerminal?: boolean }>(opts: T, ctx: Context) {
-  const { launchStageEarly } = await import('../runtime/launch.js');
+  const { claimAndLaunchEarly } = await import('../runtime/launch.js');
   const path = await import('node:path');
-  const launched = launchStageEarly(path.resolve(opts.bundle), opts);
+  const { release, launched } = claimAndLaunchEarly(await store(ctx), opts.id, path.resolve(opts.bundle), opts);
   ctx.log.debug(launched ? `init stage launched early, pid ${launched.child.pid} (${elapsed()})` : 'config.json not read early: the stage starts after validation');
-  return { ...opts, launched };
+  return { ...opts, launched, claimed: release };
+}
+
+/**
+ * While a container is being created, SIGTERM, SIGINT and SIGHUP abort the create (it undoes what it made and
+ * fails) instead of ending this process halfway through, which would leave a hook, the stage and cgroups behind.
+ */
+async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const removals = (['SIGTERM', 'SIGINT', 'SIGHUP'] as const).map((name) => {
+    const onSignal = () => controller.abort(name);
+    process.on(name, onSignal);
+    return () => process.off(name, onSignal);
+  });
+  try {
+    return await work(controller.signal);
+  } finally {
+    for (const remove of removals) remove();
+  }
 }
 
 /** Time since this process started, for --debug. */
@@ -85,14 +106,15 @@ const COMMANDS: Record<string, Command> = {
     summary: 'create a container, its init waiting for start',
     flags: CREATE_FLAGS,
     arity: [1, 1],
-    async run(args, ctx) {
-      const opts = await withEarlyStage(createOptions(args), ctx);
-      const { createContainer } = await import('../runtime/create.js');
-      const { child } = await createContainer(await store(ctx), { ...opts, warn: (m) => ctx.log.warn(m) });
-      ctx.log.debug(`container ${opts.id}: init pid ${child.pid} waits for start (${elapsed()})`);
-      child.unref();
-      return 0;
-    },
+    run: (args, ctx) =>
+      interruptible(async (signal) => {
+        const opts = await withEarlyStage(createOptions(args), ctx);
+        const { createContainer } = await import('../runtime/create.js');
+        const { child } = await createContainer(await store(ctx), { ...opts, signal, warn: (m) => ctx.log.warn(m) });
+        ctx.log.debug(`container ${opts.id}: init pid ${child.pid} waits for start (${elapsed()})`);
+        child.unref();
+        return 0;
+      }),
   },
   run: {
     needsRoot: true,
@@ -100,12 +122,14 @@ const COMMANDS: Record<string, Command> = {
     summary: 'create and start a container; without --detach, wait and exit with its status',
     flags: [...CREATE_FLAGS, { names: ['detach', 'd'], takesValue: false }, { names: ['keep'], takesValue: false }],
     arity: [1, 1],
-    async run(args, ctx) {
-      const detach = args.flags.has('detach');
-      const opts = await withEarlyStage({ ...createOptions(args), detach, keepTerminal: !detach }, ctx);
-      const { runContainer } = await import('../runtime/run.js');
-      return runContainer(await store(ctx), opts, (m) => ctx.log.warn(m));
-    },
+    run: (args, ctx) =>
+      interruptible(async (signal) => {
+        const detach = args.flags.has('detach');
+        const opts = await withEarlyStage({ ...createOptions(args), detach, keepTerminal: !detach }, ctx);
+        const { runContainer } = await import('../runtime/run.js');
+        // Once the container exists, a foreground run forwards these signals to it instead.
+        return runContainer(await store(ctx), { ...opts, signal }, (m) => ctx.log.warn(m));
+      }),
   },
   start: {
     needsRoot: true,

@@ -1,22 +1,27 @@
 // `create`: everything up to a container whose init waits on the exec FIFO for `start`.
 // The orchestrator handles what must happen outside the container (PID namespace, cgroups, hooks that
 // run in the runtime's namespaces, state); the PID-1 stage builds the rest from the inside.
+//
+// A create can be killed at any instant (kill -9, a machine that goes down, an engine that gives up), so it
+// claims the id first and keeps a journal in the state directory: each thing it makes on the host is
+// written there before it is made (a process: as soon as it is born). Whatever is left of a create that
+// did not finish, delete --force undoes from the journal (undoCreate). The stage itself ends when its
+// channel to us closes before it is ready, so a stage born just before we died goes by itself.
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { S_IFIFO, close, makedev, mknod } from '../linux/fs.js';
 import { recvFd, sendFd } from '../linux/socket.js';
-import { newCgroupManager, type CgroupManager } from './cgroups/index.js';
-import { RuntimeError } from './errors.js';
-import { runHooks } from './hooks.js';
-import { validateContainerId } from './ids.js';
+import { loadCgroupManager, newCgroupManager, type CgroupManager, type SavedCgroups } from './cgroups/index.js';
+import { RuntimeError, fileError } from './errors.js';
+import { type HookProcess, killHookGroup, runHooksAsync } from './hooks.js';
 import { type LaunchOptions, type LaunchedStage, type TerminalRoute, closeTerminalRoute, discardStage, launchStage, matchesSpec } from './launch.js';
 import { OrchestratorChannel } from './orchestrator-channel.js';
-import { readProcStat } from './proc.js';
-import type { StagePlan } from './protocol.js';
+import { isAlive, readProcStat } from './proc.js';
+import type { StageMessage, StagePlan } from './protocol.js';
 import { loadSpec, resolveRootfs } from './spec/load.js';
 import type { Resources, Spec, State } from './spec/types.js';
-import { type ContainerRecord, type StateStore, writeFileAtomic } from './state.js';
+import { type ContainerRecord, type CreateJournal, type StateStore, journalProcess, writeFileAtomic } from './state.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
@@ -25,10 +30,14 @@ export interface CreateOptions extends LaunchOptions {
   bundle: string;
   pidFile?: string;
   noPivot?: boolean;
-  /** A stage already launched by launchStageEarly(); used if it fits the validated spec. */
+  /** A stage already launched by claimAndLaunchEarly(); used if it fits the validated spec. */
   launched?: LaunchedStage;
+  /** The id was claimed already by this process (claimAndLaunchEarly): the release of its lock. */
+  claimed?: () => void;
   /** Told about what is accepted but probably not meant (unknown config.json fields). */
   warn?: (message: string) => void;
+  /** Aborted (by SIGTERM or SIGINT to `create`): the create stops, undoes everything it made, and fails. */
+  signal?: AbortSignal;
 }
 
 export interface CreatedContainer {
@@ -73,6 +82,92 @@ function cgroupDirs(manager: CgroupManager): StagePlan['cgroupDirs'] {
   }));
 }
 
+/** The create's journal, in memory and in the state directory; each change reaches the disk before what it names is made. */
+class Journal {
+  readonly entries: CreateJournal = { hooks: [] };
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly id: string,
+  ) {}
+
+  stage(child: ChildProcess): void {
+    if (child.pid === undefined) return; // never born: the spawn error is reported by the conversation
+    this.entries.stage = journalProcess(child.pid);
+    this.save();
+  }
+
+  cgroups(saved: SavedCgroups): void {
+    this.entries.cgroups = saved;
+    this.save();
+  }
+
+  hookStarted(hook: HookProcess): void {
+    this.entries.hooks.push(hook);
+    this.save();
+  }
+
+  hookEnded(hook: HookProcess): void {
+    this.entries.hooks = this.entries.hooks.filter((h) => h.pid !== hook.pid);
+    this.save();
+  }
+
+  private save(): void {
+    this.store.writeJournal(this.id, this.entries);
+  }
+}
+
+/**
+ * Undoes what a create's journal names, in the order that lets each step succeed: the stage and any hook
+ * still running are killed (each only if it is still the same process: pid and start time), the cgroups the
+ * create made are emptied and removed (never one that was there before), then the state directory goes.
+ * If a cgroup cannot be removed, the state directory stays, journal included, so delete --force can try again.
+ */
+export function undoCreate(store: StateStore, id: string, journal: CreateJournal | undefined): void {
+  const stage = journal?.stage;
+  if (stage && isAlive(stage.pid, stage.startTime)) {
+    try {
+      process.kill(stage.pid, 'SIGKILL');
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  for (const hook of journal?.hooks ?? []) killHookGroup(hook);
+  if (journal?.cgroups) {
+    try {
+      loadCgroupManager(journal.cgroups).destroy({ kill: true });
+    } catch (err) {
+      throw new RuntimeError(`${(err as Error).message}; the state of container ${id} is kept, and delete --force tries again`);
+    }
+  }
+  store.remove(id);
+}
+
+/** The reason an aborted create gives, as an error. */
+function interrupted(signal: AbortSignal): RuntimeError {
+  return new RuntimeError(`create interrupted (${String(signal.reason)}): everything it had made was undone`);
+}
+
+/** Resolves like `promise`, or rejects as soon as `signal` aborts. */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(interrupted(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(interrupted(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 /** Conducts the stage through its requests until it is ready (or fails). */
 async function converse(
   channel: OrchestratorChannel,
@@ -82,13 +177,15 @@ async function converse(
   stateOf: () => State,
   terminal: TerminalRoute | undefined,
   limitingStartup: Set<string>,
+  journal: Journal,
+  signal: AbortSignal | undefined,
 ): Promise<void> {
   for (;;) {
-    const message = await channel.next();
+    const message: StageMessage | undefined = await unlessAborted(channel.next(), signal);
     if (!message) {
       const exited = await new Promise<string>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) resolve(String(child.exitCode ?? child.signalCode));
-        else child.once('exit', (code, signal) => resolve(String(code ?? signal)));
+        else child.once('exit', (code, sig) => resolve(String(code ?? sig)));
       });
       throw new RuntimeError(`container init exited before it was ready (status ${exited})`);
     }
@@ -99,11 +196,12 @@ async function converse(
         break;
       case 'run-hooks':
         try {
-          runHooks('prestart', spec.hooks?.prestart, stateOf());
-          runHooks('createRuntime', spec.hooks?.createRuntime, stateOf());
+          const hookOptions = { signal, started: (h: HookProcess) => journal.hookStarted(h), ended: (h: HookProcess) => journal.hookEnded(h) };
+          await runHooksAsync('prestart', spec.hooks?.prestart, stateOf(), hookOptions);
+          await runHooksAsync('createRuntime', spec.hooks?.createRuntime, stateOf(), hookOptions);
         } catch (err) {
           channel.reply({ type: 'abort', message: (err as Error).message });
-          throw err;
+          throw signal?.aborted ? interrupted(signal) : err;
         }
         channel.reply({ type: 'ok', state: stateOf() });
         break;
@@ -126,11 +224,31 @@ async function converse(
   }
 }
 
-/** Validates, then claims the id; a launched stage that does not fit (or any failure) is discarded. */
-async function prepare(store: StateStore, opts: CreateOptions): Promise<{ spec: Spec; bundle: string; rootfs: string; stage: LaunchedStage }> {
-  let stage = opts.launched;
+/** Makes the exec FIFO, writable by anyone: the init opens it after taking on the container's (maybe unprivileged) user. */
+function makeExecFifo(file: string): void {
+  mknod(file, S_IFIFO | 0o622, makedev(0, 0));
   try {
-    validateContainerId(opts.id);
+    fs.chmodSync(file, 0o622);
+  } catch (err) {
+    throw fileError('set the mode (0622, writable by the container\'s user) of', file, err);
+  }
+}
+
+export async function createContainer(store: StateStore, opts: CreateOptions): Promise<CreatedContainer> {
+  const { signal } = opts;
+  let stage = opts.launched;
+  let release: () => void;
+  try {
+    // First of all: from here on the state directory exists, and the journal in it says what to undo.
+    release = opts.claimed ?? store.claim(opts.id);
+  } catch (err) {
+    await discardStage(stage);
+    throw err;
+  }
+  const journal = new Journal(store, opts.id);
+  try {
+    if (signal?.aborted) throw interrupted(signal);
+    if (stage) journal.stage(stage.child);
     const bundle = path.resolve(opts.bundle);
     const spec = loadSpec(bundle, (field) => opts.warn?.(`config.json: unknown field "${field}" ignored (a misspelling?)`));
     const rootfs = resolveRootfs(bundle, spec);
@@ -138,26 +256,16 @@ async function prepare(store: StateStore, opts: CreateOptions): Promise<{ spec: 
       await discardStage(stage);
       stage = undefined;
     }
-    stage ??= launchStage(spec, opts);
-    store.claim(opts.id);
-    return { spec, bundle, rootfs, stage };
-  } catch (err) {
-    await discardStage(stage);
-    throw err;
-  }
-}
-
-export async function createContainer(store: StateStore, opts: CreateOptions): Promise<CreatedContainer> {
-  const { spec, bundle, rootfs, stage } = await prepare(store, opts);
-  const { child, terminal } = stage;
-  const release = store.lock(opts.id);
-  let manager: CgroupManager | undefined;
-  try {
-    // Writable by anyone: the init opens it after taking on the container's (maybe unprivileged) user.
-    mknod(store.fifoPath(opts.id), S_IFIFO | 0o622, makedev(0, 0));
-    fs.chmodSync(store.fifoPath(opts.id), 0o622);
-    manager = newCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath });
+    if (!stage) {
+      stage = launchStage(spec, opts);
+      journal.stage(stage.child);
+    }
+    const { child, terminal } = stage;
+    makeExecFifo(store.fifoPath(opts.id));
+    const manager = newCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath });
+    journal.cgroups(manager.intended());
     manager.create();
+    journal.cgroups(manager.toJSON());
     manager.apply(spec.linux?.resources);
     const limitingStartup = controllersLimitingStartup(spec.linux?.resources);
     try {
@@ -193,8 +301,9 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
       terminal: terminal !== undefined,
     };
     channel.sendPlan(plan);
-    await converse(channel, child, manager, spec, () => ociState(record, 'creating'), terminal, limitingStartup);
+    await converse(channel, child, manager, spec, () => ociState(record, 'creating'), terminal, limitingStartup, journal, signal);
     channel.close();
+    if (signal?.aborted) throw interrupted(signal);
     record.pidStartTime = readProcStat(child.pid!)?.startTime ?? 0;
     store.write(record);
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(child.pid));
@@ -202,8 +311,11 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     return { record, child, terminalMaster: terminal?.master };
   } catch (err) {
     await discardStage(stage);
-    manager?.destroy();
-    store.remove(opts.id);
+    try {
+      undoCreate(store, opts.id, journal.entries);
+    } catch (undoErr) {
+      throw new RuntimeError(`${(err as Error).message}; and undoing the create failed: ${(undoErr as Error).message}`);
+    }
     throw err;
   } finally {
     release();

@@ -1,6 +1,7 @@
-// `delete`: removes a stopped container's cgroups and state; --force first kills a live one.
+// `delete`: removes a stopped container's cgroups and state; --force first kills a live one, and undoes
+// whatever a create that never finished left behind (from its journal).
 import { loadCgroupManager } from './cgroups/index.js';
-import { ociState } from './create.js';
+import { ociState, undoCreate } from './create.js';
 import { RuntimeError } from './errors.js';
 import { runHooks } from './hooks.js';
 import { waitForExit } from './proc.js';
@@ -11,47 +12,73 @@ import type { Warn } from './start.js';
 const KILL_TIMEOUT_MS = 10_000;
 
 export function deleteContainer(store: StateStore, id: string, force: boolean, warn: Warn): void {
-  let release: (() => void) | undefined;
-  let record: ContainerRecord;
+  // entry() checks the id before anything becomes a path.
+  const entry = store.entry(id);
+  if (entry === 'none') {
+    if (force) return; // gone already: another delete, or it never existed
+    throw new RuntimeError(`container does not exist: ${id}`);
+  }
+  if (entry === 'foreign' && force) {
+    store.remove(id); // the entry itself (a symlink: never what it points to)
+    return;
+  }
+  let release: () => void;
   try {
     release = store.lock(id);
-    record = store.read(id);
   } catch (err) {
-    // With --force, an id that is gone is done: another delete removed it while we waited for the lock, or
-    // it never existed. A directory without state (a create killed midway) is removed under the lock.
-    if (force && !store.exists(id)) {
-      if (release) store.remove(id);
-      release?.();
-      return;
-    }
-    release?.();
+    // Removed by another delete while we waited for the lock.
+    if (force && store.entry(id) === 'none') return;
     throw err;
   }
   try {
-    const status = containerStatus(store, record);
-    const cgroups = loadCgroupManager(record.cgroups);
-    if (status !== 'stopped') {
-      if (!force) throw new RuntimeError(`cannot delete container ${id} that is not stopped: ${status}`);
-      for (const pid of new Set([record.pid, ...cgroups.pids()])) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // Exited meanwhile.
-        }
+    if (!store.exists(id)) {
+      // A create that did not finish (killed, or failed and could not undo all of it): its journal says what it made.
+      const journal = store.readJournal(id);
+      if (!force) {
+        if (!journal) throw new RuntimeError(`container does not exist: ${id}`);
+        throw new RuntimeError(`container ${id} was never completely created (its create was interrupted); delete --force undoes what that create made`);
       }
-      if (status === 'paused') cgroups.thaw();
-      if (!waitForExit(record.pid, record.pidStartTime, KILL_TIMEOUT_MS)) {
-        throw new RuntimeError(`container ${id} did not die within ${KILL_TIMEOUT_MS / 1000}s of SIGKILL`);
-      }
+      undoCreate(store, id, journal);
+      return;
     }
-    cgroups.destroy();
-    store.remove(id);
+    let record: ContainerRecord;
     try {
-      runHooks('poststop', record.hooks?.poststop, ociState(record, 'stopped'));
+      record = store.read(id);
     } catch (err) {
-      warn((err as Error).message);
+      if (!force) throw err;
+      warn(`${(err as Error).message}: undoing what its create made instead`);
+      undoCreate(store, id, store.readJournal(id));
+      return;
     }
+    removeContainer(store, record, force, warn);
   } finally {
     release();
+  }
+}
+
+function removeContainer(store: StateStore, record: ContainerRecord, force: boolean, warn: Warn): void {
+  const { id } = record;
+  const status = containerStatus(store, record);
+  const cgroups = loadCgroupManager(record.cgroups);
+  if (status !== 'stopped') {
+    if (!force) throw new RuntimeError(`cannot delete container ${id} that is not stopped: ${status}`);
+    for (const pid of new Set([record.pid, ...cgroups.pids()])) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Exited meanwhile.
+      }
+    }
+    if (status === 'paused') cgroups.thaw();
+    if (!waitForExit(record.pid, record.pidStartTime, KILL_TIMEOUT_MS)) {
+      throw new RuntimeError(`container ${id} did not die within ${KILL_TIMEOUT_MS / 1000}s of SIGKILL`);
+    }
+  }
+  cgroups.destroy();
+  store.remove(id);
+  try {
+    runHooks('poststop', record.hooks?.poststop, ociState(record, 'stopped'));
+  } catch (err) {
+    warn((err as Error).message);
   }
 }

@@ -5,14 +5,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { O_CLOEXEC, O_RDONLY, close, open } from '../linux/fs.js';
+import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, close, open } from '../linux/fs.js';
 import { CLONE_NEWPID, setns } from '../linux/namespaces.js';
 import { connectUnix, socketpair } from '../linux/socket.js';
 import { RuntimeError } from './errors.js';
 import type { Spec } from './spec/types.js';
+import { type StateStore, journalProcess } from './state.js';
 import { spawnInNewPidNamespace } from './steps/pid-namespace.js';
 
 const REAP_TIMEOUT_MS = 5000;
+/** The early launch reads config.json before validation: anything larger waits for the validated path. */
+const EARLY_CONFIG_MAX_BYTES = 1024 * 1024;
 
 export interface LaunchOptions {
   preserveFds?: number;
@@ -91,7 +94,8 @@ function spawnInPidNamespace(pidNamespace: string, stdio: Array<number | 'pipe'>
   // Join an existing PID namespace by path: the same dance with setns in place of unshare.
   const ownPidNs = open('/proc/thread-self/ns/pid', O_RDONLY | O_CLOEXEC);
   try {
-    const fd = open(pidNamespace, O_RDONLY | O_CLOEXEC);
+    // Non-blocking: a FIFO given as the path must not hang us in open(); setns then refuses it (EINVAL).
+    const fd = open(pidNamespace, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     try {
       setns(fd, CLONE_NEWPID, pidNamespace);
     } finally {
@@ -132,17 +136,65 @@ export function launchStage(spec: Spec, opts: LaunchOptions): LaunchedStage {
   }
 }
 
+/** An id claimed before create proper began, and maybe the stage launched for it. */
+export interface EarlyClaim {
+  /** Releases the lock on the id's state directory. */
+  release: () => void;
+  launched?: LaunchedStage;
+}
+
+/**
+ * Claims the id, launches the stage from config.json as it is on disk, and journals the stage at once: from
+ * its first instant a stage can be found (and killed) by delete --force. Should we die between its birth
+ * and that write, the stage ends by itself, as its channel to us closes.
+ */
+export function claimAndLaunchEarly(store: StateStore, id: string, bundle: string, opts: LaunchOptions): EarlyClaim {
+  const release = store.claim(id);
+  const launched = launchStageEarly(bundle, opts);
+  try {
+    if (launched?.child.pid !== undefined) store.writeJournal(id, { stage: journalProcess(launched.child.pid), hooks: [] });
+    return { release, launched };
+  } catch (err) {
+    launched?.child.kill('SIGKILL');
+    closeTerminalRoute(launched?.terminal, false);
+    store.remove(id);
+    release();
+    throw err;
+  }
+}
+
 /**
  * Launches the stage from config.json as it is on disk, before the rest of the runtime is even loaded.
- * Anything unusual (unreadable JSON, a bad namespace path) returns undefined: the normal path after full
+ * Nothing in the file has been checked yet, so this reads only a regular file of modest size (opened
+ * non-blocking: a FIFO or /dev/zero cannot hang it) and opens no path the file names: a PID namespace
+ * joined by path waits for validation. Anything unusual returns undefined: the normal path after full
  * validation reports it properly.
  */
-export function launchStageEarly(bundle: string, opts: LaunchOptions): LaunchedStage | undefined {
+function launchStageEarly(bundle: string, opts: LaunchOptions): LaunchedStage | undefined {
   try {
-    const raw = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as Spec;
+    const text = readSmallRegularFile(path.join(bundle, 'config.json'), EARLY_CONFIG_MAX_BYTES);
+    if (text === undefined) return undefined;
+    const raw = JSON.parse(text) as Spec;
+    const pidNamespace = pidNamespaceOf(raw);
+    if (pidNamespace !== 'new' && pidNamespace !== 'host') return undefined;
     return launchStage(raw, opts);
   } catch {
     return undefined;
+  }
+}
+
+/** The file's text if it is a regular file of at most `maxBytes`, else undefined. */
+function readSmallRegularFile(file: string, maxBytes: number): string | undefined {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile() || stat.size > maxBytes) return undefined;
+    const buf = Buffer.alloc(stat.size);
+    let length = 0;
+    for (let n: number; length < buf.length && (n = fs.readSync(fd, buf, length, buf.length - length, null)) > 0; ) length += n;
+    return buf.toString('utf8', 0, length);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -17,7 +17,7 @@ export class OrchestratorChannel {
       this.buffered += chunk;
       let newline: number;
       while ((newline = this.buffered.indexOf('\n')) >= 0) {
-        this.deliver(JSON.parse(this.buffered.slice(0, newline)) as StageMessage);
+        this.deliver(parseMessage(this.buffered.slice(0, newline)));
         this.buffered = this.buffered.slice(newline + 1);
       }
     });
@@ -59,5 +59,14 @@ export class OrchestratorChannel {
 
   close(): void {
     this.socket.destroy();
+  }
+}
+
+/** A line from the stage; one that is not a message (a stage from a mismatched build, say) is reported as its error. */
+function parseMessage(line: string): StageMessage {
+  try {
+    return JSON.parse(line) as StageMessage;
+  } catch {
+    return { type: 'error', message: `container init sent something that is not a message: ${JSON.stringify(line.slice(0, 200))}` };
   }
 }

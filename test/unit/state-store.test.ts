@@ -1,5 +1,6 @@
 // The runtime's state directory (src/runtime/state.ts): one directory per container id holding
-// state.json, claimed atomically, read back, listed, locked and removed. All in a temp root.
+// state.json, claimed atomically, read back, listed, locked and removed. All in a temp root. A claim holds
+// the id's lock: `store.claim(id)()` claims and releases at once.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -62,7 +63,7 @@ function runtimeError(fn: () => unknown): RuntimeError {
 
 describe('claim', () => {
   it('creates the root and the id\'s directory', () => {
-    store.claim('web');
+    store.claim('web')();
     expect(fs.statSync(root).isDirectory()).toBe(true);
     expect(fs.statSync(store.dir('web')).isDirectory()).toBe(true);
     expect(store.dir('web')).toBe(path.join(root, 'web'));
@@ -70,7 +71,7 @@ describe('claim', () => {
   });
 
   it('refuses the same id twice, naming it', () => {
-    store.claim('dup-id');
+    store.claim('dup-id')();
     const err = runtimeError(() => store.claim('dup-id'));
     expect(err.message).toBe('container with id exists: dup-id');
     // The first claim is untouched.
@@ -78,29 +79,31 @@ describe('claim', () => {
   });
 
   it('refuses an id claimed through another store on the same root', () => {
-    store.claim('shared');
+    store.claim('shared')();
     expect(() => new StateStore(root).claim('shared')).toThrow(/container with id exists: shared/);
   });
 
   it('a claimed id without state.json does not exist yet', () => {
-    store.claim('half');
+    store.claim('half')();
     expect(store.exists('half')).toBe(false);
     expect(store.list()).toEqual([]);
     expect(runtimeError(() => store.read('half')).message).toBe('container does not exist: half');
   });
 
-  it('reports other failures as they are (not as "exists")', () => {
+  it('reports other failures as what it was doing, on which path, and the errno (not as "exists")', () => {
     fs.mkdirSync(root, { recursive: true });
     fs.writeFileSync(path.join(root, 'blocker'), '');
     const s2 = new StateStore(path.join(root, 'blocker')); // its root is a file
-    let thrown: unknown;
-    try {
-      s2.claim('x');
-    } catch (err) {
-      thrown = err;
-    }
-    expect(thrown).toBeDefined();
-    expect(thrown).not.toBeInstanceOf(RuntimeError);
+    const err = runtimeError(() => s2.claim('x'));
+    expect(err.message).toBe(`cannot create the state root ${path.join(root, 'blocker')}: EEXIST (file exists)`);
+  });
+
+  it('holds the id\'s lock until released', () => {
+    const release = store.claim('held');
+    releases.push(release);
+    expect(flockCli(store.dir('held'), 0.2)).toBe(1);
+    release();
+    expect(flockCli(store.dir('held'), 2)).toBe(0);
   });
 });
 
@@ -111,7 +114,7 @@ describe('read and write', () => {
   });
 
   it('round-trips a record', () => {
-    store.claim('rt');
+    store.claim('rt')();
     const rec = record('rt', { hooks: { poststop: [{ path: '/bin/true', args: ['true', 'x'] }] } });
     store.write(rec);
     expect(store.exists('rt')).toBe(true);
@@ -121,7 +124,7 @@ describe('read and write', () => {
   });
 
   it('a second write replaces the first and leaves no temp file behind', () => {
-    store.claim('re');
+    store.claim('re')();
     store.write(record('re', { pid: 1 }));
     store.write(record('re', { pid: 2 }));
     expect(store.read('re').pid).toBe(2);
@@ -129,14 +132,14 @@ describe('read and write', () => {
   });
 
   it('an unreadable state.json is reported as such, with the way out', () => {
-    store.claim('bad');
+    store.claim('bad')();
     fs.writeFileSync(path.join(store.dir('bad'), 'state.json'), '{ not json');
     const err = runtimeError(() => store.read('bad'));
     expect(err.message).toMatch(/^state of container bad is unreadable \(.+\); delete --force removes it$/);
   });
 
   it('a write never exposes a half-written file (rename over the old one)', () => {
-    store.claim('atomic');
+    store.claim('atomic')();
     store.write(record('atomic'));
     const before = fs.statSync(path.join(store.dir('atomic'), 'state.json')).ino;
     store.write(record('atomic', { pid: 99 }));
@@ -149,10 +152,10 @@ describe('read and write', () => {
 describe('list, exists, remove', () => {
   it('lists only ids that have a state.json, sorted', () => {
     for (const id of ['zeta', 'alpha', 'mid']) {
-      store.claim(id);
+      store.claim(id)();
       store.write(record(id));
     }
-    store.claim('claimed-only');
+    store.claim('claimed-only')();
     fs.writeFileSync(path.join(root, 'stray-file'), '');
     fs.mkdirSync(path.join(root, 'stray-dir'));
     expect(store.list()).toEqual(['alpha', 'mid', 'zeta']);
@@ -164,7 +167,7 @@ describe('list, exists, remove', () => {
   });
 
   it('remove deletes the directory with everything in it, and the id can be claimed again', () => {
-    store.claim('gone');
+    store.claim('gone')();
     store.write(record('gone'));
     fs.writeFileSync(path.join(store.dir('gone'), 'extra'), 'x');
     store.remove('gone');
@@ -249,7 +252,7 @@ describe('lock', () => {
   });
 
   it('excludes another process (flock(1)) until released', () => {
-    store.claim('locked');
+    store.claim('locked')();
     const release = store.lock('locked');
     releases.push(release);
     expect(flockCli(store.dir('locked'), 0.3)).toBe(1);
@@ -258,7 +261,7 @@ describe('lock', () => {
   });
 
   it('excludes a second StateStore.lock in another process until released', () => {
-    store.claim('two');
+    store.claim('two')();
     const release = store.lock('two');
     releases.push(release);
     const blocked = storeLockInChild(root, 'two', 1500);
@@ -269,18 +272,65 @@ describe('lock', () => {
   });
 
   it('locks are per id: another id is free while one is held', () => {
-    store.claim('one');
-    store.claim('other');
+    store.claim('one')();
+    store.claim('other')();
     releases.push(store.lock('one'));
     expect(flockCli(store.dir('other'), 2)).toBe(0);
     expect(flockCli(store.dir('one'), 0.2)).toBe(1);
   });
 
   it('the lock goes away with the process that held it', () => {
-    store.claim('crash');
+    store.claim('crash')();
     // The child takes the lock and exits without releasing it.
     const child = storeLockInChild(root, 'crash', 10_000);
     expect(child.locked, child.stderr).toBe(true);
     expect(flockCli(store.dir('crash'), 2)).toBe(0);
+  });
+});
+
+describe('nothing outside the root', () => {
+  it('every method refuses an id runc refuses, before it becomes a path', () => {
+    for (const id of ['../x', '.', '..', '', 'a/b', '/etc', 'a\nb', 'x'.repeat(256)]) {
+      for (const call of [() => store.dir(id), () => store.claim(id), () => store.read(id), () => store.remove(id), () => store.lock(id), () => store.entry(id), () => store.exists(id)]) {
+        expect(call, JSON.stringify(id)).toThrow(/invalid container ID format|container id cannot be empty/);
+      }
+    }
+  });
+
+  it('a state directory that is a symlink is refused, and remove takes the link, never its target', () => {
+    const target = path.join(tmp, 'target');
+    fs.mkdirSync(target);
+    fs.writeFileSync(path.join(target, 'state.json'), JSON.stringify(record('lnk')));
+    fs.mkdirSync(root, { recursive: true });
+    fs.symlinkSync(target, path.join(root, 'lnk'));
+    expect(store.entry('lnk')).toBe('foreign');
+    expect(runtimeError(() => store.read('lnk')).message).toMatch(/is not a container's state directory/);
+    expect(runtimeError(() => store.lock('lnk')).message).toMatch(/is not a container's state directory/);
+    store.remove('lnk');
+    expect(fs.existsSync(path.join(root, 'lnk'))).toBe(false);
+    expect(fs.readdirSync(target)).toEqual(['state.json']);
+  });
+
+  it('state.json is read only as a regular file: a FIFO or a symlink is refused without hanging', () => {
+    store.claim('fifo')();
+    spawnSync('mkfifo', [path.join(store.dir('fifo'), 'state.json')]);
+    expect(runtimeError(() => store.read('fifo')).message).toMatch(/is not a regular file\); delete --force removes it/);
+    store.claim('link')();
+    fs.symlinkSync('/etc/hostname', path.join(store.dir('link'), 'state.json'));
+    expect(runtimeError(() => store.read('link')).message).toMatch(/is a symbolic link/);
+  });
+
+  it('a state.json naming another container is refused', () => {
+    store.claim('mine')();
+    fs.writeFileSync(path.join(store.dir('mine'), 'state.json'), JSON.stringify(record('other')));
+    expect(runtimeError(() => store.read('mine')).message).toMatch(/it names the container "other"/);
+  });
+
+  it('the create journal round-trips', () => {
+    store.claim('j')();
+    expect(store.readJournal('j')).toBeUndefined();
+    const journal = { stage: { pid: 12, startTime: 34 }, hooks: [{ pid: 56, startTime: 78 }] };
+    store.writeJournal('j', journal);
+    expect(store.readJournal('j')).toEqual(journal);
   });
 });

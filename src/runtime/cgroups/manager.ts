@@ -1,8 +1,11 @@
 // The cgroup manager: one container's cgroup in every hierarchy (v1 controllers, the cgroup2 hierarchy, or both).
 //
 // Life of a container's cgroups:
+//   intended()    what create() is about to make, for the create's journal: written before the mkdirs, so a
+//                 create killed halfway can still be undone.
 //   create()      mkdir the container's directory in each hierarchy (and any missing parents), remembering which
-//                 directories it made: destroy() removes exactly those and nothing else.
+//                 directories it made: destroy() removes exactly those and nothing else. A container's cgroup
+//                 that exists already and has processes is refused, not shared (runc 1.2 refuses it too).
 //   apply(r)      write linux.resources into the controller files (pure v2: and attach the device filter, an eBPF
 //                 program, to the container's cgroup).
 //   addProcess()  write the pid into cgroup.procs of each hierarchy; children it forks are born there too.
@@ -37,7 +40,8 @@ export interface SavedCgroups {
 export interface DestroyOptions {
   /**
    * Kill the processes first: write 1 to cgroup.kill where a cgroup2 hierarchy has it, SIGKILL every pid still
-   * listed, and thaw a v1-frozen cgroup (a SIGKILL to a v1-frozen task stays pending until it is thawed).
+   * listed, and thaw a v1-frozen cgroup (a SIGKILL to a v1-frozen task stays pending until it is thawed). Only in
+   * the cgroups this manager created: one it found already there may hold processes that are not the container's.
    */
   kill?: boolean;
   /** How long to keep retrying rmdir while processes exit (EBUSY). Default 5000 ms. */
@@ -48,6 +52,8 @@ export interface CgroupManager {
   readonly mode: CgroupMode;
   /** Hierarchy key ('memory', 'cpu,cpuacct', 'name=systemd', 'unified', ...) -> the container's cgroup directory. */
   readonly paths: Record<string, string>;
+  /** toJSON() as it will be after create(): every directory create() would make now is listed as made. */
+  intended(): SavedCgroups;
   create(): void;
   apply(resources: Resources | undefined): void;
   /** Writes the pid into each hierarchy, or only those whose controllers `which` accepts. */
@@ -99,7 +105,20 @@ class Manager implements CgroupManager {
 
   // ---- create -------------------------------------------------------------------------------------------------
 
+  intended(): SavedCgroups {
+    const state = this.toJSON();
+    for (const h of this.state.hierarchies) {
+      let cur = h.mountPoint;
+      for (const seg of posix.relative(h.mountPoint, h.dir).split('/').filter((s) => s !== '')) {
+        cur = posix.join(cur, seg);
+        if (!this.fs.exists(cur) && !state.created.includes(cur)) state.created.push(cur);
+      }
+    }
+    return state;
+  }
+
   create(): void {
+    this.refuseOccupied();
     const made: string[] = [];
     try {
       for (const h of this.state.hierarchies) {
@@ -138,6 +157,25 @@ class Manager implements CgroupManager {
       }
       this.state.created = this.state.created.filter((d) => !made.includes(d));
       throw err;
+    }
+  }
+
+  /**
+   * A container's cgroup that exists already and holds processes belongs to someone else (another container, a
+   * leftover of a runtime that died): sharing it would put both under one set of limits, and a later delete
+   * would kill the other's processes. runc 1.1 only warns ("container's cgroup is not empty"); 1.2 refuses.
+   */
+  private refuseOccupied(): void {
+    for (const h of this.state.hierarchies) {
+      if (!this.fs.exists(h.dir)) continue;
+      const pids = this.pidsUnder(h.dir);
+      if (pids.length === 0) continue;
+      throw new CgroupError(
+        `container's cgroup is not empty: ${h.dir} already exists and has ${pids.length} process(es) (${pids.slice(0, 10).join(' ')}); ` +
+          'it belongs to another container or program, so tslab-runtime will not share it: choose another id or linux.cgroupsPath, ' +
+          'or stop those processes and remove the cgroup',
+        { path: h.dir },
+      );
     }
   }
 
@@ -319,6 +357,13 @@ class Manager implements CgroupManager {
 
   pids(): number[] {
     const found = new Set<number>();
+    for (const h of this.state.hierarchies) for (const pid of this.pidsUnder(h.dir)) found.add(pid);
+    return [...found].sort((a, b) => a - b);
+  }
+
+  /** Every pid in `top` and the cgroups below it. */
+  private pidsUnder(top: string): number[] {
+    const found: number[] = [];
     const walk = (dir: string): void => {
       let text: string;
       let children: string[];
@@ -326,14 +371,15 @@ class Manager implements CgroupManager {
         text = this.fs.readFile(posix.join(dir, 'cgroup.procs'));
         children = this.fs.listDirs(dir);
       } catch (err) {
-        if (errnoCode(err) === 'ENOENT') return; // removed meanwhile
-        throw err;
+        const code = errnoCode(err);
+        if (code === 'ENOENT') return; // removed meanwhile
+        throw new CgroupError(`cannot list the processes of cgroup ${dir}: ${code ?? (err as Error).message}`, { path: dir, cause: err, ...(code ? { code } : {}) });
       }
-      for (const line of text.split('\n')) if (line.trim() !== '') found.add(Number(line));
+      for (const line of text.split('\n')) if (line.trim() !== '') found.push(Number(line));
       for (const c of children) walk(posix.join(dir, c));
     };
-    for (const h of this.state.hierarchies) walk(h.dir);
-    return [...found].sort((a, b) => a - b);
+    walk(top);
+    return found;
   }
 
   oomKillCount(): number {
@@ -437,8 +483,10 @@ class Manager implements CgroupManager {
     }
   }
 
+  /** Kills what is in the cgroups this manager made; a cgroup it found already there is never touched. */
   private killAll(): void {
-    for (const h of this.state.hierarchies) {
+    const ours = this.state.hierarchies.filter((h) => this.state.created.includes(h.dir));
+    for (const h of ours) {
       const kill = posix.join(h.dir, 'cgroup.kill');
       if (h.kind === 'v2' && this.fs.exists(kill)) {
         try {
@@ -448,14 +496,14 @@ class Manager implements CgroupManager {
         }
       }
     }
-    for (const pid of this.pids()) {
+    for (const pid of new Set(ours.flatMap((h) => this.pidsUnder(h.dir)))) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
         /* already gone */
       }
     }
-    const v1 = this.v1For('freezer');
+    const v1 = ours.find((h) => h.kind === 'v1' && h.controllers.includes('freezer'));
     if (v1 && this.fs.exists(v1.dir) && this.read(posix.join(v1.dir, 'freezer.state')).trim() !== 'THAWED') {
       this.write(posix.join(v1.dir, 'freezer.state'), 'THAWED'); // let the pending SIGKILLs be delivered
     }
