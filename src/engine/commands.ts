@@ -99,7 +99,7 @@ export async function killContainer(nameOrId: string, signal = 'SIGKILL'): Promi
 /** `tslab stop`: the image's stop signal, then SIGKILL after `timeoutSeconds`. */
 export async function stopContainer(nameOrId: string, timeoutSeconds = 10): Promise<ContainerRecord> {
   const record = findRecord(nameOrId);
-  if (monitorLost(record)) return releaseUnmonitored(record);
+  if (monitorLost(record)) return releaseUnmonitored(loadRecord(record.id));
   if (!running(record)) return record;
   await signalContainer(record, record.stopSignal, { ignoreEnded: true });
   if (!(await waitForExit(record, timeoutSeconds * 1000))) await signalContainer(record, 'SIGKILL', { ignoreEnded: true });
@@ -110,7 +110,8 @@ export async function stopContainer(nameOrId: string, timeoutSeconds = 10): Prom
 
 /** Whether the record was left "created" or "running" by a monitor that died (refreshStatus shows it exited). */
 function monitorLost(record: ContainerRecord): boolean {
-  return record.status !== 'exited' && record.monitor !== undefined && refreshStatus(record).status === 'exited';
+  const saved = loadRecord(record.id); // as saved: findRecord's copy is already refreshed
+  return saved.status !== 'exited' && saved.monitor !== undefined && refreshStatus(saved).status === 'exited';
 }
 
 /**
@@ -127,6 +128,16 @@ async function releaseUnmonitored(record: ContainerRecord): Promise<ContainerRec
     }
     // Nothing left in the runtime's state.
   }
+  // The runtime's delete may leave the init it no longer tracks (it was the dead monitor's child): end it by
+  // the pid and start time recorded for it, so a reused pid is never hit.
+  if (record.pid !== undefined && record.pidStartTime !== undefined && isAlive(record.pid, record.pidStartTime)) {
+    try {
+      process.kill(record.pid, 'SIGKILL');
+    } catch {
+      // It ended meanwhile.
+    }
+    for (let i = 0; i < 250 && isAlive(record.pid, record.pidStartTime); i++) await sleep(20);
+  }
   disconnectNetwork(record);
   unmountRootfs(record);
   const ended = { ...refreshStatus(record), proxies: [], monitor: undefined };
@@ -137,7 +148,7 @@ async function releaseUnmonitored(record: ContainerRecord): Promise<ContainerRec
 /** `tslab rm`: refuses a running container unless forced. */
 export async function removeContainer(nameOrId: string, force: boolean): Promise<ContainerRecord> {
   const record = findRecord(nameOrId);
-  if (monitorLost(record)) await releaseUnmonitored(record);
+  if (monitorLost(record)) await releaseUnmonitored(loadRecord(record.id));
   else if (running(record)) {
     if (!force) throw new EngineError(`container ${record.name} is running: stop it first, or use rm -f`);
     await signalContainer(record, 'SIGKILL', { ignoreEnded: true });
