@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { describeResult, engineScope, sleep, TSLAB } from '../engine/engine-env.js';
+import { sha256Digest } from '../../src/image/digest.js';
+import { hostPlatform } from '../../src/image/image.js';
+import { busyboxLayerTar, describeResult, engineScope, gzip, sleep, TSLAB } from '../engine/engine-env.js';
 
 const e = engineScope('security-engine');
 let canary: string;
@@ -102,4 +104,64 @@ describe('logs', () => {
     expect(tail).toContain(`END-${secret}`);
     await e.ok(['rm', id]);
   }, 120_000);
+});
+
+/** An OCI layout of the busybox layer plus a layer made by GNU tar from `build`'s tree (symlinks, FIFOs). */
+function hostileImage(name: string, build: (dir: string) => void): string {
+  const tree = path.join(e.scratch, `${name}-tree`);
+  fs.mkdirSync(path.join(tree, 'etc'), { recursive: true });
+  build(tree);
+  const top = execFileSync('tar', ['-cf', '-', '-C', tree, '.'], { maxBuffer: 64 * 1024 * 1024 });
+  const layers = [busyboxLayerTar(e.scratch), top];
+  const dir = path.join(e.scratch, name);
+  const put = (data: Buffer) => {
+    const digest = sha256Digest(data);
+    fs.mkdirSync(path.join(dir, 'blobs/sha256'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'blobs/sha256', digest.slice(7)), data);
+    return { digest, size: data.length };
+  };
+  const p = hostPlatform();
+  const config = { architecture: p.architecture, os: p.os, config: { Cmd: ['id'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => sha256Digest(l)) } };
+  const manifest = put(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...put(Buffer.from(JSON.stringify(config))) },
+        layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...put(gzip(l)) })),
+      }),
+    ),
+  );
+  fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  fs.writeFileSync(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest }] }));
+  return dir;
+}
+
+describe("the image's /etc files", () => {
+  test('/etc/passwd as a symlink to a host file, to /dev/zero, as a FIFO: never read on the host', async () => {
+    const hostPasswd = path.join(e.scratch, 'host-passwd');
+    fs.writeFileSync(hostPasswd, 'evil:x:4242:4242::/:/bin/sh\n');
+    const cases: Array<[string, (dir: string) => void, RegExp]> = [
+      ['pw-host', (d) => fs.symlinkSync(hostPasswd, path.join(d, 'etc/passwd')), /unable to find user evil/],
+      ['pw-zero', (d) => fs.symlinkSync('/dev/zero', path.join(d, 'etc/passwd')), /unable to find user evil/],
+      ['pw-fifo', (d) => execFileSync('mkfifo', [path.join(d, 'etc/passwd')]), /the image's \/etc\/passwd is a FIFO/],
+    ];
+    for (const [name, build, refusal] of cases) {
+      await e.ok(['import', hostileImage(name, build), name]);
+      const r = await e.tslab(['run', '--rm', '--network', 'none', '-u', 'evil', name, 'id', '-u'], { timeoutMs: 20_000 });
+      expect(r.code, describeResult(r)).toBe(125);
+      expect(r.stderr).toMatch(refusal);
+      expect(r.stdout).not.toContain('4242');
+    }
+  });
+
+  test('/etc/hosts, /etc/hostname and /etc/resolv.conf as symlinks to host files: replaced, not followed', async () => {
+    const targets = ['hosts', 'hostname', 'resolv.conf'].map((f) => path.join(e.scratch, `host-${f}`));
+    for (const t of targets) fs.writeFileSync(t, secret);
+    const image = hostileImage('etc-links', (d) => targets.forEach((t, i) => fs.symlinkSync(t, path.join(d, 'etc', ['hosts', 'hostname', 'resolv.conf'][i]))));
+    await e.ok(['import', image, 'etclinks']);
+    const out = await e.ok(['run', '--rm', '--network', 'none', '-h', 'inside', 'etclinks', 'cat', '/etc/hostname']);
+    expect(out).toBe('inside\n');
+    for (const t of targets) expect(fs.readFileSync(t, 'utf8')).toBe(secret);
+  });
 });
