@@ -6,7 +6,7 @@
 // no more than a cap is read.
 import * as fs from 'node:fs';
 import { O_CLOEXEC, O_DIRECTORY, O_RDONLY, close, open } from '../linux/fs.js';
-import { O_NOCTTY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2 } from '../linux/openat2.js';
+import { O_NOCTTY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2 } from '../linux/resolve.js';
 import { SyscallError } from '../linux/error.js';
 
 export class RootfsFileError extends Error {}

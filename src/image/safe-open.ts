@@ -6,7 +6,7 @@
 // reading, and no more than a cap is read.
 import * as fs from 'node:fs';
 import { SyscallError } from '../linux/error.js';
-import { O_PATH, RESOLVE_NO_MAGICLINKS, openat2 } from '../linux/openat2.js';
+import { O_PATH, RESOLVE_NO_MAGICLINKS, openat2 } from '../linux/resolve.js';
 
 const O_CLOEXEC = 0o2000000;
 const RESOLVE_BENEATH = 0x08;

@@ -11,22 +11,21 @@ export const O_NOCTTY = 0o400;
 export const RESOLVE_NO_MAGICLINKS = 0x02;
 export const RESOLVE_IN_ROOT = 0x10;
 
-/** statfs(2) f_type of a namespace file (/proc/PID/ns/*) and of procfs. */
-export const NSFS_MAGIC = 0x6e736673;
+/** statfs(2) f_type of procfs (nsfs's is in nsfs.ts). */
 export const PROC_SUPER_MAGIC = 0x9fa0;
 
 const SYS_OPENAT2 = 437;
 const PR_SET_DUMPABLE = 4;
 
-/** openat2(2): `path` looked up from `dirfd` under the RESOLVE_* rules in `resolve`. */
-export function openat2(dirfd: number, path: string, flags: number, resolve: number, mode = 0): number {
+/** openat2(2): `path` looked up from `dirfd` under the RESOLVE_* rules in `resolve`; `what` names it in an error. */
+export function openat2(dirfd: number, path: string, flags: number, resolve: number, mode = 0, what: string = path): number {
   // struct open_how { u64 flags; u64 mode; u64 resolve; }
   const how = Buffer.alloc(24);
   how.writeBigUInt64LE(BigInt(flags), 0);
   how.writeBigUInt64LE(BigInt(mode), 8);
   how.writeBigUInt64LE(BigInt(resolve), 16);
   const call = fn('long syscall(long nr, int dirfd, const char *path, uint8_t *how, size_t size)');
-  return check(call(SYS_OPENAT2, dirfd, path, how, how.length), 'openat2', path);
+  return check(call(SYS_OPENAT2, dirfd, path, how, how.length), 'openat2', what);
 }
 
 export function mkdirat(dirfd: number, path: string, mode: number): void {

@@ -15,7 +15,8 @@ import * as fs from 'node:fs';
 import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 
-import { NSFS_MAGIC, fstatfsType, namespaceType } from '../../linux/nsfs.js';
+import { NSFS_MAGIC, namespaceType } from '../../linux/nsfs.js';
+import { fstatfsType } from '../../linux/resolve.js';
 import { isCapabilityName, capabilityNumber } from '../capabilities.js';
 import { parsePropagation } from '../mount-options.js';
 import { RLIM_INFINITY, isRlimitName, rlimitNumber } from '../rlimits.js';
