@@ -248,6 +248,14 @@ describe('parseSpec: linux and process checks', () => {
     expect(parseSpec(specText((c) => (c.linux.namespaces[1].path = '/proc/1/ns/net'))).linux?.namespaces?.[1]?.path).toBe('/proc/1/ns/net');
   });
 
+  it('refuses a mount over the root itself, however it is spelled', () => {
+    for (const destination of ['/', '/mnt/../../..', '//.']) {
+      const e = editError((c) => (c.mounts[2].destination = destination));
+      expect(e.field).toBe('mounts[2].destination');
+      expect(e.message).toMatch(/is the container's root itself/);
+    }
+  });
+
   it('wants absolute mount destinations', () => {
     const e = editError((c) => (c.mounts[2].destination = 'dev/pts'));
     expect(e.field).toBe('mounts[2].destination');

@@ -786,6 +786,11 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
       );
     }
     noNul(`${at}.destination`, m.destination);
+    // A mount over the root itself would hide the rootfs the rest is built in (fuzz case 473: a bind onto
+    // "/mnt/../../.." and then proc onto "/" made the stage spin).
+    if (resolve('/', m.destination) === '/') {
+      throw err(`${at}.destination`, `${at}.destination ${JSON.stringify(m.destination)} is the container's root itself; a mount must go on a directory inside the root filesystem (root.path is the root)`);
+    }
     if (m.source !== undefined) noNul(`${at}.source`, m.source);
     if (m.type !== undefined) noNul(`${at}.type`, m.type);
     (m.options ?? []).forEach((o, j) => noNul(`${at}.options[${j}]`, o));
