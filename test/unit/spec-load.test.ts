@@ -542,6 +542,12 @@ describe('resolveRootfs', () => {
     expect(resolveRootfs(bundle, withRoot('./rootfs/'))).toBe(path.join(bundle, 'rootfs'));
   });
 
+  it("refuses the host's own root, however it is reached", () => {
+    expect(() => resolveRootfs(bundle, withRoot('/'))).toThrow(/host's own root directory/);
+    const ups = path.relative(bundle, '/');
+    expect(() => resolveRootfs(bundle, withRoot(ups))).toThrow(/host's own root directory/);
+  });
+
   it('takes an absolute root.path as is', () => {
     expect(resolveRootfs('/nonexistent', withRoot(path.join(bundle, 'rootfs')))).toBe(path.join(bundle, 'rootfs'));
   });

@@ -1268,5 +1268,15 @@ export function resolveRootfs(bundle: string, spec: Spec): string {
       { field: 'root.path' },
     );
   }
+  // The stage builds /dev (nodes, the /dev/ptmx link) and more inside the root: on the host's own / (or a
+  // bind mount of it) that would change the host's devtmpfs. The fuzzer found it replacing /dev/ptmx.
+  const [rootStat, hostRoot] = [statSync(real), statSync('/')];
+  if (rootStat.dev === hostRoot.dev && rootStat.ino === hostRoot.ino) {
+    throw new SpecError(
+      `invalid rootfs: ${rootfs} (from root.path ${JSON.stringify(spec.root.path)}) is the host's own root directory; ` +
+        "the runtime creates device nodes and links in a container's root, which would change the host: give the container a root filesystem of its own",
+      { field: 'root.path' },
+    );
+  }
   return rootfs;
 }
