@@ -6,20 +6,10 @@
 // no more than a cap is read.
 import * as fs from 'node:fs';
 import { O_CLOEXEC, O_DIRECTORY, O_RDONLY, close, open } from '../linux/fs.js';
-import { O_NOCTTY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2 } from '../linux/resolve.js';
+import { O_NOCTTY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, fileKind, openat2 } from '../linux/resolve.js';
 import { SyscallError } from '../linux/error.js';
 
 export class RootfsFileError extends Error {}
-
-/** What an image file is, for a sentence: "a FIFO", "a directory"... */
-function kindOf(st: fs.Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
 
 /** Runs `use` with an O_PATH fd of `file` looked up inside `rootfs`; undefined if it does not exist there. */
 function withPathFd<T>(rootfs: string, file: string, use: (fd: number) => T): T | undefined {
@@ -56,7 +46,7 @@ export function existsInRootfs(rootfs: string, file: string): boolean {
 export function readRootfsFile(rootfs: string, file: string, maxBytes: number): string | undefined {
   return withPathFd(rootfs, file, (pathFd) => {
     const st = fs.fstatSync(pathFd);
-    if (!st.isFile()) throw new RootfsFileError(`the image's ${file} is ${kindOf(st)}: tslab reads only regular files from an image`);
+    if (!st.isFile()) throw new RootfsFileError(`the image's ${file} is ${fileKind(st)}: tslab reads only regular files from an image`);
     if (st.size > maxBytes) {
       throw new RootfsFileError(`the image's ${file} is ${st.size} bytes, more than the ${maxBytes} tslab reads from an image file`);
     }

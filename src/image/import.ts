@@ -10,7 +10,8 @@ import { DigestMismatchError, digestHex, isDigest } from './digest.js';
 import { layerDirs, loadManifest } from './image.js';
 import { ImportError, existsIn, extractArchive, keyOf, openIn, readJsonIn, type Source } from './import-source.js';
 import { MEDIA_TYPE, OCI_LAYOUT_VERSION, isIndexMediaType, isManifestMediaType, layerMediaType, sniffCompression } from './media-types.js';
-import { UnsafeFileError, kindOf, openRegularFile } from './safe-open.js';
+import { fileKind } from '../linux/resolve.js';
+import { UnsafeFileError, openRegularFile } from './safe-open.js';
 import { shown } from './unpack.js';
 import { ImageStore, normalizeRef } from './store.js';
 
@@ -233,7 +234,7 @@ export async function importArchive(store: ImageStore, file: string, name?: stri
     archive = openRegularFile(file, file);
   } catch (err) {
     if (err instanceof UnsafeFileError) {
-      throw new ImportError(`${file} is ${kindOf(st)}: tslab imports an OCI image layout (a directory or a tar) or a docker save archive`);
+      throw new ImportError(`${file} is ${fileKind(st)}: tslab imports an OCI image layout (a directory or a tar) or a docker save archive`);
     }
     throw err;
   }

@@ -6,7 +6,7 @@
 // reading, and no more than a cap is read.
 import * as fs from 'node:fs';
 import { SyscallError } from '../linux/error.js';
-import { O_PATH, RESOLVE_NO_MAGICLINKS, openat2 } from '../linux/resolve.js';
+import { O_PATH, RESOLVE_NO_MAGICLINKS, fileKind, openat2 } from '../linux/resolve.js';
 
 const O_CLOEXEC = 0o2000000;
 const RESOLVE_BENEATH = 0x08;
@@ -19,18 +19,6 @@ export class UnsafeFileError extends Error {
   }
 }
 
-/** "a FIFO", "a directory", ... for a sentence. */
-export function kindOf(st: fs.Stats): string {
-  if (st.isFile()) return 'a regular file';
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  if (st.isSymbolicLink()) return 'a symlink';
-  return 'not a regular file';
-}
-
 /** An open regular file: read it with fs.readSync / fs.createReadStream({ fd }), close it with fs.closeSync. */
 export interface OpenedFile {
   fd: number;
@@ -40,7 +28,7 @@ export interface OpenedFile {
 /** Reopens an O_PATH fd for reading once it is known to be a regular file of at most `maxBytes`. */
 function reopenRegular(pathFd: number, what: string, maxBytes: number | undefined): OpenedFile {
   const st = fs.fstatSync(pathFd);
-  if (!st.isFile()) throw new UnsafeFileError(`${what} is ${kindOf(st)}, not a regular file`);
+  if (!st.isFile()) throw new UnsafeFileError(`${what} is ${fileKind(st)}, not a regular file`);
   if (maxBytes !== undefined && st.size > maxBytes) {
     throw new UnsafeFileError(`${what} is ${st.size} bytes, more than the ${maxBytes} tslab reads for it`);
   }

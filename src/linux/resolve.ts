@@ -2,6 +2,7 @@
 // to a directory (RESOLVE_IN_ROOT: "/" and ".." stop there, as after chroot) and refuse /proc's magic links
 // (RESOLVE_NO_MAGICLINKS: /proc/self/fd/N, /proc/N/cwd, /proc/N/root name files by fd, not by path, and so
 // lead anywhere). Also the few fd-based calls that go with it: mkdirat, fstatfs, and the dumpable flag.
+import type { Stats } from 'node:fs';
 import { check, fn } from './libc.js';
 
 export const O_PATH = 0o10000000;
@@ -47,4 +48,16 @@ export function fstatfsType(fd: number, path?: string): number {
 export function setDumpable(on: boolean): void {
   const call = fn('int prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)');
   check(call(PR_SET_DUMPABLE, on ? 1 : 0, 0, 0, 0), 'prctl(PR_SET_DUMPABLE)');
+}
+
+/** What a file is, for a sentence about a path that should have been something else: "a FIFO (named pipe)"... */
+export function fileKind(st: Stats): string {
+  if (st.isFile()) return 'a regular file';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  return 'an unknown kind of file';
 }

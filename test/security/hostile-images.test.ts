@@ -311,7 +311,7 @@ const archiveCases: RefusedCase[] = [
   { name: 'index.json as a symlink to /etc/shadow', build: () => layoutWithLink('index-shadow', 'index.json', '/etc/shadow'), pattern: /neither an OCI image layout|leads out of the archive/ },
   { name: 'a layer blob that is a symlink to /dev/zero', build: () => layoutWithLink('layer-zero', 'layer', '/dev/zero'), pattern: /leads out of the archive/ },
   { name: 'a config that is a relative symlink out', build: () => layoutWithLink('config-relative', 'config', `../../../canary/secret`), pattern: /leads out of the archive/ },
-  { name: 'a config that is a FIFO', build: () => layoutWithLink('config-fifo', 'config', 'fifo'), pattern: /is a FIFO, not a regular file/ },
+  { name: 'a config that is a FIFO', build: () => layoutWithLink('config-fifo', 'config', 'fifo'), pattern: /is a FIFO \(named pipe\), not a regular file/ },
   {
     name: 'a config that is not JSON (text such as a shadow file)',
     build: () => {
@@ -375,7 +375,7 @@ const archiveCases: RefusedCase[] = [
       execFileSync('mkfifo', [file]);
       return file;
     },
-    pattern: /is a FIFO: tslab imports an OCI image layout/,
+    pattern: /is a FIFO \(named pipe\): tslab imports an OCI image layout/,
   },
 ];
 

@@ -51,7 +51,7 @@ describe('openRegularBeneath: a file of an archive, and nothing else', () => {
 
   test('.. out of the root, a FIFO (without blocking), a directory, a missing file, one over the cap', () => {
     expect(() => read('../outside/secret')).toThrow(UnsafeFileError);
-    expect(() => read('blobs/sha256/fifo')).toThrow(/blobs\/sha256\/fifo is a FIFO, not a regular file/);
+    expect(() => read('blobs/sha256/fifo')).toThrow(/blobs\/sha256\/fifo is a FIFO \(named pipe\), not a regular file/);
     expect(() => read('blobs')).toThrow(/is a directory, not a regular file/);
     expect(() => read('blobs/sha256/none')).toThrow(/is missing/);
     expect(() => read('blobs/sha256/inside', 3)).toThrow(/is 7 bytes, more than the 3 tslab reads for it/);

@@ -290,7 +290,7 @@ describe('openInRoot, mkdirAllInRoot, readFileInRoot: the kernel resolves inside
     expect(() => readFileInRoot(rootFd, '/etc/passwd', 3)).toThrow(/more than the 3/);
     execFileSync('mkfifo', [R('fifo')]);
     fs.symlinkSync('/dev/zero', R('zero'));
-    expect(() => readFileInRoot(rootFd, '/fifo', 100)).toThrow(/not a regular file \(a FIFO\)/);
+    expect(() => readFileInRoot(rootFd, '/fifo', 100)).toThrow(/not a regular file \(a FIFO \(named pipe\)\)/);
     expect(() => readFileInRoot(rootFd, '/zero', 100)).toThrow(/ENOENT/); // the root has no /dev/zero
     fs.rmSync(R('fifo'));
     fs.rmSync(R('zero'));

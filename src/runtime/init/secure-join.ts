@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SyscallError } from '../../linux/error.js';
 import { O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY, close, read } from '../../linux/fs.js';
-import { O_NOCTTY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, mkdirat, openat2 } from '../../linux/resolve.js';
+import { O_NOCTTY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, fileKind, mkdirat, openat2 } from '../../linux/resolve.js';
 
 const MAX_SYMLINKS = 255;
 
@@ -100,13 +100,4 @@ export function readFileInRoot(rootFd: number, unsafePath: string, maxBytes: num
   } finally {
     close(fd);
   }
-}
-
-function fileKind(stat: fs.Stats): string {
-  if (stat.isFIFO()) return 'a FIFO';
-  if (stat.isCharacterDevice()) return 'a character device';
-  if (stat.isBlockDevice()) return 'a block device';
-  if (stat.isSocket()) return 'a socket';
-  if (stat.isDirectory()) return 'a directory';
-  return 'not a plain file';
 }

@@ -16,7 +16,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 
 import { NSFS_MAGIC, namespaceType } from '../../linux/nsfs.js';
-import { fstatfsType } from '../../linux/resolve.js';
+import { fileKind, fstatfsType } from '../../linux/resolve.js';
 import { isCapabilityName, capabilityNumber } from '../capabilities.js';
 import { parsePropagation } from '../mount-options.js';
 import { RLIM_INFINITY, isRlimitName, rlimitNumber } from '../rlimits.js';
@@ -1033,11 +1033,6 @@ const CLONE_FLAGS: Record<string, number> = {
   time: 0x00000080,
 };
 
-/** What a file is, for a sentence: "a FIFO (named pipe)", "a directory"... */
-function fileKind(st: fs.Stats): string {
-  return FILE_KINDS.find(([is]) => is(st))?.[1] ?? (st.isSymbolicLink() ? 'a symbolic link' : 'a regular file');
-}
-
 /**
  * Checks what config.json names on this machine, as runc's validator does and a little more:
  *   - each namespace path is a namespace file of its type, looked at without blocking (a FIFO there would
@@ -1166,14 +1161,6 @@ function mebibytes(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(bytes % (1024 * 1024) === 0 ? 0 : 1)} MiB`;
 }
 
-const FILE_KINDS: [(st: fs.Stats) => boolean, string][] = [
-  [(st) => st.isDirectory(), 'a directory'],
-  [(st) => st.isFIFO(), 'a FIFO (named pipe)'],
-  [(st) => st.isCharacterDevice(), 'a character device'],
-  [(st) => st.isBlockDevice(), 'a block device'],
-  [(st) => st.isSocket(), 'a socket'],
-];
-
 /**
  * The text of `<bundleDir>/config.json`, read as hostile input: opened without blocking (a FIFO would
  * otherwise wait for a writer for ever), only a regular file (not /dev/zero, which never ends), and at most
@@ -1196,9 +1183,8 @@ export function readConfigText(bundleDir: string): { file: string; text: string 
   }
   try {
     const st = fs.fstatSync(fd);
-    const kind = FILE_KINDS.find(([is]) => is(st))?.[1];
-    if (kind !== undefined || !st.isFile()) {
-      throw new SpecError(`${file} is ${kind ?? 'not a regular file'}, but the bundle's configuration must be a regular file (a JSON document)`, { file });
+    if (!st.isFile()) {
+      throw new SpecError(`${file} is ${fileKind(st)}, but the bundle's configuration must be a regular file (a JSON document)`, { file });
     }
     // Read until the end of the file, whatever fstat said (it may grow meanwhile), but never past the cap.
     let buf = Buffer.alloc(Math.min(st.size, MAX_CONFIG_BYTES) + 1);
