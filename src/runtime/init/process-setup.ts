@@ -62,6 +62,14 @@ export function closeInheritedFds(keep: ReadonlySet<number>): void {
   }
 }
 
+function isCloexecCharDevice(fd: number): boolean {
+  try {
+    return fs.fstatSync(fd).isCharacterDevice() && (fcntl(fd, F_GETFD) & FD_CLOEXEC) !== 0;
+  } catch {
+    return false;
+  }
+}
+
 function openFds(): number[] {
   return fs.readdirSync('/proc/self/fd').map(Number);
 }
@@ -81,8 +89,9 @@ export function assertNoHostFds(allowed: ReadonlySet<number>): void {
     } catch {
       continue; // the directory listing's own fd, closed by now
     }
-    // Node 24 may keep /dev/null open (close-on-exec): a device with nothing behind it, and no directory to climb from.
-    if (target.startsWith('/') && target !== '/dev/null') {
+    // Node 24 keeps character devices of its own open, close-on-exec (/dev/null, and a reopened tty for its
+    // stdio): neither a directory to climb out of nor a file to read, and gone at execve.
+    if (target.startsWith('/') && !isCloexecCharDevice(fd)) {
       throw new Error(`the container init still holds fd ${fd} on ${target}, which the process could reach through /proc/self/fd/${fd}; refusing to go on`);
     }
   }
