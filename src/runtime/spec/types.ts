@@ -129,11 +129,52 @@ export interface Resources {
   memory?: MemoryResources;
   cpu?: CpuResources;
   pids?: { limit: number };
-  blockIO?: unknown;
-  hugepageLimits?: unknown[];
-  network?: unknown;
-  rdma?: unknown;
+  blockIO?: BlockIO;
+  hugepageLimits?: HugepageLimit[];
+  network?: NetworkResources;
+  rdma?: Record<string, RdmaLimit>;
   unified?: Record<string, string>;
+}
+
+/** A block device by number, as blkio/io files name it ("8:0"). */
+export interface BlockDevice {
+  major: number;
+  minor: number;
+}
+
+export interface WeightDevice extends BlockDevice {
+  weight?: number;
+  leafWeight?: number;
+}
+
+export interface ThrottleDevice extends BlockDevice {
+  rate: number;
+}
+
+export interface BlockIO {
+  weight?: number;
+  leafWeight?: number;
+  weightDevice?: WeightDevice[];
+  throttleReadBpsDevice?: ThrottleDevice[];
+  throttleWriteBpsDevice?: ThrottleDevice[];
+  throttleReadIOPSDevice?: ThrottleDevice[];
+  throttleWriteIOPSDevice?: ThrottleDevice[];
+}
+
+export interface HugepageLimit {
+  /** "2MB", "1GB", "64KB". */
+  pageSize: string;
+  limit: number;
+}
+
+export interface NetworkResources {
+  classID?: number;
+  priorities?: Array<{ name: string; priority: number }>;
+}
+
+export interface RdmaLimit {
+  hcaHandles?: number;
+  hcaObjects?: number;
 }
 
 export interface IdMapping {
