@@ -54,6 +54,7 @@ const str: Schema = { kind: 'string' };
 const oneOf = (...values: string[]): Schema => ({ kind: 'string', oneOf: values });
 const bool: Schema = { kind: 'bool' };
 const any: Schema = { kind: 'any' };
+const u16: Schema = { kind: 'int', min: 0n, max: 0xffffn, goType: 'uint16' };
 const u32: Schema = { kind: 'int', min: 0n, max: 0xffff_ffffn, goType: 'uint32' };
 const u64: Schema = { kind: 'int', min: 0n, max: 0xffff_ffff_ffff_ffffn, goType: 'uint64' };
 const i64: Schema = { kind: 'int', min: -(2n ** 63n), max: 2n ** 63n - 1n, goType: 'int64' };
@@ -66,6 +67,7 @@ const struct = (...fields: [string, Schema, OmitRule][]): Schema => ({
   fields: fields.map(([name, schema, omit]) => ({ name, schema, omit })),
 });
 
+const throttleDevice = struct(['major', i64, 'never'], ['minor', i64, 'never'], ['rate', u64, 'never']);
 const hook = struct(['path', str, 'never'], ['args', arr(str), 'empty'], ['env', arr(str), 'empty'], ['timeout', i64, 'nil']);
 
 /** The schema of config.json as types.ts describes it. */
@@ -181,10 +183,22 @@ export const SPEC_SCHEMA: Schema = struct(
             'nil',
           ],
           ['pids', struct(['limit', i64, 'never']), 'nil'],
-          ['blockIO', any, 'nil'],
-          ['hugepageLimits', arr(any), 'empty'],
-          ['network', any, 'nil'],
-          ['rdma', any, 'nil'],
+          [
+            'blockIO',
+            struct(
+              ['weight', u16, 'nil'],
+              ['leafWeight', u16, 'nil'],
+              ['weightDevice', arr(struct(['major', i64, 'never'], ['minor', i64, 'never'], ['weight', u16, 'nil'], ['leafWeight', u16, 'nil'])), 'empty'],
+              ['throttleReadBpsDevice', arr(throttleDevice), 'empty'],
+              ['throttleWriteBpsDevice', arr(throttleDevice), 'empty'],
+              ['throttleReadIOPSDevice', arr(throttleDevice), 'empty'],
+              ['throttleWriteIOPSDevice', arr(throttleDevice), 'empty'],
+            ),
+            'nil',
+          ],
+          ['hugepageLimits', arr(struct(['pageSize', str, 'never'], ['limit', u64, 'never'])), 'empty'],
+          ['network', struct(['classID', u32, 'nil'], ['priorities', arr(struct(['name', str, 'never'], ['priority', u32, 'never'])), 'empty']), 'nil'],
+          ['rdma', map(struct(['hcaHandles', u32, 'nil'], ['hcaObjects', u32, 'nil'])), 'empty'],
           ['unified', map(str), 'empty'],
         ),
         'nil',
@@ -889,6 +903,16 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
       if (d.gid !== undefined) checkId(`${at}.gid`, d.gid);
     });
     checkResources(linux.resources);
+    // Settings tslab has no means to apply are refused, never dropped: the container would differ from its config.
+    if (linux.mountLabel) {
+      throw err('linux.mountLabel', 'linux.mountLabel is set, but SELinux is disabled or not supported: tslab does not apply SELinux labels to mounts; remove linux.mountLabel');
+    }
+    if (linux.intelRdt !== undefined && linux.intelRdt !== null) {
+      throw err('linux.intelRdt', 'linux.intelRdt is set, but Intel RDT (cache and memory bandwidth allocation through /sys/fs/resctrl) is not supported by tslab; remove linux.intelRdt');
+    }
+    if (linux.personality !== undefined && linux.personality !== null) {
+      throw err('linux.personality', 'linux.personality is set, but tslab does not change the execution domain (personality(2)); remove linux.personality');
+    }
     (linux.maskedPaths ?? []).forEach((p, i) => noNul(`linux.maskedPaths[${i}]`, p));
     (linux.readonlyPaths ?? []).forEach((p, i) => noNul(`linux.readonlyPaths[${i}]`, p));
   }
@@ -967,6 +991,42 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
     }
     if (memory?.swappiness !== undefined && memory.swappiness > 100) {
       throw err('linux.resources.memory.swappiness', `linux.resources.memory.swappiness is ${memory.swappiness}, but it goes from 0 to 100`);
+    }
+    // Each value below ends up in a one-line cgroup command: numbers in range, names without separators.
+    const blockIO = resources?.blockIO;
+    const weight = (field: string, n: number | undefined): void => {
+      if (n !== undefined && n !== 0 && (n < 10 || n > 1000)) throw err(field, `${field} is ${n}, but a block I/O weight goes from 10 to 1000 (0: not set)`);
+    };
+    const device = (field: string, d: { major: number; minor: number }): void => {
+      if (d.major < 0 || d.major > MAX_MAJOR) throw err(`${field}.major`, `${field}.major is ${d.major}, but a device major number goes from 0 to ${MAX_MAJOR}`);
+      if (d.minor < 0 || d.minor > MAX_MINOR) throw err(`${field}.minor`, `${field}.minor is ${d.minor}, but a device minor number goes from 0 to ${MAX_MINOR}`);
+    };
+    weight('linux.resources.blockIO.weight', blockIO?.weight);
+    weight('linux.resources.blockIO.leafWeight', blockIO?.leafWeight);
+    (blockIO?.weightDevice ?? []).forEach((d, i) => {
+      const at = `linux.resources.blockIO.weightDevice[${i}]`;
+      device(at, d);
+      weight(`${at}.weight`, d.weight);
+      weight(`${at}.leafWeight`, d.leafWeight);
+    });
+    for (const list of ['throttleReadBpsDevice', 'throttleWriteBpsDevice', 'throttleReadIOPSDevice', 'throttleWriteIOPSDevice'] as const) {
+      (blockIO?.[list] ?? []).forEach((d, i) => device(`linux.resources.blockIO.${list}[${i}]`, d));
+    }
+    (resources?.hugepageLimits ?? []).forEach((h, i) => {
+      if (!/^[1-9][0-9]{0,5}(KB|MB|GB)$/.test(h.pageSize)) {
+        throw err(`linux.resources.hugepageLimits[${i}].pageSize`, `linux.resources.hugepageLimits[${i}].pageSize is ${JSON.stringify(h.pageSize)}, but a huge page size is written like "2MB" or "1GB"`);
+      }
+    });
+    (resources?.network?.priorities ?? []).forEach((p, i) => {
+      // The kernel's own rule for interface names (dev_valid_name): 1 to 15 bytes, no '/', ':' or white space.
+      if (!/^[^/:\s]{1,15}$/.test(p.name) || p.name === '.' || p.name === '..' || Buffer.byteLength(p.name) > 15) {
+        throw err(`linux.resources.network.priorities[${i}].name`, `linux.resources.network.priorities[${i}].name is ${JSON.stringify(p.name)}, but a network interface name is 1 to 15 bytes without "/", ":" or white space`);
+      }
+    });
+    for (const name of Object.keys(resources?.rdma ?? {})) {
+      if (!/^[^\s]{1,64}$/.test(name)) {
+        throw err('linux.resources.rdma', `linux.resources.rdma names the device ${JSON.stringify(name)}, but an RDMA device name has no white space (like "mlx5_1")`);
+      }
     }
   }
 
