@@ -213,10 +213,10 @@ describe('parseSpec: required fields and values', () => {
 });
 
 describe('parseSpec: unsupported features', () => {
-  it('refuses seccomp', () => {
-    const e = editError((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' }));
-    expect(e.field).toBe('linux.seccomp');
-    expect(e.message).toMatch(/seccomp is not supported yet/);
+  it('refuses seccomp user notification (listenerPath); test/unit/seccomp-spec.test.ts has the rest', () => {
+    const e = editError((c) => (c.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock' }));
+    expect(e.field).toBe('linux.seccomp.listenerPath');
+    expect(e.message).toMatch(/does not support seccomp user notification/);
   });
 
   it('refuses uid and gid mappings', () => {

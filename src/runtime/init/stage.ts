@@ -14,6 +14,7 @@ import { NSFS_MAGIC } from '../../linux/nsfs.js';
 import { O_PATH, PROC_SUPER_MAGIC, fstatfsType, setDumpable } from '../../linux/resolve.js';
 import { sendFd } from '../../linux/socket.js';
 import { runHooks } from '../hooks.js';
+import { prepareSeccomp } from '../seccomp.js';
 import type { StagePlan } from '../protocol.js';
 import type { NamespaceType, Spec } from '../spec/types.js';
 import { setHostname } from '../steps/hostname.js';
@@ -228,6 +229,8 @@ async function main(): Promise<void> {
     const spec = plan.spec;
     const proc = spec.process!;
     const terminalSocket = plan.terminal ? 4 + preserveFds : -1;
+    // Built while the host's files are visible and before ready, so a filter libseccomp refuses fails `create`.
+    const seccomp = prepareSeccomp(spec.linux?.seccomp);
     const needed = new Set([...Array.from({ length: preserveFds }, (_, i) => 3 + i), channelFd, terminalSocket]);
     closeInheritedFds(needed);
     // Read while /proc is still the host's: the container's may be masked or not be procfs at all.
@@ -266,6 +269,8 @@ async function main(): Promise<void> {
     const env = environmentWithHome(proc);
     // The init waits for `start` already as the container's user, with its capabilities and limits.
     applyRlimits(proc);
+    // runc's order: without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it goes before the drop.
+    if (!proc.noNewPrivileges) seccomp?.load();
     applyIdentity(proc, lastCap);
     channel.send({ type: 'ready' });
     channel.close();
@@ -278,6 +283,8 @@ async function main(): Promise<void> {
     runHooks('startContainer', spec.hooks?.startContainer, { ...insideState, status: 'created' });
     if (terminalSlave >= 0) becomeTerminalSession(terminalSlave);
     prepareInheritance(proc, plan.preserveFds);
+    // With no_new_privs: as late as possible, so the runtime's own calls are not filtered.
+    if (proc.noNewPrivileges) seccomp?.load();
     execve(executable, proc.args, env);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);

@@ -20,6 +20,7 @@ import { fileKind, fstatfsType } from '../../linux/resolve.js';
 import { isCapabilityName, capabilityNumber } from '../capabilities.js';
 import { parsePropagation } from '../mount-options.js';
 import { RLIM_INFINITY, isRlimitName, rlimitNumber } from '../rlimits.js';
+import { seccompProblem } from './seccomp.js';
 import { SpecError } from './errors.js';
 import type { Resources, Spec } from './types.js';
 
@@ -220,7 +221,30 @@ export const SPEC_SCHEMA: Schema = struct(
         ),
         'empty',
       ],
-      ['seccomp', any, 'nil'],
+      [
+        'seccomp',
+        struct(
+          ['defaultAction', str, 'never'],
+          ['defaultErrnoRet', u64, 'nil'],
+          ['architectures', arr(str), 'empty'],
+          ['flags', arr(str), 'empty'],
+          ['listenerPath', str, 'empty'],
+          ['listenerMetadata', str, 'empty'],
+          [
+            'syscalls',
+            arr(
+              struct(
+                ['names', arr(str), 'never'],
+                ['action', str, 'never'],
+                ['errnoRet', u64, 'nil'],
+                ['args', arr(struct(['index', u64, 'never'], ['value', u64, 'never'], ['valueTwo', u64, 'empty'], ['op', str, 'never'])), 'empty'],
+              ),
+            ),
+            'empty',
+          ],
+        ),
+        'nil',
+      ],
       ['rootfsPropagation', str, 'empty'],
       ['maskedPaths', arr(str), 'empty'],
       ['readonlyPaths', arr(str), 'empty'],
@@ -836,8 +860,9 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
   const linux = spec.linux;
   const namespaces = new Set<string>();
   if (linux) {
-    if (linux.seccomp !== undefined && linux.seccomp !== null) {
-      throw err('linux.seccomp', 'linux.seccomp is not supported yet: tslab cannot install seccomp system-call filters; remove "seccomp" from "linux" to run without one');
+    if (linux.seccomp) {
+      const problem = seccompProblem(linux.seccomp);
+      if (problem) throw err(problem.field, problem.sentence);
     }
     for (const kind of ['uidMappings', 'gidMappings'] as const) {
       (linux[kind] ?? []).forEach((m, i) => {

@@ -183,6 +183,32 @@ export interface IdMapping {
   size: number;
 }
 
+/** linux.seccomp: a system-call filter (runtime-spec LinuxSeccomp). */
+export interface Seccomp {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures?: string[];
+  flags?: string[];
+  listenerPath?: string;
+  listenerMetadata?: string;
+  syscalls?: SeccompSyscall[];
+}
+
+export interface SeccompSyscall {
+  names: string[];
+  action: string;
+  errnoRet?: number;
+  args?: SeccompArg[];
+}
+
+/** Argument `index` compared by `op` with `value` (for SCMP_CMP_MASKED_EQ: masked by `value`, compared with `valueTwo`). */
+export interface SeccompArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  op: string;
+}
+
 export interface Linux {
   namespaces?: Namespace[];
   uidMappings?: IdMapping[];
@@ -191,7 +217,7 @@ export interface Linux {
   cgroupsPath?: string;
   resources?: Resources;
   rootfsPropagation?: string;
-  seccomp?: unknown;
+  seccomp?: Seccomp;
   sysctl?: Record<string, string>;
   maskedPaths?: string[];
   readonlyPaths?: string[];
