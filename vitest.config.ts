@@ -10,6 +10,18 @@ const lifecycle = (runtime: string) => ({
   },
 });
 
+// Real engines (podman, containerd, Docker Engine) driving each runtime, one project per runtime.
+const engines = (runtime: string) => ({
+  extends: true as const,
+  test: {
+    name: `engines:${runtime}`,
+    include: ['test/oci-engines/**/*.test.ts'],
+    env: { TSLAB_TEST_RUNTIME: runtime },
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+});
+
 export default defineConfig({
   test: {
     // Containers share one kernel: files run one after another so kernel-state checks see only their own work.
@@ -23,6 +35,8 @@ export default defineConfig({
       { extends: true, test: { name: 'kernel', include: ['test/kernel/**/*.test.ts'] } },
       lifecycle('runc'),
       lifecycle('tslab'),
+      engines('runc'),
+      engines('tslab'),
       { extends: true, test: { name: 'lab', include: ['test/lab/**/*.test.ts'] } },
       { extends: true, test: { name: 'engine', include: ['test/engine/**/*.test.ts'] } },
       // Hostile input: fuzzed configs, hostile images, kill -9 during create, escapes from inside a container.

@@ -1,0 +1,223 @@
+// The shared harness of the engine tests: real podman, containerd and Docker Engine driving the OCI runtime
+// under test (TSLAB_TEST_RUNTIME=runc|tslab) through its runc command line, each with private roots.
+//
+// - `sh(file, args)` runs a client command with stdout/stderr in files (a detached container may keep a
+//   pipe open for ever) and a timeout after which the process we started is killed.
+// - `knownFailures(table)` is the one place a file names checks that fail on tslab-runtime only: such a
+//   check still runs for real and must still fail; once it passes, its own test fails and says to remove
+//   the entry (and an entry naming no test fails too).
+// - the image: a tar of tslab's built-in busybox rootfs, imported once per file by each engine.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { expect, test } from 'vitest';
+import { ensureDefaultRootfs } from '../../src/image/default-rootfs.js';
+import { findLeaksSettled, formatLeaks, cgroupMountPoints, type HostSnapshot } from '../helpers/leaks.js';
+import { REPO_ROOT, runtimeName } from '../helpers/runtime.js';
+import { testRun } from '../helpers/bundle.js';
+
+/** The runtime's absolute path, as engines need it (conmon and the shim call it with runc's argv). */
+export function runtimePath(): string {
+  if (runtimeName() === 'tslab') return path.join(REPO_ROOT, 'bin/tslab-runtime.cjs');
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const p = path.join(dir, 'runc');
+    if (dir && fs.existsSync(p)) return p;
+  }
+  throw new Error('runc is not on the PATH (apt-get install runc)');
+}
+
+export interface CmdResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  argv: string[];
+  ms: number;
+}
+
+export interface CmdOptions {
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+let ioCounter = 0;
+
+/** Runs a command to its exit; output through files in `ioDir`; killed (the one process we started) on timeout. */
+export function sh(ioDir: string, file: string, args: string[], opts: CmdOptions = {}): Promise<CmdResult> {
+  const n = ++ioCounter;
+  fs.mkdirSync(ioDir, { recursive: true });
+  const outPath = path.join(ioDir, `${n}.out`);
+  const errPath = path.join(ioDir, `${n}.err`);
+  const outFd = fs.openSync(outPath, 'w+');
+  const errFd = fs.openSync(errPath, 'w+');
+  const started = Date.now();
+  const child = spawn(file, args, {
+    cwd: opts.cwd,
+    env: { ...process.env, ...(opts.env ?? {}) },
+    stdio: [opts.input !== undefined ? 'pipe' : 'ignore', outFd, errFd],
+  });
+  fs.closeSync(outFd);
+  fs.closeSync(errFd);
+  if (opts.input !== undefined && child.stdin) {
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input);
+  }
+  const take = (p: string): string => {
+    try {
+      return fs.readFileSync(p, 'utf8');
+    } catch {
+      return '';
+    } finally {
+      fs.rmSync(p, { force: true });
+    }
+  };
+  return new Promise((resolve) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs ?? 60_000);
+    const done = (code: number | null, signal: NodeJS.Signals | null, extra = ''): void => {
+      clearTimeout(timer);
+      resolve({
+        code: timedOut ? null : code,
+        signal,
+        stdout: take(outPath),
+        stderr: take(errPath) + extra,
+        timedOut,
+        argv: [file, ...args],
+        ms: Date.now() - started,
+      });
+    };
+    child.on('error', (err) => done(null, null, String(err)));
+    child.on('exit', (code, signal) => done(code, signal));
+  });
+}
+
+export function show(r: CmdResult): string {
+  const how = r.timedOut ? 'TIMED OUT' : r.code !== null ? `exit ${r.code}` : `signal ${r.signal}`;
+  return `$ ${r.argv.join(' ')}\n-> ${how} (${r.ms} ms)\nstdout: ${r.stdout.trim().slice(-3000)}\nstderr: ${r.stderr.trim().slice(-3000)}`;
+}
+
+/** Exits 0; returns stdout. */
+export function ok(r: CmdResult): string {
+  expect(r.code, show(r)).toBe(0);
+  return r.stdout;
+}
+
+/** Exits with `code`. */
+export function exits(r: CmdResult, code: number): CmdResult {
+  expect(r.code, show(r)).toBe(code);
+  return r;
+}
+
+/**
+ * The host's hard limits for NOFILE and NPROC, capped where engines' own processes are capped: this VM
+ * lacks CAP_SYS_RESOURCE, so a container's rlimit above its caller's hard limit is refused (EPERM), and
+ * podman starts conmon with NPROC 32768.
+ */
+export function hostUlimits(): { nofile: number; nproc: number } {
+  const limits = fs.readFileSync('/proc/self/limits', 'utf8');
+  const hard = (name: string): number => {
+    const m = new RegExp(`^${name}\\s+\\S+\\s+(\\S+)`, 'm').exec(limits);
+    if (!m) throw new Error(`no "${name}" in /proc/self/limits`);
+    return m[1] === 'unlimited' ? 1 << 20 : Number(m[1]);
+  };
+  return { nofile: Math.min(hard('Max open files'), 1 << 20), nproc: Math.min(hard('Max processes'), 32768) };
+}
+
+/** A tar of tslab's built-in busybox rootfs (made once per file), for `podman import`, `ctr images import`, `docker import`. */
+export function busyboxTar(dir: string): string {
+  const tarPath = path.join(dir, 'busybox.tar');
+  const rootfs = ensureDefaultRootfs();
+  fs.mkdirSync(dir, { recursive: true });
+  const r = spawnSync('tar', ['-C', rootfs, '-cf', tarPath, '.'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tar -C ${rootfs} -cf ${tarPath} . failed: ${r.stderr}`);
+  return tarPath;
+}
+
+/**
+ * The one table of checks known to fail on tslab-runtime only (name -> why). Returns `check`, used in
+ * place of `test`: a listed check runs for real on tslab and must fail (its error is printed); when it
+ * passes, the test fails, asking for the entry to be removed. A last test checks every entry names a check.
+ */
+export function knownFailures(table: Record<string, string>): {
+  check: (name: string, fn: () => Promise<void>, timeoutMs?: number) => void;
+  checkTable: () => void;
+} {
+  const names = new Set<string>();
+  const onTslab = runtimeName() === 'tslab';
+  const check = (name: string, fn: () => Promise<void>, timeoutMs?: number): void => {
+    names.add(name);
+    const reason = onTslab ? table[name] : undefined;
+    test.concurrent(
+      reason ? `${name} [known tslab failure: ${reason}]` : name,
+      async () => {
+        if (!reason) return fn();
+        let error: unknown = null;
+        try {
+          await fn();
+        } catch (err) {
+          error = err;
+        }
+        expect(error, `"${name}" now passes on tslab-runtime: remove it from the known-failures table`).not.toBeNull();
+        console.warn(`[known tslab failure] ${name}: ${reason}\n  ${String(error).split('\n').slice(0, 6).join('\n  ')}`);
+      },
+      timeoutMs,
+    );
+  };
+  const checkTable = (): void => {
+    test('the known-failures table names only checks of this file', () => {
+      expect(Object.keys(table).filter((n) => !names.has(n))).toEqual([]);
+    });
+  };
+  return { check, checkTable };
+}
+
+/** Polls until `fn` is true (or throws, naming `what`). */
+export async function until(fn: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await fn()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The cgroup directories `/<name>` made by engines at the root of each hierarchy, removed bottom-up if empty. */
+export function removeCgroupTree(name: string): string[] {
+  const errors: string[] = [];
+  const rmTree = (dir: string): void => {
+    let entries: fs.Dirent[] = [];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) if (e.isDirectory()) rmTree(path.join(dir, e.name));
+    try {
+      fs.rmdirSync(dir);
+    } catch (err) {
+      errors.push(`${dir}: ${String(err)}`);
+    }
+  };
+  for (const mp of cgroupMountPoints()) rmTree(path.join(mp, name));
+  return errors;
+}
+
+/** This file's scope: a prefix for names and a temp dir under the run's base. */
+export function fileScope(name: string): { prefix: string; dir: string } {
+  const run = testRun();
+  const dir = path.join(run.base, name);
+  fs.mkdirSync(dir, { recursive: true });
+  return { prefix: `${run.prefix}-${name}`, dir };
+}
+
+/** The file's leak assertion: nothing named with its prefix or under its dir is left (mounts, cgroups, processes...). */
+export async function expectNoLeaks(prefix: string, dir: string, snapshot: HostSnapshot): Promise<void> {
+  const leaks = await findLeaksSettled({ prefix, paths: [dir], stateRoots: [] }, snapshot);
+  expect(leaks, formatLeaks(leaks)).toEqual([]);
+}
