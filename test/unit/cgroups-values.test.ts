@@ -17,7 +17,7 @@ import {
   planV2,
   planV2Memory,
   swapMaxValue,
-  unsupportedResources,
+  kernelMemoryWarning,
   v1DeviceWrites,
   type CgroupWrite,
 } from '../../src/runtime/cgroups/index.js';
@@ -225,12 +225,13 @@ describe('v2 conversions', () => {
 });
 
 describe('misc', () => {
-  it('unsupportedResources lists what is ignored', () => {
-    expect(unsupportedResources({ blockIO: { weight: 10 }, hugepageLimits: [], network: {}, memory: { kernel: 1 } })).toEqual([
-      'blockIO',
-      'memory.kernel',
-    ]);
-    expect(unsupportedResources(undefined)).toEqual([]);
+  it('kernel memory settings are named in a warning, as runc warns, never applied', () => {
+    expect(kernelMemoryWarning({ memory: { kernel: 1, kernelTCP: 2 } })).toMatch(
+      /^Kernel memory settings are ignored.*linux\.resources\.memory\.kernel, linux\.resources\.memory\.kernelTCP/,
+    );
+    expect(fv(planV1({ memory: { kernel: 1 } }, { memswAvailable: true, skipDevices: true }))).toEqual([]);
+    expect(kernelMemoryWarning({ memory: { limit: 1 } })).toBeUndefined();
+    expect(kernelMemoryWarning(undefined)).toBeUndefined();
   });
 
   it('hints explain errno per file', () => {

@@ -33,7 +33,11 @@ export {
   encodeInsns,
 } from './device-filter.js';
 export type { BpfInsn } from './device-filter.js';
-export { planV1, planV1Memory, planV1Cpu, planCpuset, planPids, pidsMaxValue, unsupportedResources } from './v1.js';
+export { planV1, planV1Memory, planV1Cpu, planCpuset, planPids, pidsMaxValue, kernelMemoryWarning } from './v1.js';
+export { planV1Blkio, planV2Io, blkioWeightToIoWeight } from './blkio.js';
+export { planHugetlb } from './hugetlb.js';
+export { planNetwork } from './network.js';
+export { planRdma } from './rdma.js';
 export type { CgroupWrite, V1MemoryContext } from './v1.js';
 export {
   planV2,
@@ -48,6 +52,6 @@ export {
   v2DeviceFilter,
 } from './v2.js';
 export { newCgroupManager, loadCgroupManager } from './manager.js';
-export type { CgroupManager, DestroyOptions, NewCgroupManagerOptions, SavedCgroups } from './manager.js';
+export type { ApplyOptions, CgroupManager, DestroyOptions, NewCgroupManagerOptions, SavedCgroups } from './manager.js';
 export { realCgroupFs } from './fs.js';
 export type { CgroupFs } from './fs.js';

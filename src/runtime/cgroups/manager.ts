@@ -16,7 +16,7 @@
 import { posix } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { Resources } from '../spec/types.js';
-import { CgroupError, errnoCode, writeError } from './errors.js';
+import { CgroupError, errnoCode, hintFor, writeError } from './errors.js';
 import { sleepSync } from '../proc.js';
 import { realCgroupFs, type CgroupFs } from './fs.js';
 import { detectCgroupMode, parseProcCgroup, type CgroupLayout, type CgroupMode } from './detect.js';
@@ -55,7 +55,7 @@ export interface CgroupManager {
   /** toJSON() as it will be after create(): every directory create() would make now is listed as made. */
   intended(): SavedCgroups;
   create(): void;
-  apply(resources: Resources | undefined): void;
+  apply(resources: Resources | undefined, opts?: ApplyOptions): void;
   /** Writes the pid into each hierarchy, or only those whose controllers `which` accepts. */
   addProcess(pid: number, which?: (controllers: readonly string[]) => boolean): void;
   /** Every pid in the container's cgroup and its descendants, in any hierarchy (sorted, no duplicates). */
@@ -67,6 +67,14 @@ export interface CgroupManager {
   /** How many processes the OOM killer killed in this cgroup (v1 memory.oom_control / v2 memory.events); 0 if unknown. */
   oomKillCount(): number;
   toJSON(): SavedCgroups;
+}
+
+export interface ApplyOptions {
+  /**
+   * Leave the device rules as they are: `update` changes limits only (runc's update cannot change devices either),
+   * and rewriting v1 rules means a moment of "deny all" for a running container.
+   */
+  skipDevices?: boolean;
 }
 
 export interface NewCgroupManagerOptions {
@@ -202,15 +210,16 @@ class Manager implements CgroupManager {
 
   // ---- apply --------------------------------------------------------------------------------------------------
 
-  apply(resources: Resources | undefined): void {
+  apply(resources: Resources | undefined, opts: ApplyOptions = {}): void {
     if (this.state.mode === 'v2') {
       const h = this.state.hierarchies.find((x) => x.kind === 'v2');
       if (!h) throw new CgroupError('no cgroup2 hierarchy recorded for this container');
-      const plan = planV2(resources);
-      const program = v2DeviceFilter(resources); // compiled (and the rules checked) before anything is written
-      this.enableControllers(h, controllersNeeded(plan));
+      const program = opts.skipDevices ? undefined : v2DeviceFilter(resources); // compiled (rules checked) before any write
+      // The controllers a plan needs do not depend on the weight file's name, which is only visible once io is enabled.
+      this.enableControllers(h, planV2(resources));
+      const plan = planV2(resources, { ioBfq: this.fs.exists(posix.join(h.dir, 'io.bfq.weight')) });
       this.execute(plan, () => h.dir);
-      this.installDeviceFilter(h.dir, program);
+      if (program) this.installDeviceFilter(h.dir, program);
       return;
     }
 
@@ -234,11 +243,21 @@ class Manager implements CgroupManager {
       const text = this.read(posix.join(memory.dir, 'memory.limit_in_bytes')).trim();
       if (/^\d+$/.test(text)) currentLimit = BigInt(text);
     }
-    let plan = planV1(resources, currentLimit === undefined ? { memswAvailable } : { memswAvailable, currentLimit });
+    const blkio = this.v1For('blkio');
+    const blkioBfq = blkio !== undefined && this.fs.exists(posix.join(blkio.dir, 'blkio.bfq.weight'));
+    const ctx = { memswAvailable, blkioBfq, skipDevices: opts.skipDevices ?? false };
+    let plan = planV1(resources, currentLimit === undefined ? ctx : { ...ctx, currentLimit });
     // Without a devices hierarchy, the default allow list cannot be written and nothing else was asked for.
     if (!devicesHierarchy) plan = plan.filter((w) => w.controller !== 'devices');
     this.execute(plan, (controller, w) => {
       const h = this.v1For(controller);
+      if (!h && w.setting) {
+        throw new CgroupError(
+          `${w.setting} cannot be applied: the cgroup v1 "${controller}" controller is not mounted on this machine ` +
+            '(/proc/cgroups lists the controllers the kernel has, /proc/self/mountinfo the mounted ones); remove the setting',
+          { path: w.file, value: w.value },
+        );
+      }
       if (!h) {
         throw new CgroupError(
           `cannot write ${w.file}: the cgroup v1 "${controller}" controller is not mounted on this machine`,
@@ -282,7 +301,13 @@ class Manager implements CgroupManager {
           later.push({ path, w });
           continue;
         }
-        throw writeError(path, w.value, err);
+        if (w.setting && errnoCode(err) === 'ENOENT') {
+          throw new CgroupError(
+            `${w.setting} cannot be applied on this machine: ${path} does not exist (${missingFileReason(w.file)})`,
+            { path, value: w.value, code: 'ENOENT', cause: err },
+          );
+        }
+        throw writeError(path, w.value, err, w.setting ? `${w.setting}: ${hintFor(path, errnoCode(err) ?? 'EIO', w.value)}` : undefined);
       }
       if (w.verifyReadBack) this.verify(path, w.value);
     }
@@ -306,7 +331,8 @@ class Manager implements CgroupManager {
    * Enable what the plan needs in every parent this manager created, and in the first pre-existing parent above them
    * (only if it is not already enabled there); never higher up.
    */
-  private enableControllers(h: HierarchyPath, controllers: string[]): void {
+  private enableControllers(h: HierarchyPath, plan: CgroupWrite[]): void {
+    const controllers = controllersNeeded(plan);
     if (controllers.length === 0) return;
     const targets: string[] = [];
     for (let dir = posix.dirname(h.dir); ; dir = posix.dirname(dir)) {
@@ -324,8 +350,10 @@ class Manager implements CgroupManager {
           ? 'the root cgroup does not offer it (is the controller bound to a cgroup v1 hierarchy?)'
           : `it must first be enabled in ${posix.join(posix.dirname(dir), 'cgroup.subtree_control')}, ` +
             'which tslab-runtime leaves alone because it did not create that cgroup';
+        const settings = [...new Set(plan.filter((w) => w.setting && unavailable.includes(w.controller)).map((w) => w.setting))];
         throw new CgroupError(
-          `cgroup v2 controller${unavailable.length > 1 ? 's' : ''} ${unavailable.map((c) => `"${c}"`).join(', ')} ` +
+          (settings.length > 0 ? `${settings.join(', ')} cannot be applied: ` : '') +
+            `cgroup v2 controller${unavailable.length > 1 ? 's' : ''} ${unavailable.map((c) => `"${c}"`).join(', ')} ` +
             `not available in ${dir} (its cgroup.controllers lists "${available.join(' ')}"): ${where}`,
           { path: posix.join(dir, 'cgroup.controllers') },
         );
@@ -585,6 +613,13 @@ class Manager implements CgroupManager {
   toJSON(): SavedCgroups {
     return structuredClone(this.state);
   }
+}
+
+/** Why a controller file a setting needs can be missing from a cgroup whose controller is there. */
+function missingFileReason(file: string): string {
+  if (file.startsWith('hugetlb.')) return 'the kernel has no huge pages of this size; /sys/kernel/mm/hugepages lists the sizes it has';
+  if (/weight/.test(file)) return 'the kernel offers a block I/O weight only with the BFQ (or, before Linux 5.0, CFQ) I/O scheduler';
+  return 'the kernel was built without this feature';
 }
 
 function mkdirHint(code: string): string {

@@ -7,11 +7,16 @@
 //   cpuset   cpuset.cpus, cpuset.mems
 //   pids     pids.max
 //   devices  devices.allow / devices.deny (see devices.ts)
+//   blkio, hugetlb, net_cls, net_prio, rdma: see blkio.ts, hugetlb.ts, network.ts, rdma.ts
 // The rules below follow runc's libcontainer/cgroups/fs so a config behaves the same under both runtimes.
 
 import type { CpuResources, MemoryResources, Resources } from '../spec/types.js';
 import { CgroupError } from './errors.js';
 import { effectiveDeviceRules, v1DeviceWrites } from './devices.js';
+import { planV1Blkio } from './blkio.js';
+import { planHugetlb } from './hugetlb.js';
+import { planNetwork } from './network.js';
+import { planRdma } from './rdma.js';
 
 /** One write of the plan: `value` into `file` of the cgroup of `controller`. */
 export interface CgroupWrite {
@@ -27,6 +32,11 @@ export interface CgroupWrite {
    * be rejected until the new quota is in place).
    */
   retryLaterOnEinval?: boolean;
+  /**
+   * The config.json setting this write applies, for settings a machine may lack the controller or file for
+   * (blockIO, hugepageLimits, network, rdma): the error then names the setting that cannot be applied.
+   */
+  setting?: string;
 }
 
 /** What the v1 memory plan needs to know about the current cgroup. */
@@ -35,6 +45,10 @@ export interface V1MemoryContext {
   memswAvailable: boolean;
   /** Current memory.limit_in_bytes (a new cgroup reads 9223372036854771712, i.e. unlimited). */
   currentLimit?: bigint;
+  /** Does the blkio cgroup name its weight files blkio.bfq.weight (the BFQ I/O scheduler)? */
+  blkioBfq?: boolean;
+  /** Leave the device rules alone (`update` changes limits only, as runc's does). */
+  skipDevices?: boolean;
 }
 
 const UNLIMITED_V1 = 9223372036854771712n;
@@ -90,7 +104,7 @@ export function planV1Memory(mem: MemoryResources | undefined, ctx: V1MemoryCont
   if (mem.disableOOMKiller === true) {
     writes.push({ controller: 'memory', file: 'memory.oom_control', value: '1' });
   }
-  // memory.kernel / memory.kernelTCP are deprecated in the spec and ignored (runc too): Linux 6.x removed kmem limits.
+  // memory.kernel / memory.kernelTCP: see kernelMemoryWarning.
   return writes;
 }
 
@@ -140,8 +154,9 @@ export function planPids(pids: Resources['pids']): CgroupWrite[] {
 }
 
 /**
- * The full v1 plan, in runc's subsystem order (cpuset, devices, memory, cpu, pids). Device rules are always
- * written: the user's rules followed by the default allow list, on top of "deny all".
+ * The full v1 plan, in runc's subsystem order (cpuset, devices, memory, cpu, pids, blkio, hugetlb, net_cls,
+ * net_prio, rdma). Device rules are always written (unless ctx.skipDevices): the user's rules followed by the
+ * default allow list, on top of "deny all".
  */
 export function planV1(resources: Resources | undefined, ctx: V1MemoryContext): CgroupWrite[] {
   if (resources?.unified && Object.keys(resources.unified).length > 0) {
@@ -153,25 +168,23 @@ export function planV1(resources: Resources | undefined, ctx: V1MemoryContext): 
   const userRules = resources?.devices ?? [];
   return [
     ...planCpuset(resources?.cpu),
-    ...v1DeviceWrites(effectiveDeviceRules(userRules), userRules.length),
+    ...(ctx.skipDevices ? [] : v1DeviceWrites(effectiveDeviceRules(userRules), userRules.length)),
     ...planV1Memory(resources?.memory, ctx),
     ...planV1Cpu(resources?.cpu),
     ...planPids(resources?.pids),
+    ...planV1Blkio(resources?.blockIO, ctx.blkioBfq ?? false),
+    ...planHugetlb(resources?.hugepageLimits, 'v1'),
+    ...planNetwork(resources?.network, 'v1'),
+    ...planRdma(resources?.rdma),
   ];
 }
 
-/** Resource kinds this layer ignores (not implemented): the runtime may warn about them. */
-export function unsupportedResources(resources: Resources | undefined): string[] {
-  if (!resources) return [];
-  const out: string[] = [];
-  const nonEmpty = (v: unknown): boolean =>
-    v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0) &&
-    !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
-  if (nonEmpty(resources.blockIO)) out.push('blockIO');
-  if (nonEmpty(resources.hugepageLimits)) out.push('hugepageLimits');
-  if (nonEmpty(resources.network)) out.push('network');
-  if (nonEmpty(resources.rdma)) out.push('rdma');
-  if (resources.memory?.kernel !== undefined) out.push('memory.kernel');
-  if (resources.memory?.kernelTCP !== undefined) out.push('memory.kernelTCP');
-  return out;
+/**
+ * memory.kernel and memory.kernelTCP are deprecated in the runtime-spec and Linux 6.x dropped kernel memory
+ * limits: runc 1.1 applies neither and warns. So does tslab, in runc's words, naming the settings.
+ */
+export function kernelMemoryWarning(resources: Resources | undefined): string | undefined {
+  const set = (['kernel', 'kernelTCP'] as const).filter((k) => resources?.memory?.[k] !== undefined);
+  if (set.length === 0) return undefined;
+  return `Kernel memory settings are ignored and will be removed (${set.map((k) => `linux.resources.memory.${k}`).join(', ')} not applied)`;
 }

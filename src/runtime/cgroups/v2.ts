@@ -13,6 +13,16 @@ import { CgroupError } from './errors.js';
 import { deviceFilterProgram } from './device-filter.js';
 import { effectiveDeviceRules } from './devices.js';
 import { planCpuset, planPids, type CgroupWrite } from './v1.js';
+import { planV2Io } from './blkio.js';
+import { planHugetlb } from './hugetlb.js';
+import { planNetwork } from './network.js';
+import { planRdma } from './rdma.js';
+
+/** What the v2 plan needs to know about the container's cgroup. */
+export interface V2Context {
+  /** Does the cgroup have io.bfq.weight (the BFQ I/O scheduler's weight, on blkio's 10..1000 scale)? */
+  ioBfq?: boolean;
+}
 
 /**
  * cpu.shares (v1) -> cpu.weight (v2): maps 2..262144 linearly onto 1..10000, so 1024 (the v1 default) becomes 39
@@ -127,13 +137,17 @@ export function v2DeviceFilter(resources: Resources | undefined): Buffer {
 }
 
 /** The full v2 plan of file writes (device rules are no file: see v2DeviceFilter). */
-export function planV2(resources: Resources | undefined): CgroupWrite[] {
+export function planV2(resources: Resources | undefined, ctx: V2Context = {}): CgroupWrite[] {
   if (!resources) return [];
   return [
     ...planCpuset(resources.cpu),
     ...planV2Memory(resources.memory),
     ...planV2Cpu(resources.cpu),
     ...planPids(resources.pids),
+    ...planV2Io(resources.blockIO, ctx.ioBfq ?? false),
+    ...planHugetlb(resources.hugepageLimits, 'v2'),
+    ...planNetwork(resources.network, 'v2'),
+    ...planRdma(resources.rdma),
     ...planUnified(resources.unified),
   ];
 }
