@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { S_IFIFO, close, makedev, mknod } from '../linux/fs.js';
 import { recvFd, sendFd } from '../linux/socket.js';
-import { loadCgroupManager, newCgroupManager, type CgroupManager, type SavedCgroups } from './cgroups/index.js';
+import { kernelMemoryWarning, loadCgroupManager, newCgroupManager, type CgroupManager, type SavedCgroups } from './cgroups/index.js';
 import { RuntimeError, fileError } from './errors.js';
 import { type HookProcess, killHookGroup, runHooksAsync } from './hooks.js';
 import { type LaunchOptions, type LaunchedStage, type TerminalRoute, closeTerminalRoute, discardStage, launchStage, matchesSpec } from './launch.js';
@@ -267,6 +267,8 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     manager.create();
     journal.cgroups(manager.toJSON());
     manager.apply(spec.linux?.resources);
+    const kernelMemory = kernelMemoryWarning(spec.linux?.resources);
+    if (kernelMemory) opts.warn?.(kernelMemory);
     const limitingStartup = controllersLimitingStartup(spec.linux?.resources);
     try {
       manager.addProcess(child.pid!, (controllers) => !controllers.some((c) => limitingStartup.has(c)));
