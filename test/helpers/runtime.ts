@@ -39,6 +39,8 @@ export const KNOWN_DIFFERENCES = {
   specTerminalAlwaysTrue: runtimeName() === 'runc',
   /** Both accept unknown config.json fields; runc says nothing, tslab warns on stderr naming the field (typos). */
   warnsOnUnknownField: runtimeName() === 'tslab',
+  /** runc 1.1.5 predates linux.personality and ignores it; tslab, which does not apply it, refuses it. */
+  refusesPersonality: runtimeName() === 'tslab',
 };
 
 export function runtimeCommand(): { file: string; prefix: string[] } {
