@@ -927,7 +927,7 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
       if (d.uid !== undefined) checkId(`${at}.uid`, d.uid);
       if (d.gid !== undefined) checkId(`${at}.gid`, d.gid);
     });
-    checkResources(linux.resources);
+    checkResources(linux.resources, err);
     // Settings tslab has no means to apply are refused, never dropped: the container would differ from its config.
     if (linux.mountLabel) {
       throw err('linux.mountLabel', 'linux.mountLabel is set, but SELinux is disabled or not supported: tslab does not apply SELinux labels to mounts; remove linux.mountLabel');
@@ -987,74 +987,6 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
     }
   }
 
-  function checkResources(resources: Resources | undefined): void {
-    (resources?.devices ?? []).forEach((rule, i) => {
-      for (const side of ['major', 'minor'] as const) {
-        const n = rule[side];
-        if (n !== undefined && (n < -1 || n > 0xffff_ffff)) {
-          throw err(`linux.resources.devices[${i}].${side}`, `linux.resources.devices[${i}].${side} is ${n}, but a device rule's ${side} number is -1 (any) or 0 to 4294967295`);
-        }
-      }
-    });
-    const cpu = resources?.cpu;
-    if (cpu?.period !== undefined && cpu.period !== 0 && (cpu.period < 1000 || cpu.period > 1_000_000)) {
-      throw err('linux.resources.cpu.period', `linux.resources.cpu.period is ${cpu.period}, but the kernel takes a CFS period of 1000 to 1000000 microseconds (1 ms to 1 s)`);
-    }
-    // A negative quota means "no limit" to the kernel; 0 means "not set" to runc.
-    if (cpu?.quota !== undefined && cpu.quota > 0 && (cpu.quota < 1000 || cpu.quota > CFS_QUOTA_MAX)) {
-      throw err('linux.resources.cpu.quota', `linux.resources.cpu.quota is ${cpu.quota}, but a CFS quota is -1 (no limit) or 1000 to ${CFS_QUOTA_MAX} microseconds per period`);
-    }
-    if (cpu?.idle !== undefined && cpu.idle !== 0 && cpu.idle !== 1) {
-      throw err('linux.resources.cpu.idle', `linux.resources.cpu.idle is ${cpu.idle}, but it is 0 or 1`);
-    }
-    const memory = resources?.memory;
-    for (const field of ['limit', 'reservation', 'swap', 'kernel', 'kernelTCP'] as const) {
-      const n = memory?.[field];
-      if (n !== undefined && n < -1) {
-        throw err(`linux.resources.memory.${field}`, `linux.resources.memory.${field} is ${n}, but it is -1 (no limit) or a number of bytes`);
-      }
-    }
-    if (memory?.swappiness !== undefined && memory.swappiness > 100) {
-      throw err('linux.resources.memory.swappiness', `linux.resources.memory.swappiness is ${memory.swappiness}, but it goes from 0 to 100`);
-    }
-    // Each value below ends up in a one-line cgroup command: numbers in range, names without separators.
-    const blockIO = resources?.blockIO;
-    const weight = (field: string, n: number | undefined): void => {
-      if (n !== undefined && n !== 0 && (n < 10 || n > 1000)) throw err(field, `${field} is ${n}, but a block I/O weight goes from 10 to 1000 (0: not set)`);
-    };
-    const device = (field: string, d: { major: number; minor: number }): void => {
-      if (d.major < 0 || d.major > MAX_MAJOR) throw err(`${field}.major`, `${field}.major is ${d.major}, but a device major number goes from 0 to ${MAX_MAJOR}`);
-      if (d.minor < 0 || d.minor > MAX_MINOR) throw err(`${field}.minor`, `${field}.minor is ${d.minor}, but a device minor number goes from 0 to ${MAX_MINOR}`);
-    };
-    weight('linux.resources.blockIO.weight', blockIO?.weight);
-    weight('linux.resources.blockIO.leafWeight', blockIO?.leafWeight);
-    (blockIO?.weightDevice ?? []).forEach((d, i) => {
-      const at = `linux.resources.blockIO.weightDevice[${i}]`;
-      device(at, d);
-      weight(`${at}.weight`, d.weight);
-      weight(`${at}.leafWeight`, d.leafWeight);
-    });
-    for (const list of ['throttleReadBpsDevice', 'throttleWriteBpsDevice', 'throttleReadIOPSDevice', 'throttleWriteIOPSDevice'] as const) {
-      (blockIO?.[list] ?? []).forEach((d, i) => device(`linux.resources.blockIO.${list}[${i}]`, d));
-    }
-    (resources?.hugepageLimits ?? []).forEach((h, i) => {
-      if (!/^[1-9][0-9]{0,5}(KB|MB|GB)$/.test(h.pageSize)) {
-        throw err(`linux.resources.hugepageLimits[${i}].pageSize`, `linux.resources.hugepageLimits[${i}].pageSize is ${JSON.stringify(h.pageSize)}, but a huge page size is written like "2MB" or "1GB"`);
-      }
-    });
-    (resources?.network?.priorities ?? []).forEach((p, i) => {
-      // The kernel's own rule for interface names (dev_valid_name): 1 to 15 bytes, no '/', ':' or white space.
-      if (!/^[^/:\s]{1,15}$/.test(p.name) || p.name === '.' || p.name === '..' || Buffer.byteLength(p.name) > 15) {
-        throw err(`linux.resources.network.priorities[${i}].name`, `linux.resources.network.priorities[${i}].name is ${JSON.stringify(p.name)}, but a network interface name is 1 to 15 bytes without "/", ":" or white space`);
-      }
-    });
-    for (const name of Object.keys(resources?.rdma ?? {})) {
-      if (!/^[^\s]{1,64}$/.test(name)) {
-        throw err('linux.resources.rdma', `linux.resources.rdma names the device ${JSON.stringify(name)}, but an RDMA device name has no white space (like "mlx5_1")`);
-      }
-    }
-  }
-
   function noNul(field: string, value: string): void {
     if (value.includes('\0')) {
       throw err(field, `${field} contains a NUL character (\\u0000), which no path, argument or name passed to the kernel can hold`);
@@ -1072,6 +1004,75 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
 }
 
 const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+
+/** linux.resources: values the kernel would refuse, or that would not stay one cgroup command. */
+function checkResources(resources: Resources | undefined, err: (field: string, sentence: string) => SpecError): void {
+  (resources?.devices ?? []).forEach((rule, i) => {
+    for (const side of ['major', 'minor'] as const) {
+      const n = rule[side];
+      if (n !== undefined && (n < -1 || n > 0xffff_ffff)) {
+        throw err(`linux.resources.devices[${i}].${side}`, `linux.resources.devices[${i}].${side} is ${n}, but a device rule's ${side} number is -1 (any) or 0 to 4294967295`);
+      }
+    }
+  });
+  const cpu = resources?.cpu;
+  if (cpu?.period !== undefined && cpu.period !== 0 && (cpu.period < 1000 || cpu.period > 1_000_000)) {
+    throw err('linux.resources.cpu.period', `linux.resources.cpu.period is ${cpu.period}, but the kernel takes a CFS period of 1000 to 1000000 microseconds (1 ms to 1 s)`);
+  }
+  // A negative quota means "no limit" to the kernel; 0 means "not set" to runc.
+  if (cpu?.quota !== undefined && cpu.quota > 0 && (cpu.quota < 1000 || cpu.quota > CFS_QUOTA_MAX)) {
+    throw err('linux.resources.cpu.quota', `linux.resources.cpu.quota is ${cpu.quota}, but a CFS quota is -1 (no limit) or 1000 to ${CFS_QUOTA_MAX} microseconds per period`);
+  }
+  if (cpu?.idle !== undefined && cpu.idle !== 0 && cpu.idle !== 1) {
+    throw err('linux.resources.cpu.idle', `linux.resources.cpu.idle is ${cpu.idle}, but it is 0 or 1`);
+  }
+  const memory = resources?.memory;
+  for (const field of ['limit', 'reservation', 'swap', 'kernel', 'kernelTCP'] as const) {
+    const n = memory?.[field];
+    if (n !== undefined && n < -1) {
+      throw err(`linux.resources.memory.${field}`, `linux.resources.memory.${field} is ${n}, but it is -1 (no limit) or a number of bytes`);
+    }
+  }
+  if (memory?.swappiness !== undefined && memory.swappiness > 100) {
+    throw err('linux.resources.memory.swappiness', `linux.resources.memory.swappiness is ${memory.swappiness}, but it goes from 0 to 100`);
+  }
+  // Each value below ends up in a one-line cgroup command: numbers in range, names without separators.
+  const blockIO = resources?.blockIO;
+  const weight = (field: string, n: number | undefined): void => {
+    if (n !== undefined && n !== 0 && (n < 10 || n > 1000)) throw err(field, `${field} is ${n}, but a block I/O weight goes from 10 to 1000 (0: not set)`);
+  };
+  const device = (field: string, d: { major: number; minor: number }): void => {
+    if (d.major < 0 || d.major > MAX_MAJOR) throw err(`${field}.major`, `${field}.major is ${d.major}, but a device major number goes from 0 to ${MAX_MAJOR}`);
+    if (d.minor < 0 || d.minor > MAX_MINOR) throw err(`${field}.minor`, `${field}.minor is ${d.minor}, but a device minor number goes from 0 to ${MAX_MINOR}`);
+  };
+  weight('linux.resources.blockIO.weight', blockIO?.weight);
+  weight('linux.resources.blockIO.leafWeight', blockIO?.leafWeight);
+  (blockIO?.weightDevice ?? []).forEach((d, i) => {
+    const at = `linux.resources.blockIO.weightDevice[${i}]`;
+    device(at, d);
+    weight(`${at}.weight`, d.weight);
+    weight(`${at}.leafWeight`, d.leafWeight);
+  });
+  for (const list of ['throttleReadBpsDevice', 'throttleWriteBpsDevice', 'throttleReadIOPSDevice', 'throttleWriteIOPSDevice'] as const) {
+    (blockIO?.[list] ?? []).forEach((d, i) => device(`linux.resources.blockIO.${list}[${i}]`, d));
+  }
+  (resources?.hugepageLimits ?? []).forEach((h, i) => {
+    if (!/^[1-9][0-9]{0,5}(KB|MB|GB)$/.test(h.pageSize)) {
+      throw err(`linux.resources.hugepageLimits[${i}].pageSize`, `linux.resources.hugepageLimits[${i}].pageSize is ${JSON.stringify(h.pageSize)}, but a huge page size is written like "2MB" or "1GB"`);
+    }
+  });
+  (resources?.network?.priorities ?? []).forEach((p, i) => {
+    // The kernel's own rule for interface names (dev_valid_name): 1 to 15 bytes, no '/', ':' or white space.
+    if (!/^[^/:\s]{1,15}$/.test(p.name) || p.name === '.' || p.name === '..' || Buffer.byteLength(p.name) > 15) {
+      throw err(`linux.resources.network.priorities[${i}].name`, `linux.resources.network.priorities[${i}].name is ${JSON.stringify(p.name)}, but a network interface name is 1 to 15 bytes without "/", ":" or white space`);
+    }
+  });
+  for (const name of Object.keys(resources?.rdma ?? {})) {
+    if (!/^[^\s]{1,64}$/.test(name)) {
+      throw err('linux.resources.rdma', `linux.resources.rdma names the device ${JSON.stringify(name)}, but an RDMA device name has no white space (like "mlx5_1")`);
+    }
+  }
+}
 
 /** The longest hook timeout in seconds: Node's timers count at most 2^31-1 milliseconds. */
 const MAX_HOOK_TIMEOUT = Math.floor((2 ** 31 - 1) / 1000);
@@ -1231,6 +1232,31 @@ export function parseSpec(text: string, file = 'config.json', onUnknownField?: (
   if (checkHost) checkAgainstHost(src, spec, locs);
   if (onUnknownField) unknown.forEach(onUnknownField);
   return spec;
+}
+
+/** The schema of linux.resources alone, for `update --resources`. */
+const RESOURCES_SCHEMA: Schema = fieldSchema(fieldSchema(SPEC_SCHEMA, 'linux'), 'resources');
+
+function fieldSchema(schema: Schema, name: string): Schema {
+  const field = schema.kind === 'struct' ? schema.fields.find((f) => f.name === name) : undefined;
+  if (!field) throw new Error(`no field ${name} in the config.json schema`);
+  return field.schema;
+}
+
+/**
+ * Parse and check a LinuxResources document (`update -r FILE`), read as config.json's linux.resources is:
+ * the same types, the same checks. Throws SpecError.
+ */
+export function parseResources(text: string, file: string): Resources {
+  const src = new Located(text, file);
+  const root = parseJson(src);
+  if (root.t !== 'object') {
+    throw src.error(root.at, '', `${file} must hold one JSON object ({ "memory": ..., "cpu": ... }), but it holds ${describeNode(root)}`);
+  }
+  const locs: Locations = new Map();
+  const resources = convert(src, root, RESOURCES_SCHEMA, 'linux.resources', locs, []) as Resources;
+  checkResources(resources, (field, sentence) => src.error(locs.get(field), field, sentence));
+  return resources;
 }
 
 /**
