@@ -29,7 +29,9 @@ await build({
     'src/cli/engine-commands.ts',
     'src/cli/lab-commands.ts',
     'src/runtime/init/stage.ts',
-    // Joins a running container (the lab's container cells, tslab exec).
+    // exec's stage, which joins a running container and execs the process there.
+    'src/runtime/exec/stage.ts',
+    // The lab's way into its lesson container (container cells, tslab shell): exec's path, named by pid.
     'src/runtime/enter.ts',
     // The lab's helper programs; src/lab/step-build.ts builds them again with the learner's steps.
     'src/lab/container/launcher.ts',

@@ -10,11 +10,14 @@ export class UsageError extends Error {}
 
 export interface ParsedArgs {
   flags: Map<string, string | true>;
+  /** Every value of each flag that takes one, in order (runc's repeatable flags: exec --env, --cap...). */
+  values: Map<string, string[]>;
   positional: string[];
 }
 
 export function parseArgs(argv: string[], specs: FlagSpec[]): ParsedArgs {
   const flags = new Map<string, string | true>();
+  const values = new Map<string, string[]>();
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i];
@@ -37,14 +40,17 @@ export function parseArgs(argv: string[], specs: FlagSpec[]): ParsedArgs {
       else flags.delete(key);
       continue;
     }
-    if (eq >= 0) {
-      flags.set(key, body.slice(eq + 1));
-    } else {
-      if (i + 1 >= argv.length) throw new UsageError(`flag needs an argument: -${name}`);
-      flags.set(key, argv[++i]);
-    }
+    if (eq < 0 && i + 1 >= argv.length) throw new UsageError(`flag needs an argument: -${name}`);
+    const value = eq >= 0 ? body.slice(eq + 1) : argv[++i];
+    flags.set(key, value);
+    values.set(key, [...(values.get(key) ?? []), value]);
   }
-  return { flags, positional: argv.slice(i) };
+  return { flags, values, positional: argv.slice(i) };
+}
+
+/** Every value given for a repeatable flag, in order. */
+export function flagValues(args: ParsedArgs, name: string): string[] {
+  return args.values.get(name) ?? [];
 }
 
 export function flagString(args: ParsedArgs, name: string): string | undefined {

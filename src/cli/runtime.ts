@@ -1,6 +1,6 @@
 // tslab-runtime: runc's command line, flag for flag. Parses, calls the runtime, prints; nothing more.
 // Subcommands load their modules on demand so each invocation pays only for what it uses.
-import { type FlagSpec, type ParsedArgs, UsageError, flagString, parseArgs } from './args.js';
+import { type FlagSpec, type ParsedArgs, UsageError, flagString, flagValues, parseArgs } from './args.js';
 import { Logger } from './log.js';
 
 const VERSION = '0.1.0';
@@ -130,6 +130,59 @@ const COMMANDS: Record<string, Command> = {
         // Once the container exists, a foreground run forwards these signals to it instead.
         return runContainer(await store(ctx), { ...opts, signal }, (m) => ctx.log.warn(m));
       }),
+  },
+  exec: {
+    needsRoot: true,
+    usage:
+      'exec [--process FILE] [--tty] [--console-socket PATH] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V]... [--user UID[:GID]] ' +
+      '[--additional-gids GID]... [--cap CAP]... [--no-new-privs] [--preserve-fds N] [--ignore-paused] <container-id> [<command> [args...]]',
+    summary: 'run a new process in a running container',
+    flags: [
+      { names: ['process', 'p'], takesValue: true },
+      { names: ['tty', 't'], takesValue: false },
+      { names: ['console-socket'], takesValue: true },
+      { names: ['detach', 'd'], takesValue: false },
+      { names: ['pid-file'], takesValue: true },
+      { names: ['cwd'], takesValue: true },
+      { names: ['env', 'e'], takesValue: true },
+      { names: ['user', 'u'], takesValue: true },
+      { names: ['additional-gids', 'g'], takesValue: true },
+      { names: ['cap', 'c'], takesValue: true },
+      { names: ['no-new-privs'], takesValue: false },
+      { names: ['preserve-fds'], takesValue: true },
+      { names: ['process-label'], takesValue: true },
+      { names: ['apparmor'], takesValue: true },
+      { names: ['cgroup'], takesValue: true },
+      { names: ['ignore-paused'], takesValue: false },
+    ],
+    arity: [1, Number.MAX_SAFE_INTEGER],
+    async run(args, ctx) {
+      if (args.flags.has('cgroup')) throw new UsageError('--cgroup is not supported: tslab-runtime runs exec in the container\'s own cgroups only');
+      const preserve = flagString(args, 'preserve-fds') ?? '0';
+      if (!/^\d{1,4}$/.test(preserve)) throw new UsageError(`invalid value "${preserve}" for --preserve-fds`);
+      const { execContainer } = await import('../runtime/exec.js');
+      const [id, ...command] = args.positional;
+      return execContainer(await store(ctx), {
+        id,
+        processFile: flagString(args, 'process'),
+        args: command,
+        // Only a --tty on the command line overrides process.json's terminal (containerd sends none).
+        tty: args.flags.has('tty') ? true : undefined,
+        consoleSocket: flagString(args, 'console-socket'),
+        detach: args.flags.has('detach'),
+        pidFile: flagString(args, 'pid-file'),
+        cwd: flagString(args, 'cwd'),
+        env: flagValues(args, 'env'),
+        user: flagString(args, 'user'),
+        additionalGids: flagValues(args, 'additional-gids'),
+        caps: flagValues(args, 'cap'),
+        noNewPrivs: args.flags.has('no-new-privs'),
+        preserveFds: Number(preserve),
+        processLabel: flagString(args, 'process-label'),
+        apparmor: flagString(args, 'apparmor'),
+        ignorePaused: args.flags.has('ignore-paused'),
+      });
+    },
   },
   start: {
     needsRoot: true,

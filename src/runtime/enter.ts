@@ -1,35 +1,17 @@
-// Runs a command inside a running lesson container, the way `runc exec` does: the same namespaces, the same
-// root, the same cgroups, no more capabilities than the container has.
+// Runs a command inside a running lesson container, which the lab names by its init's pid (it has no
+// runtime state): `exec`'s own path (exec/launch.ts), with the process runc's exec would build for a
+// container config that gives root the init's capabilities and no_new_privs.
 //   node enter.cjs PID [--cgroup DIR]... -- COMMAND [ARG...]
-// The command is started stopped behind a one-line gate so that it is moved into the container's cgroups
-// before it runs; this process itself stays out of them (it would otherwise be the OOM killer's first pick).
-import { spawn } from 'node:child_process';
+// Exit status: the command's, or 125 when it could not be started.
 import * as fs from 'node:fs';
-import { CLOSE_RANGE_CLOEXEC, O_CLOEXEC, O_RDONLY, O_WRONLY, close, closeRange, fchdir, open } from '../linux/fs.js';
-import { chroot } from '../linux/mount.js';
-import {
-  CLONE_FS,
-  CLONE_NEWCGROUP,
-  CLONE_NEWIPC,
-  CLONE_NEWNET,
-  CLONE_NEWNS,
-  CLONE_NEWPID,
-  CLONE_NEWUTS,
-  setns,
-  unshare,
-} from '../linux/namespaces.js';
-import { PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, prctl } from '../linux/process.js';
-import { exitStatus } from './steps/exit-status.js';
+import { close, open, O_CLOEXEC, O_WRONLY } from '../linux/fs.js';
+import { CLOSE_RANGE_CLOEXEC, closeRange } from '../linux/fs.js';
+import { maskToCaps } from './capabilities.js';
+import { launchExec } from './exec/launch.js';
+import { readProcStat } from './proc.js';
+import type { Process } from './spec/types.js';
 
-const NAMESPACES: Array<[string, number]> = [
-  ['cgroup', CLONE_NEWCGROUP],
-  ['ipc', CLONE_NEWIPC],
-  ['uts', CLONE_NEWUTS],
-  ['net', CLONE_NEWNET],
-  ['pid', CLONE_NEWPID],
-];
-
-const GATE = 'read -r _ <&3; exec 3<&-; exec "$@"';
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 function statusField(pid: number, field: string): string {
   const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
@@ -37,16 +19,12 @@ function statusField(pid: number, field: string): string {
   return line.slice(field.length + 1).trim();
 }
 
-function sameNamespace(pid: number, name: string): boolean {
-  return fs.readlinkSync(`/proc/${pid}/ns/${name}`) === fs.readlinkSync(`/proc/self/ns/${name}`);
-}
-
 function parseArgs(argv: string[]): { pid: number; cgroupDirs: string[]; command: string[] } {
   const pid = Number(argv[0]);
   const cgroupDirs: string[] = [];
   let i = 1;
   for (; i < argv.length && argv[i] !== '--'; i++) {
-    if (argv[i] === '--cgroup') cgroupDirs.push(argv[++i]);
+    if (argv[i] === '--cgroup' && i + 1 < argv.length) cgroupDirs.push(argv[++i]);
     else throw new Error(`enter: unknown argument ${argv[i]}`);
   }
   const command = argv.slice(i + 1);
@@ -54,60 +32,45 @@ function parseArgs(argv: string[]): { pid: number; cgroupDirs: string[]; command
   return { pid, cgroupDirs, command };
 }
 
-function enter(pid: number): void {
-  // Read from the host's /proc: the container's may be anything (a tmpfs, say).
-  const lastCap = Number(fs.readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
-  const bounding = BigInt(`0x${statusField(pid, 'CapBnd')}`);
-  const noNewPrivs = statusField(pid, 'NoNewPrivs') === '1';
-  const rootFd = open(`/proc/${pid}/root`, O_RDONLY | O_CLOEXEC);
-  for (const [name, flag] of NAMESPACES) {
-    if (sameNamespace(pid, name)) continue;
-    const fd = open(`/proc/${pid}/ns/${name}`, O_RDONLY | O_CLOEXEC);
-    setns(fd, flag, `/proc/${pid}/ns/${name}`);
-    close(fd);
-  }
-  if (!sameNamespace(pid, 'mnt')) {
-    const fd = open(`/proc/${pid}/ns/mnt`, O_RDONLY | O_CLOEXEC);
-    // A multithreaded process must stop sharing its fs state before it may change mount namespace.
-    unshare(CLONE_FS);
-    setns(fd, CLONE_NEWNS, `/proc/${pid}/ns/mnt`);
-    close(fd);
-  }
-  // The container's root may be a chroot inside its mount namespace: take exactly its root.
-  fchdir(rootFd);
-  chroot('.');
-  close(rootFd);
-  for (let cap = 0; cap <= lastCap; cap++) {
-    if (!((bounding >> BigInt(cap)) & 1n)) prctl(PR_CAPBSET_DROP, cap);
-  }
-  if (noNewPrivs) prctl(PR_SET_NO_NEW_PRIVS, 1);
+/** Root with what the init may have: its bounding set as every set, its no_new_privs. */
+function processLike(pid: number, command: string[]): Process {
+  const caps = maskToCaps(BigInt(`0x${statusField(pid, 'CapBnd')}`));
+  return {
+    args: command,
+    cwd: '/',
+    env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', `TERM=${process.env.TERM ?? 'xterm'}`],
+    user: { uid: 0, gid: 0 },
+    capabilities: { bounding: caps, effective: caps, permitted: caps },
+    noNewPrivileges: statusField(pid, 'NoNewPrivs') === '1',
+  };
 }
 
-function main(): void {
-  // Whatever our caller left open (a shell's `exec 200</`, say) would be inherited by the command and reach
-  // the host from inside the container: only stdio and the gate go in.
+function joinCgroups(dirs: string[], pid: number): void {
+  for (const dir of dirs) {
+    const fd = open(`${dir}/cgroup.procs`, O_WRONLY | O_CLOEXEC);
+    try {
+      fs.writeSync(fd, String(pid));
+    } finally {
+      close(fd);
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  // Whatever our caller left open (a shell's `exec 200</`, say) must not reach the container.
   closeRange(3, 0xffffffff, CLOSE_RANGE_CLOEXEC);
   const { pid, cgroupDirs, command } = parseArgs(process.argv.slice(2));
-  // Opened while the host's /sys/fs/cgroup is still in view.
-  const cgroupProcs = cgroupDirs.map((dir) => open(`${dir}/cgroup.procs`, O_WRONLY | O_CLOEXEC));
-  enter(pid);
-  const child = spawn('/bin/sh', ['-c', GATE, 'tslab-enter', ...command], {
-    cwd: '/',
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
-    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', TERM: process.env.TERM ?? 'xterm' },
-  });
-  for (const fd of cgroupProcs) {
-    fs.writeSync(fd, String(child.pid));
-    close(fd);
-  }
-  (child.stdio[3] as NodeJS.WritableStream).end('go\n');
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
-  child.on('exit', (code, signal) => process.exit(exitStatus(code, signal)));
+  const startTime = readProcStat(pid)?.startTime;
+  if (startTime === undefined) throw new Error(`no process ${pid}: the lesson container is not running`);
+  const { child, exited } = await launchExec({ pid, startTime, joinCgroups: (p) => joinCgroups(cgroupDirs, p) }, { process: processLike(pid, command) });
+  for (const signal of FORWARDED) process.on(signal, () => child.kill(signal));
+  return exited;
 }
 
-try {
-  main();
-} catch (err) {
-  process.stderr.write(`tslab enter: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(125);
-}
+main().then(
+  (status) => process.exit(status),
+  (err: unknown) => {
+    process.stderr.write(`tslab enter: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(125);
+  },
+);

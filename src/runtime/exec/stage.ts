@@ -1,0 +1,181 @@
+// The exec stage: started by the orchestrator inside the container's PID namespace, it joins the rest of
+// the container (namespaces, root), is moved into its cgroups, takes on the process's identity and
+// execve()s the program, as runc's setns init does. Keep its imports few: every exec pays for them.
+//   node stage.cjs   (fd 3+N: the channel; fd 4+N: the terminal socket, with a terminal; N = preserved fds)
+import * as fs from 'node:fs';
+import { O_CLOEXEC, O_DIRECTORY, O_RDONLY, close, dup2, fchdir, open } from '../../linux/fs.js';
+import { lastCapability } from '../../linux/capabilities.js';
+import { SyscallError } from '../../linux/error.js';
+import { chroot } from '../../linux/mount.js';
+import { CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, setns, unshare } from '../../linux/namespaces.js';
+import { execve } from '../../linux/process.js';
+import { makeControllingTerminal, openPtyPair, setWindowSize } from '../../linux/pty.js';
+import { O_PATH, setDumpable } from '../../linux/resolve.js';
+import { sendFd } from '../../linux/socket.js';
+import { readProcStat } from '../proc.js';
+import type { Process } from '../spec/types.js';
+import { applyIdentity, applyRlimits, assertNoHostFds, closeInheritedFds, environmentWithHome, findExecutable, prepareInheritance } from '../init/process-setup.js';
+import { openInRoot } from '../init/secure-join.js';
+import { ExecStageChannel } from './channel.js';
+import type { ExecPlan } from './protocol.js';
+
+/** Joined in this order, the mount namespace last: after it the host's /proc is out of sight. */
+const JOINED: Array<[string, number]> = [
+  ['cgroup', CLONE_NEWCGROUP],
+  ['ipc', CLONE_NEWIPC],
+  ['uts', CLONE_NEWUTS],
+  ['net', CLONE_NEWNET],
+  ['mnt', CLONE_NEWNS],
+];
+
+interface Opened {
+  namespaces: Array<{ name: string; flag: number; fd: number }>;
+  root: number;
+}
+
+function sameNamespace(pid: number, name: string): boolean {
+  return fs.readlinkSync(`/proc/${pid}/ns/${name}`) === fs.readlinkSync(`/proc/thread-self/ns/${name}`);
+}
+
+/**
+ * Opens what is joined from the init's /proc entry (the host's /proc, still ours), then checks that the
+ * pid still names the container's init: the open fds hold its namespaces even if it exits now.
+ */
+function openContainer(plan: ExecPlan): Opened {
+  const { pid } = plan;
+  const gone = () => new Error(`the container's init (pid ${pid}) has exited: cannot exec in a stopped container`);
+  const opened: Opened = { namespaces: [], root: -1 };
+  try {
+    if (!sameNamespace(pid, 'user')) {
+      throw new Error('the container has a user namespace of its own, which a multithreaded process such as the exec stage cannot join');
+    }
+    // The orchestrator spawned us into the init's PID namespace; a pid reused meanwhile shows here.
+    if (!sameNamespace(pid, 'pid')) throw gone();
+    for (const [name, flag] of JOINED) {
+      if (!sameNamespace(pid, name)) opened.namespaces.push({ name, flag, fd: open(`/proc/${pid}/ns/${name}`, O_RDONLY | O_CLOEXEC) });
+    }
+    opened.root = open(`/proc/${pid}/root`, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (readProcStat(pid)?.startTime !== plan.startTime) throw gone();
+    return opened;
+  } catch (err) {
+    for (const { fd } of opened.namespaces) close(fd);
+    if (opened.root >= 0) close(opened.root);
+    if (err instanceof SyscallError && err.code === 'ENOENT') throw gone();
+    throw err;
+  }
+}
+
+/** Every namespace but mnt; the cgroups are joined by the orchestrator between this and enterMount. */
+function joinNamespaces(opened: Opened): void {
+  for (const ns of opened.namespaces) {
+    if (ns.flag === CLONE_NEWNS) continue;
+    setns(ns.fd, ns.flag, `/proc/<init>/ns/${ns.name}`);
+    close(ns.fd);
+  }
+}
+
+/** The mount namespace, then exactly the init's root (it may be a chroot inside that namespace). */
+function enterMount(opened: Opened): void {
+  const mnt = opened.namespaces.find((ns) => ns.flag === CLONE_NEWNS);
+  if (mnt) {
+    // A multithreaded process must stop sharing its fs state before it may change mount namespace.
+    unshare(CLONE_FS);
+    setns(mnt.fd, CLONE_NEWNS, '/proc/<init>/ns/mnt');
+    close(mnt.fd);
+  }
+  fchdir(opened.root);
+  chroot('.');
+  close(opened.root);
+}
+
+/**
+ * The process's working directory, resolved by the kernel inside the container's root and never through
+ * a /proc magic link (a cwd of /proc/self/fd/N would be whatever file the stage holds as fd N). Unlike
+ * create, exec makes no missing directory: runc's exec fails on it too.
+ */
+function enterWorkingDirectory(proc: Process): void {
+  const root = open('/', O_PATH | O_DIRECTORY | O_CLOEXEC);
+  let dir: number;
+  try {
+    dir = openInRoot(root, proc.cwd, O_PATH | O_DIRECTORY);
+  } catch (err) {
+    const code = err instanceof SyscallError ? err.code : undefined;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file or directory'
+        : code === 'ENOTDIR'
+          ? 'not a directory'
+          : code === 'ELOOP'
+            ? 'it goes through a /proc magic link such as /proc/self/fd/N, which could lead out of the container, or a symbolic link loop'
+            : (err as Error).message;
+    throw new Error(`chdir to cwd (${JSON.stringify(proc.cwd)}) set in the process failed: ${why}`);
+  } finally {
+    close(root);
+  }
+  try {
+    fchdir(dir);
+  } finally {
+    close(dir);
+  }
+}
+
+/** A pty from the container's own devpts (so `tty` inside names it); its master goes to the orchestrator. */
+function allocateTerminal(proc: Process, socketFd: number): number {
+  const { master, slave } = openPtyPair('/dev/ptmx');
+  setWindowSize(master, proc.consoleSize?.height || 24, proc.consoleSize?.width || 80);
+  sendFd(socketFd, master, '/dev/ptmx');
+  close(master);
+  close(socketFd);
+  return slave;
+}
+
+function main(): void {
+  // As runc's init: nothing in the container may reach this process's fds, memory or executable (the
+  // host's node) through /proc/<pid> without CAP_SYS_PTRACE. execve() undoes it.
+  setDumpable(false);
+  const preserveFds = Number(process.env.TSLAB_PRESERVE_FDS ?? 0);
+  const channelFd = 3 + preserveFds;
+  const channel = new ExecStageChannel(channelFd);
+  try {
+    const plan = channel.readPlan();
+    const proc = plan.process;
+    const terminalSocket = plan.terminal ? 4 + preserveFds : -1;
+    const needed = new Set([...Array.from({ length: preserveFds }, (_, i) => 3 + i), channelFd, terminalSocket]);
+    closeInheritedFds(needed);
+    // Read while /proc is still the host's: the container's may be masked or not be procfs at all.
+    const lastCap = lastCapability();
+    const opened = openContainer(plan);
+    joinNamespaces(opened);
+    // Joined after booting: the ~40 MB Node charged before stays out of the container's memory cgroup.
+    channel.request({ type: 'join-cgroups' });
+    enterMount(opened);
+    // Nothing of the host may be open when the cwd is entered (the CVE-2024-21626 class).
+    assertNoHostFds(needed);
+    enterWorkingDirectory(proc);
+    const terminalSlave = plan.terminal ? allocateTerminal(proc, terminalSocket) : -1;
+    if (plan.terminal) channel.request({ type: 'pty' });
+    const executable = findExecutable(proc);
+    const env = environmentWithHome(proc);
+    applyRlimits(proc);
+    applyIdentity(proc, lastCap);
+    if (terminalSlave >= 0) {
+      // spawn(detached) made the stage a session leader, as TIOCSCTTY requires.
+      makeControllingTerminal(terminalSlave);
+      for (const fd of [0, 1, 2]) dup2(terminalSlave, fd);
+      close(terminalSlave);
+    }
+    channel.send({ type: 'ready' });
+    prepareInheritance(proc, preserveFds);
+    execve(executable, proc.args, env);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    try {
+      channel.send({ type: 'error', message });
+    } catch {
+      process.stderr.write(`tslab-runtime: exec: ${message}\n`);
+    }
+    process.exit(1);
+  }
+}
+
+main();
