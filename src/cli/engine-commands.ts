@@ -112,7 +112,7 @@ export async function engineCommand(name: string, argv: string[], json: boolean)
       const args = parseDockerArgs(argv, [{ long: 'interactive', short: 'i', value: false }, { long: 'tty', short: 't', value: false }]);
       const [container, ...command] = args.positional;
       if (!container || !command.length) throw new UsageError('exec needs a container and a command: tslab exec [-i] CONTAINER COMMAND...');
-      return engine.execInContainer(container, command, args.flags.has('interactive'));
+      return engine.execInContainer(container, command, args.flags.has('interactive'), args.flags.has('tty'));
     }
     case 'stop': {
       const args = parseDockerArgs(argv, [{ long: 'time', short: 't', value: true }]);

@@ -4,13 +4,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { helperEnv } from '../helper-env.js';
 import { projectRoot } from '../project-root.js';
-import { cgroupDirsOf } from '../runtime/cgroups/detect.js';
 import { isAlive } from '../runtime/proc.js';
 import { createContainer } from './create.js';
 import { fileStep } from './file-step.js';
 import { findRecord, listRecords, loadRecord, refreshStatus, saveRecord, type ContainerRecord } from './record.js';
 import { RuntimeCallError, runtimeDriver } from './runtime-driver.js';
 import type { RunOptions } from './spec.js';
+import { runtimeRoot } from './paths.js';
 import { removeContainerFiles, unmountRootfs } from './storage.js';
 import { superviseContainer } from './supervise.js';
 import { disconnectNetwork } from './network.js';
@@ -207,13 +207,15 @@ export async function streamLogs(nameOrId: string, follow: boolean, write: (chun
   await drain();
 }
 
-/** `tslab exec`: a command in the container's namespaces, root, cgroups and capabilities. */
-export function execInContainer(nameOrId: string, command: string[], interactive: boolean): number {
+/**
+ * `tslab exec`: the runtime's own `exec` (as docker calls runc's): the container's namespaces, root, cgroups,
+ * environment, user and capabilities, its seccomp filter and no_new_privs.
+ */
+export function execInContainer(nameOrId: string, command: string[], interactive: boolean, tty = false): number {
   const record = findRecord(nameOrId);
   if (!running(record)) throw new EngineError(`container ${record.name} is not running`);
   if (!command.length) throw new EngineError('exec needs a command: tslab exec CONTAINER COMMAND...');
-  const cgroups = cgroupDirsOf(record.pid!).flatMap((dir) => ['--cgroup', dir]);
-  const result = spawnSync(process.execPath, [distScript('runtime', 'enter.cjs'), String(record.pid), ...cgroups, '--', ...command], {
+  const result = spawnSync(record.runtime, ['--root', runtimeRoot(), 'exec', ...(tty ? ['--tty'] : []), record.id, ...command], {
     stdio: [interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
   });
   return result.status ?? 125;
