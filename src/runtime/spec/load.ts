@@ -22,6 +22,7 @@ import { parsePropagation } from '../mount-options.js';
 import { RLIM_INFINITY, isRlimitName, rlimitNumber } from '../rlimits.js';
 import { seccompProblem } from './seccomp.js';
 import { SpecError } from './errors.js';
+import { sysctlName, sysctlNamespace } from './sysctl.js';
 import type { Resources, Spec } from './types.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -1003,8 +1004,6 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
   }
 }
 
-const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
-
 /** linux.resources: values the kernel would refuse, or that would not stay one cgroup command. */
 function checkResources(resources: Resources | undefined, err: (field: string, sentence: string) => SpecError): void {
   (resources?.devices ?? []).forEach((rule, i) => {
@@ -1087,25 +1086,6 @@ const MAX_MAJOR = 0xfff;
 const MAX_MINOR = 0xf_ffff;
 /** The largest CFS quota the kernel takes, in microseconds (kernel/sched/core.c: max_cfs_runtime, 2^44-1 us, ~203 days). */
 const CFS_QUOTA_MAX = 17_592_186_044_415;
-
-/**
- * A sysctl key with dots as separators, as runc reads it: "net/ipv4/ip_forward" is "net.ipv4.ip_forward",
- * and in a key written with slashes a dot belongs to the name ("net/ipv4/conf/eno2.100/rp_filter" names the
- * interface eno2.100, which sysctl(8) writes as eno2/100).
- */
-function sysctlName(key: string): string {
-  const first = key.search(/[./]/);
-  if (first < 0 || key[first] === '.') return key;
-  return key.replace(/[./]/g, (c) => (c === '.' ? '/' : '.'));
-}
-
-/** The namespace that isolates a sysctl (as runc's validator knows them), or undefined if none does. */
-function sysctlNamespace(key: string): 'ipc' | 'network' | 'uts' | undefined {
-  if (IPC_SYSCTLS.has(key) || key.startsWith('fs.mqueue.')) return 'ipc';
-  if (key.startsWith('net.')) return 'network';
-  if (key === 'kernel.hostname' || key === 'kernel.domainname') return 'uts';
-  return undefined;
-}
 
 /** CLONE_NEW* of each namespace type tslab can join (NS_GET_NSTYPE answers with these). */
 const CLONE_FLAGS: Record<string, number> = {
