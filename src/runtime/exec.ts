@@ -126,7 +126,7 @@ export async function execContainer(store: StateStore, opts: ExecOptions): Promi
   checkTerminal(proc, opts);
   const cgroups = loadCgroupManager(record.cgroups);
   const { child, terminalMaster, exited } = await launchExec(
-    { pid: record.pid, startTime: record.pidStartTime, joinCgroups: (pid) => cgroups.addProcess(pid) },
+    { pid: record.pid, startTime: record.pidStartTime, joinCgroups: (pid) => cgroups.addProcess(pid), seccomp: record.seccomp },
     { process: proc, preserveFds: opts.preserveFds, consoleSocket: opts.consoleSocket },
   );
   if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(child.pid));

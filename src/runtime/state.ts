@@ -14,7 +14,7 @@ import type { SavedCgroups } from './cgroups/index.js';
 import { RuntimeError, fileError } from './errors.js';
 import { validateContainerId } from './ids.js';
 import { readProcStat } from './proc.js';
-import type { Hooks } from './spec/types.js';
+import type { Hooks, Seccomp } from './spec/types.js';
 
 export const DEFAULT_ROOT = '/run/tslab';
 export const EXEC_FIFO = 'exec.fifo';
@@ -37,6 +37,8 @@ export interface ContainerRecord {
   annotations: Record<string, string>;
   cgroups: SavedCgroups;
   hooks?: Hooks;
+  /** linux.seccomp as created: exec applies the same filter to its processes (runc keeps it in its state too). */
+  seccomp?: Seccomp;
 }
 
 /** A process create started, known by pid and start time (a recycled pid is never taken for it). */

@@ -11,10 +11,10 @@ import { CLONE_NEWPID, setns } from '../../linux/namespaces.js';
 import { connectUnix, recvFd, sendFd, socketpair } from '../../linux/socket.js';
 import { RuntimeError } from '../errors.js';
 import { isAlive } from '../proc.js';
-import type { Process } from '../spec/types.js';
+import type { Process, Seccomp } from '../spec/types.js';
 import { exitStatus } from '../steps/exit-status.js';
 import { ExecOrchestratorChannel } from './channel.js';
-import type { ExecPlan, Seccomp } from './protocol.js';
+import type { ExecPlan } from './protocol.js';
 
 const REAP_TIMEOUT_MS = 5000;
 

@@ -1,9 +1,7 @@
 // Messages between the exec orchestrator (`tslab-runtime exec`, the lab's enter) and the exec stage, one JSON
 // object per line over a socketpair. The stage's fd of that socketpair is close-on-exec: its end (EOF after
 // `ready`) tells the orchestrator that execve() happened.
-import type { Process, Spec } from '../spec/types.js';
-
-export type Seccomp = NonNullable<Spec['linux']>['seccomp'];
+import type { Process, Seccomp } from '../spec/types.js';
 
 export interface ExecPlan {
   /** The container's init as the host sees it: its namespaces and root are joined. */

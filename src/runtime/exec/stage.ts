@@ -13,6 +13,7 @@ import { makeControllingTerminal, openPtyPair, setWindowSize } from '../../linux
 import { O_PATH, setDumpable } from '../../linux/resolve.js';
 import { sendFd } from '../../linux/socket.js';
 import { readProcStat } from '../proc.js';
+import { prepareSeccomp } from '../seccomp.js';
 import type { Process } from '../spec/types.js';
 import { applyIdentity, applyRlimits, assertNoHostFds, closeInheritedFds, environmentWithHome, findExecutable, prepareInheritance } from '../init/process-setup.js';
 import { openInRoot } from '../init/secure-join.js';
@@ -144,6 +145,8 @@ function main(): void {
     closeInheritedFds(needed);
     // Read while /proc is still the host's: the container's may be masked or not be procfs at all.
     const lastCap = lastCapability();
+    // Built while the host's libseccomp is in sight; loaded at the last moment, in runc's order.
+    const seccomp = prepareSeccomp(plan.seccomp);
     const opened = openContainer(plan);
     joinNamespaces(opened);
     // Joined after booting: the ~40 MB Node charged before stays out of the container's memory cgroup.
@@ -157,6 +160,8 @@ function main(): void {
     const executable = findExecutable(proc);
     const env = environmentWithHome(proc);
     applyRlimits(proc);
+    // Without no_new_privs, loading the filter needs CAP_SYS_ADMIN: before the capabilities go.
+    if (!proc.noNewPrivileges) seccomp?.load();
     applyIdentity(proc, lastCap);
     if (terminalSlave >= 0) {
       // spawn(detached) made the stage a session leader, as TIOCSCTTY requires.
@@ -166,6 +171,7 @@ function main(): void {
     }
     channel.send({ type: 'ready' });
     prepareInheritance(proc, preserveFds);
+    if (proc.noNewPrivileges) seccomp?.load();
     execve(executable, proc.args, env);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
