@@ -6,7 +6,8 @@
 // claims the id first and keeps a journal in the state directory: each thing it makes on the host is
 // written there before it is made (a process: as soon as it is born). Whatever is left of a create that
 // did not finish, delete --force undoes from the journal (undoCreate). The stage itself ends when its
-// channel to us closes before it is ready, so a stage born just before we died goes by itself.
+// channel to us closes before we told it the container is recorded, so the stage of a create that died
+// goes by itself.
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -289,6 +290,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
       annotations: spec.annotations ?? {},
       cgroups: manager.toJSON(),
       hooks: spec.hooks,
+      seccomp: spec.linux?.seccomp,
     };
     const plan: StagePlan = {
       id: opts.id,
@@ -304,11 +306,12 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     };
     channel.sendPlan(plan);
     await converse(channel, child, manager, spec, () => ociState(record, 'creating'), terminal, limitingStartup, journal, signal);
-    channel.close();
     if (signal?.aborted) throw interrupted(signal);
     record.pidStartTime = readProcStat(child.pid!)?.startTime ?? 0;
     store.write(record);
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(child.pid));
+    // Recorded: from here the stage waits for `start` (or delete); killed before this, it would end itself.
+    await channel.finish({ type: 'committed' });
     closeTerminalRoute(terminal, true);
     return { record, child, terminalMaster: terminal?.master };
   } catch (err) {

@@ -57,6 +57,16 @@ export class OrchestratorChannel {
     });
   }
 
+  /** The last reply (the stage was told the container is recorded): resolves once it is written, then closes. */
+  finish(reply: OrchestratorReply): Promise<void> {
+    return new Promise((resolve) => {
+      this.socket.write(`${JSON.stringify(reply)}\n`, () => {
+        this.close();
+        resolve();
+      });
+    });
+  }
+
   close(): void {
     this.socket.destroy();
   }

@@ -19,7 +19,11 @@ export interface StagePlan {
   terminal: boolean;
 }
 
-/** What the stage asks or tells; the orchestrator answers every request with an OrchestratorReply. */
+/**
+ * What the stage asks or tells; the orchestrator answers every request with an OrchestratorReply. `ready` is
+ * answered with `committed` once the container is recorded (state.json): a stage whose channel closes before
+ * that belongs to a create that died, and exits instead of waiting for a `start` that cannot come.
+ */
 export type StageMessage =
   | { type: 'join-cgroups' }
   | { type: 'run-hooks' }
@@ -27,4 +31,4 @@ export type StageMessage =
   | { type: 'ready' }
   | { type: 'error'; message: string };
 
-export type OrchestratorReply = { type: 'ok'; state?: State } | { type: 'abort'; message: string };
+export type OrchestratorReply = { type: 'ok'; state?: State } | { type: 'committed' } | { type: 'abort'; message: string };

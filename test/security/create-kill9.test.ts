@@ -1,5 +1,7 @@
 // kill -9 of `tslab-runtime create` at many instants, then `delete --force`: the host must be exactly as
-// before every time (issue 8: "Record what a create is about to make before it makes it").
+// before every time (issue 8: "Record what a create is about to make before it makes it"). And before the
+// delete: a create killed before it recorded the container leaves no container init waiting for a `start`
+// that cannot come; the stage ends by itself within a couple of seconds.
 //
 // Each point: `create` is started in a cgroup of the test's own (holder-<id>, in the cgroup2 hierarchy), so
 // every process it starts (the stage, a hook, what a hook starts) is born there and can be found; after t ms
@@ -18,6 +20,8 @@ import { REPO_ROOT, Runtime } from '../helpers/runtime.js';
 
 const STEP_MS = Number(process.env.TSLAB_KILL9_STEP_MS ?? 10);
 const SPAN_PERCENT = Number(process.env.TSLAB_KILL9_SPAN_PERCENT ?? 110);
+/** How long an orphaned stage may take to notice its channel closed and exit (it needs ~0.1 s to boot). */
+const STAGE_GONE_MS = 2000;
 const TSLAB = process.env.TSLAB_TEST_RUNTIME_BIN || path.join(REPO_ROOT, 'bin/tslab-runtime.cjs');
 const UNIFIED = '/sys/fs/cgroup/unified';
 const CGROUP2 = fs.existsSync(path.join(UNIFIED, 'cgroup.procs')) ? UNIFIED : '/sys/fs/cgroup';
@@ -113,6 +117,8 @@ interface Point {
   id: string;
   atMs: number;
   createExit: string;
+  /** Stages still alive STAGE_GONE_MS after the create was killed before recording the container. */
+  lingering: string[];
   deleteCode: number | null;
   deleteStderr: string;
   leaks: Leak[];
@@ -129,17 +135,49 @@ async function leftBehind(id: string, bundle: Bundle): Promise<Leak[]> {
   }
 }
 
-/** One point: kill the create at `atMs`, delete --force, look for anything left. */
+/**
+ * The container inits (stages) of the id that are still alive: processes in the holder or in a cgroup named
+ * after the id that run the stage script. A zombie has ended already.
+ */
+function liveStages(id: string): string[] {
+  const found: string[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      const cgroup = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+      const state = /\) (\S)/.exec(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
+      if (cgroup.includes(id) && cmdline.includes('/init/stage.cjs') && state !== 'Z') found.push(`pid ${pid} [${state}] ${cmdline.trim()}`);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
+
+/**
+ * A create killed before it recorded the container (no state.json) leaves no init waiting: the stage sees
+ * its channel close and ends by itself, without delete --force. The stages still alive after `withinMs`.
+ */
+async function stagesLingering(id: string, withinMs: number): Promise<string[]> {
+  if (fs.existsSync(path.join(root, id, 'state.json'))) return []; // recorded: its init waits for start, as it should
+  for (const deadline = Date.now() + withinMs; ; await sleep(20)) {
+    const live = liveStages(id);
+    if (live.length === 0 || Date.now() > deadline) return live;
+  }
+}
+
+/** One point: kill the create at `atMs`, check its stage ends by itself, delete --force, look for anything left. */
 async function killPoint(bundle: Bundle, label: string, atMs: number): Promise<Point> {
   // Ends in "-k": no id is a prefix of another ("-1-k" is not the start of "-10-k").
   const id = `${prefix}-${label}-${++counter}-k`;
   const holder = holderFor(id);
   const run = await create(bundle, id, holder, atMs);
+  const lingering = await stagesLingering(id, STAGE_GONE_MS);
   const del = tslab(['delete', '--force', id]);
   const leaks = await leftBehind(id, bundle);
   if (leaks.length) await cleanUpAfterLeak(id, holder);
   await removeHolder(holder);
-  return { id, atMs, createExit: run.signal ?? `exit ${run.code}`, deleteCode: del.code, deleteStderr: del.stderr.trim(), leaks };
+  return { id, atMs, createExit: run.signal ?? `exit ${run.code}`, lingering, deleteCode: del.code, deleteStderr: del.stderr.trim(), leaks };
 }
 
 /** How long a whole create takes here (the median of three), its container deleted again. */
@@ -168,11 +206,18 @@ async function sweep(label: string, mutate?: (spec: Record<string, any>) => void
   const started = Date.now();
   for (let at = 0; at <= span; at += STEP_MS) points.push(await killPoint(bundle, label, at));
   const leaking = points.filter((p) => p.leaks.length > 0 || p.deleteCode !== 0);
+  const lingering = points.filter((p) => p.lingering.length > 0);
   const killed = points.filter((p) => p.createExit === 'SIGKILL').length;
   console.log(
     `[kill -9 of create, ${label}] create takes ${createMs.toFixed(0)} ms; ${points.length} points every ${STEP_MS} ms over 0-${span} ms ` +
-      `(${killed} killed mid-create, the rest had finished), ${leaking.length} left something behind; ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      `(${killed} killed mid-create, the rest had finished), ${leaking.length} left something behind, ` +
+      `${lingering.length} left a stage waiting; ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
+  const waiting = lingering
+    .slice(0, 10)
+    .map((p) => `killed at ${p.atMs} ms (create: ${p.createExit}), still alive after ${STAGE_GONE_MS} ms without delete --force:\n  ${p.lingering.join('\n  ')}`)
+    .join('\n');
+  expect(lingering.length, waiting).toBe(0);
   const report = leaking
     .slice(0, 10)
     .map((p) => `at ${p.atMs} ms (create: ${p.createExit}; delete --force: exit ${p.deleteCode} ${p.deleteStderr}):\n${formatLeaks(p.leaks)}`)

@@ -17,7 +17,7 @@ export class StageChannel {
         return line;
       }
       const n = fs.readSync(this.fd, buf);
-      if (n === 0) throw new Error('the runtime closed its channel to the container init');
+      if (n === 0) throw new Error('the runtime closed its channel to the container init (it ended before the container was recorded)');
       this.pending += buf.toString('utf8', 0, n);
     }
   }
@@ -32,10 +32,23 @@ export class StageChannel {
 
   /** Sends a request and waits for the answer; an abort from the orchestrator is thrown. */
   request(message: StageMessage): OrchestratorReply & { type: 'ok' } {
+    return this.expect(message, 'ok');
+  }
+
+  /**
+   * Says the container is ready and waits until the orchestrator has recorded it. A runtime killed before
+   * that closes the channel: then no `start` can ever come, and the error thrown ends the stage.
+   */
+  ready(): void {
+    this.expect({ type: 'ready' }, 'committed');
+  }
+
+  private expect<T extends 'ok' | 'committed'>(message: StageMessage, type: T): OrchestratorReply & { type: T } {
     this.send(message);
     const reply = JSON.parse(this.readLine()) as OrchestratorReply;
     if (reply.type === 'abort') throw new Error(reply.message);
-    return reply;
+    if (reply.type !== type) throw new Error(`the runtime answered ${JSON.stringify(message.type)} with ${JSON.stringify(reply.type)}, not ${JSON.stringify(type)}`);
+    return reply as OrchestratorReply & { type: T };
   }
 
   close(): void {

@@ -272,7 +272,7 @@ async function main(): Promise<void> {
     // runc's order: without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it goes before the drop.
     if (!proc.noNewPrivileges) seccomp?.load();
     applyIdentity(proc, lastCap);
-    channel.send({ type: 'ready' });
+    channel.ready();
     channel.close();
 
     // Until `start`, behave like a process with default dispositions: as PID 1 we would ignore them.
