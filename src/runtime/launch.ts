@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, close, open } from '../linux/fs.js';
+import { CLOSE_RANGE_CLOEXEC, O_CLOEXEC, O_NONBLOCK, O_RDONLY, close, closeRange, open } from '../linux/fs.js';
 import { CLONE_NEWPID, setns } from '../linux/namespaces.js';
 import { connectUnix, socketpair } from '../linux/socket.js';
 import { RuntimeError } from './errors.js';
@@ -87,7 +87,9 @@ function spawnInPidNamespace(pidNamespace: string, stdio: Array<number | 'pipe'>
     spawn(process.execPath, [stageScript()], {
       stdio,
       detached: true,
-      env: { TSLAB_PRESERVE_FDS: String(preserveFds) },
+      // No io_uring in libuv: a seccomp profile loaded before `start` (podman's, docker's) leaves out io_uring_enter,
+      // and libuv aborts when a ring it made earlier stops answering.
+      env: { TSLAB_PRESERVE_FDS: String(preserveFds), UV_USE_IO_URING: '0' },
     });
   if (pidNamespace === 'host') return spawnStage();
   if (pidNamespace === 'new') return spawnInNewPidNamespace(spawnStage);
@@ -124,6 +126,9 @@ export function launchStage(spec: Spec, opts: LaunchOptions): LaunchedStage {
       route = { ours, consoleSocket };
       stagesEnd = stages;
     }
+    // Only what the caller asked to pass reaches the stage: an fd it inherited without close-on-exec (an
+    // engine's pipe, a socket) would otherwise be in the container's init, where nothing expects it.
+    closeRange(3 + preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
     const passed = Array.from({ length: preserveFds }, (_, i) => 3 + i);
     const stdio: Array<number | 'pipe'> = [...(opts.stdio ?? [0, 1, 2]), ...passed, 'pipe', ...(terminal ? [stagesEnd] : [])];
     const child = spawnInPidNamespace(pidNamespace, stdio, preserveFds);
