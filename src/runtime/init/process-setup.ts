@@ -11,7 +11,7 @@ import { capabilityName, capabilityNumber, capsToMask } from '../capabilities.js
 import { rlimitNumber } from '../rlimits.js';
 import type { Process } from '../spec/types.js';
 import { dropBoundingSet, setNoNewPrivs } from '../steps/capabilities.js';
-import { mkdirAllInRoot, readFileInRoot } from './secure-join.js';
+import { NotRegularFileError, mkdirAllInRoot, readFileInRoot } from './secure-join.js';
 
 const RLIMIT_NOFILE = 7;
 const F_GETFD = 1;
@@ -139,7 +139,8 @@ function cwdProblem(err: unknown): string {
 /**
  * The configured environment, plus HOME from the container's /etc/passwd when it has none (as runc). The
  * file is read inside the root, and only if it is a regular file of sane size: an image may make it a
- * FIFO (a read would block for ever), /dev/zero, or a link through /proc to something of the host.
+ * FIFO (a read would block for ever), /dev/zero, or a link through /proc to something of the host. Any
+ * such file holds no entry, so HOME is "/" (as runc's when maskedPaths puts /dev/null over /etc/passwd).
  */
 export function environmentWithHome(proc: Process): string[] {
   const env = proc.env ?? [];
@@ -156,15 +157,19 @@ export function environmentWithHome(proc: Process): string[] {
   return [...env, `HOME=${home}`];
 }
 
-/** The container's /etc/passwd, or '' when the image has none (then HOME is "/"). */
+/**
+ * The container's /etc/passwd, or '' when there is none to read. As runc, a file that cannot be opened
+ * (missing, a link through /proc or a loop, not readable) holds no entry; so does one that is not a regular
+ * file (opened non-blocking, never read). Only a read that fails or a file over the cap is an error.
+ */
 function readPasswd(): string {
   const root = open('/', O_PATH | O_DIRECTORY | O_CLOEXEC);
   try {
     return readFileInRoot(root, '/etc/passwd', PASSWD_MAX_BYTES);
   } catch (err) {
-    if (err instanceof SyscallError && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) return '';
-    const problem = err instanceof SyscallError && err.code === 'ELOOP' ? 'it is a link through /proc or a symbolic link loop' : (err as Error).message;
-    throw new Error(`reading the container's /etc/passwd to set HOME: ${problem} (set HOME in process.env to skip it)`);
+    if (err instanceof NotRegularFileError) return '';
+    if (err instanceof SyscallError && err.syscall === 'openat2') return '';
+    throw new Error(`reading the container's /etc/passwd to set HOME: ${(err as Error).message} (set HOME in process.env to skip it)`);
   } finally {
     close(root);
   }

@@ -9,9 +9,10 @@ import { SyscallError } from '../../linux/error.js';
 import { parseMountinfo } from '../../linux/mountinfo.js';
 import { parseMountOptions, parsePropagation } from '../mount-options.js';
 import type { StagePlan } from '../protocol.js';
+import { sysctlPath } from '../spec/sysctl.js';
 import type { Device, Mount } from '../spec/types.js';
 import { pivotInto } from '../steps/pivot-root.js';
-import { secureJoin } from './secure-join.js';
+import { mkdirAllInRoot, secureJoin } from './secure-join.js';
 
 const DEFAULT_DEVICES: Device[] = [
   { type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o666 },
@@ -45,11 +46,32 @@ function mountPoint(mountinfo: string, target: string): { point: string; shared:
 // Mount points the runtime creates get fixed modes, whatever umask the caller had (as runc's).
 const MOUNT_POINT_MODE = 0o755;
 
-function ensureMountPoint(dest: string, sourceIsFile: boolean): void {
+/**
+ * `mkdir -p` of `dir` (a path secureJoin gave, under `rootfs`), made by the kernel inside the root. Not
+ * Node's recursive mkdirSync: on procfs and sysfs mkdir answers ENOENT, and Node then retries for ever.
+ */
+function mkdirInRoot(rootfs: string, dir: string): void {
+  const root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    close(mkdirAllInRoot(root, path.relative(rootfs, dir), MOUNT_POINT_MODE));
+  } finally {
+    close(root);
+  }
+}
+
+function ensureMountPoint(rootfs: string, dest: string, sourceIsFile: boolean): void {
   if (fs.existsSync(dest)) return;
-  fs.mkdirSync(path.dirname(dest), { recursive: true, mode: MOUNT_POINT_MODE });
-  if (sourceIsFile) fs.writeFileSync(dest, '', { mode: MOUNT_POINT_MODE });
-  else fs.mkdirSync(dest, { mode: MOUNT_POINT_MODE });
+  if (!sourceIsFile) return mkdirInRoot(rootfs, dest);
+  mkdirInRoot(rootfs, path.dirname(dest));
+  fs.writeFileSync(dest, '', { mode: MOUNT_POINT_MODE });
+}
+
+/**
+ * As runc: a tmpfs and whatever goes on /dev are mounted writable, so that mount points, device nodes and
+ * copied-up files can be made in them, and made read-only at the end (remountDeferredReadonly).
+ */
+function readonlyDeferred(entry: Mount): boolean {
+  return entry.type === 'tmpfs' || path.normalize(`/${entry.destination}`) === '/dev';
 }
 
 function bindMount(source: string, dest: string, recursive: boolean, flags: number): void {
@@ -60,7 +82,7 @@ function bindMount(source: string, dest: string, recursive: boolean, flags: numb
 
 function mountCgroups(plan: StagePlan, dest: string, flags: number): void {
   const hasCgroupNs = plan.spec.linux?.namespaces?.some((ns) => ns.type === 'cgroup' && !ns.path) ?? false;
-  fs.mkdirSync(dest, { recursive: true, mode: MOUNT_POINT_MODE });
+  mkdirInRoot(plan.rootfs, dest);
   if (plan.cgroupV2) {
     if (hasCgroupNs) mount('cgroup2', dest, 'cgroup2', flags);
     else bindMount(plan.cgroupDirs[0].hostPath, dest, true, flags);
@@ -70,7 +92,8 @@ function mountCgroups(plan: StagePlan, dest: string, flags: number): void {
   mount('tmpfs', dest, 'tmpfs', flags & ~MS_RDONLY, 'mode=755');
   for (const { name, hostPath } of plan.cgroupDirs) {
     const sub = path.join(dest, name);
-    fs.mkdirSync(sub, { recursive: true, mode: MOUNT_POINT_MODE });
+    // In the tmpfs just mounted; the names are the host's hierarchies ("cpu,cpuacct").
+    fs.mkdirSync(sub, { mode: MOUNT_POINT_MODE });
     bindMount(hostPath, sub, false, flags);
   }
   if (flags & MS_RDONLY) mount(null, dest, null, MS_REMOUNT | flags);
@@ -78,10 +101,15 @@ function mountCgroups(plan: StagePlan, dest: string, flags: number): void {
 
 function mountEntry(plan: StagePlan, entry: Mount): void {
   const opts = parseMountOptions(entry.options);
+  const flags = readonlyDeferred(entry) ? opts.flags & ~MS_RDONLY : opts.flags;
   const dest = secureJoin(plan.rootfs, entry.destination);
+  // The lexical forms are refused with config.json; a symbolic link in the rootfs can still lead here.
+  if (dest === secureJoin(plan.rootfs, '/')) {
+    throw new Error(`the destination resolves, through a symbolic link in the rootfs, to the container's root itself; a mount must go on a directory inside the root filesystem`);
+  }
   const type = entry.type ?? '';
   if (type === 'cgroup' || type === 'cgroup2') {
-    mountCgroups(plan, dest, opts.flags);
+    mountCgroups(plan, dest, flags);
   } else if (opts.bind || type === 'bind') {
     const source = path.resolve(plan.bundle, entry.source ?? '');
     let sourceStat: fs.Stats;
@@ -90,19 +118,19 @@ function mountEntry(plan: StagePlan, entry: Mount): void {
     } catch {
       throw new Error(`mount ${entry.destination}: bind source ${source} does not exist`);
     }
-    ensureMountPoint(dest, !sourceStat.isDirectory());
-    bindMount(source, dest, opts.recursive, opts.flags);
+    ensureMountPoint(plan.rootfs, dest, !sourceStat.isDirectory());
+    bindMount(source, dest, opts.recursive, flags);
   } else if (opts.tmpcopyup && type === 'tmpfs') {
-    ensureMountPoint(dest, false);
-    mountTmpfsCopyUp(dest, opts.flags, opts.data);
+    ensureMountPoint(plan.rootfs, dest, false);
+    mountTmpfsCopyUp(dest, flags, opts.data);
   } else {
-    ensureMountPoint(dest, false);
+    ensureMountPoint(plan.rootfs, dest, false);
     try {
-      mount(entry.source ?? type, dest, type, opts.flags, opts.data || null);
+      mount(entry.source ?? type, dest, type, flags, opts.data || null);
     } catch (err) {
       // sysfs refuses to mount outside a private network namespace: show the host's, as runc does.
       if (!(type === 'sysfs' && err instanceof SyscallError && err.code === 'EPERM')) throw err;
-      bindMount('/sys', dest, true, opts.flags);
+      bindMount('/sys', dest, true, flags);
     }
   }
   if (opts.attrSet || opts.attrClear) mountSetattrRecursive(dest, opts.attrSet, opts.attrClear);
@@ -117,10 +145,9 @@ function mountEntry(plan: StagePlan, entry: Mount): void {
 function mountTmpfsCopyUp(dest: string, flags: number, data: string): void {
   const old = open(dest, O_PATH | O_DIRECTORY | O_CLOEXEC);
   try {
-    mount('tmpfs', dest, 'tmpfs', flags & ~MS_RDONLY, data || null);
+    mount('tmpfs', dest, 'tmpfs', flags, data || null);
     try {
       copyDirectoryInto(`/proc/self/fd/${old}`, dest);
-      if (flags & MS_RDONLY) mount(null, dest, null, MS_REMOUNT | flags);
     } catch (err) {
       umount2(dest, MNT_DETACH);
       throw new Error(`tmpcopyup: copying what ${dest} held into its new tmpfs failed: ${(err as Error).message}`);
@@ -146,7 +173,7 @@ function copyDirectoryInto(from: string, to: string): void {
  */
 function createDevice(rootfs: string, device: Device): void {
   const dest = secureJoin(rootfs, device.path);
-  fs.mkdirSync(path.dirname(dest), { recursive: true, mode: MOUNT_POINT_MODE });
+  mkdirInRoot(rootfs, path.dirname(dest));
   const kind = device.type === 'b' ? S_IFBLK : device.type === 'p' ? S_IFIFO : S_IFCHR;
   const mode = device.fileMode ?? 0o666;
   try {
@@ -168,23 +195,29 @@ function populateDev(plan: StagePlan): void {
   const devFromHost = mounts.some((m) => path.normalize(m.destination) === '/dev' && (m.type === 'bind' || m.options?.includes('bind') || m.options?.includes('rbind')));
   if (!devFromHost) {
     for (const device of DEFAULT_DEVICES) createDevice(plan.rootfs, device);
+    // The links themselves are made or replaced in /dev, never what an image's link there points to.
+    const dev = secureJoin(plan.rootfs, '/dev');
+    // As runc's setupPtmx: /dev/ptmx is always the link to the container's devpts instance.
+    const ptmx = path.join(dev, 'ptmx');
+    fs.rmSync(ptmx, { force: true });
+    symlink('pts/ptmx', ptmx);
     for (const [target, link] of DEV_SYMLINKS) {
-      const dest = secureJoin(plan.rootfs, link);
-      if (!fs.existsSync(path.dirname(dest))) continue;
       // As runc: what the image already has there stays.
       try {
-        symlink(target, dest);
+        symlink(target, path.join(dev, path.basename(link)));
       } catch (err) {
         if (!(err instanceof SyscallError && err.code === 'EEXIST')) throw err;
       }
     }
-    const ptmx = secureJoin(plan.rootfs, '/dev/ptmx');
-    if (fs.existsSync(secureJoin(plan.rootfs, '/dev/pts/ptmx'))) {
-      fs.rmSync(ptmx, { force: true });
-      symlink('pts/ptmx', ptmx);
-    }
   }
   for (const device of plan.spec.linux?.devices ?? []) createDevice(plan.rootfs, device);
+}
+
+/** Why /dev may not take its nodes and links: a filesystem on it that holds none (runc fails there too). */
+function devFilesystemHint(plan: StagePlan): string {
+  const dev = (plan.spec.mounts ?? []).filter((m) => path.normalize(`/${m.destination}`) === '/dev').pop();
+  if (!dev?.type || ['tmpfs', 'devtmpfs', 'bind'].includes(dev.type)) return '';
+  return ` (a ${dev.type} filesystem is mounted on /dev, and it does not hold device nodes and symbolic links: mount a tmpfs there)`;
 }
 
 /** Everything up to (not including) the switch of root: runs in the container's new mount namespace. */
@@ -205,7 +238,7 @@ export function prepareRootfs(plan: StagePlan): void {
   try {
     populateDev(plan);
   } catch (err) {
-    throw new Error(`creating the container's device nodes in ${plan.rootfs}/dev: ${(err as Error).message}`);
+    throw new Error(`creating the container's device nodes in ${plan.rootfs}/dev: ${(err as Error).message}${devFilesystemHint(plan)}`);
   }
 }
 
@@ -238,9 +271,10 @@ function readonlyPath(target: string): void {
   mount(null, target, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC);
 }
 
-/** Writes one sysctl through the container's /proc/sys; a failure names the sysctl and the value. */
+/** Writes one sysctl through the container's /proc/sys; a failure names the sysctl, the value and the file. */
 function writeSysctl(key: string, value: string): void {
-  const file = `/proc/sys/${key.replace(/\./g, '/')}`;
+  const file = sysctlPath(key);
+  if (file === undefined) throw new Error(`cannot set sysctl ${JSON.stringify(key)}: it has an empty, "." or ".." part, so it names no file under /proc/sys`);
   try {
     fs.writeFileSync(file, value);
   } catch (err) {
@@ -252,13 +286,27 @@ function writeSysctl(key: string, value: string): void {
       EROFS: '/proc/sys is mounted read-only in the container',
       EPERM: 'the container lacks the capability this sysctl needs',
     };
-    throw new Error(`cannot set sysctl ${key}=${JSON.stringify(value)}: writing ${file} failed with ${code} — ${why[code] ?? (err as Error).message}`);
+    throw new Error(`cannot set sysctl ${key}=${JSON.stringify(value)}: write ${file}: ${code} — ${why[code] ?? (err as Error).message}`);
   }
 }
 
-/** After the switch of root: sysctls, masked and read-only paths, a read-only root. */
+/** The `ro` that mountEntry held back from a tmpfs or /dev (readonlyDeferred), as runc's finalizeRootfs. */
+function remountDeferredReadonly(entry: Mount): void {
+  const { flags } = parseMountOptions(entry.options);
+  if (!(flags & MS_RDONLY) || !readonlyDeferred(entry)) return;
+  // The same mount mountEntry made, found again from the container's root.
+  const dest = secureJoin('/', entry.destination);
+  try {
+    mount(null, dest, null, MS_BIND | MS_REMOUNT | (flags & BIND_REMOUNT_MASK));
+  } catch (err) {
+    throw new Error(`making ${entry.type ?? 'bind'} on ${entry.destination} read-only: ${(err as Error).message}`);
+  }
+}
+
+/** After the switch of root: read-only tmpfs and /dev, sysctls, masked and read-only paths, a read-only root. */
 export function finishRootfs(plan: StagePlan): void {
   const linux = plan.spec.linux ?? {};
+  for (const entry of plan.spec.mounts ?? []) remountDeferredReadonly(entry);
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) writeSysctl(key, value);
   for (const target of linux.readonlyPaths ?? []) readonlyPath(target);
   for (const target of linux.maskedPaths ?? []) maskPath(target);

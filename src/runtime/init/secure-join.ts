@@ -68,11 +68,12 @@ export function mkdirAllInRoot(rootFd: number, unsafePath: string, mode: number)
         next = openInRoot(rootFd, prefix, O_PATH | O_DIRECTORY);
       } catch (mkdirErr) {
         close(dir);
+        if (!(mkdirErr instanceof SyscallError)) throw mkdirErr;
         // EEXIST after ENOENT: the name is a symbolic link to something that does not exist.
-        if (mkdirErr instanceof SyscallError && mkdirErr.code === 'EEXIST') {
-          throw new SyscallError('mkdirat', mkdirErr.errno, prefix, 'a symbolic link to nothing is in the way');
-        }
-        throw mkdirErr;
+        if (mkdirErr.code === 'EEXIST') throw new SyscallError('mkdirat', mkdirErr.errno, prefix, 'a symbolic link to nothing is in the way');
+        // The parent was just opened, so ENOENT is the filesystem's own refusal (procfs and sysfs answer so).
+        if (mkdirErr.code === 'ENOENT') throw new SyscallError('mkdirat', mkdirErr.errno, prefix, 'this filesystem does not let directories be made in it (procfs and sysfs, for one)');
+        throw new SyscallError('mkdirat', mkdirErr.errno, prefix);
       }
     }
     close(dir);
@@ -81,15 +82,24 @@ export function mkdirAllInRoot(rootFd: number, unsafePath: string, mode: number)
   return dir;
 }
 
+/** The file is there but is not a regular file, so it was not read. */
+export class NotRegularFileError extends Error {
+  constructor(readonly unsafePath: string, readonly kind: string) {
+    super(`${unsafePath} is not a regular file (${kind}); refusing to read it`);
+    this.name = 'NotRegularFileError';
+  }
+}
+
 /**
  * Reads a small regular file of the root (an image's /etc/passwd): never a FIFO (it would block), a device
- * (/dev/zero never ends) or anything over `maxBytes`. Throws an Error whose message says which.
+ * (/dev/zero never ends) or anything over `maxBytes`. Throws an Error whose message says which
+ * (NotRegularFileError for anything but a regular file).
  */
 export function readFileInRoot(rootFd: number, unsafePath: string, maxBytes: number): string {
   const fd = openInRoot(rootFd, unsafePath, O_RDONLY | O_NONBLOCK | O_NOCTTY);
   try {
     const stat = fs.fstatSync(fd);
-    if (!stat.isFile()) throw new Error(`${unsafePath} is not a regular file (${fileKind(stat)}); refusing to read it`);
+    if (!stat.isFile()) throw new NotRegularFileError(unsafePath, fileKind(stat));
     if (stat.size > maxBytes) throw new Error(`${unsafePath} is ${stat.size} bytes, more than the ${maxBytes} this runtime reads`);
     // The size may grow while we read: never take more than the cap.
     const buf = Buffer.alloc(maxBytes + 1);
