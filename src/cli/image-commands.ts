@@ -9,19 +9,21 @@ function humanSize(bytes: number): string {
   return `${(bytes / 1e9).toFixed(2)}GB`;
 }
 
-export async function imageCommand(name: string, argv: string[], json: boolean, write: (text: string) => void): Promise<number> {
+export async function imageCommand(
+  name: string,
+  argv: string[],
+  json: boolean,
+  write: (text: string) => void,
+  warn: (text: string) => void = (text) => process.stderr.write(text),
+): Promise<number> {
   const { ImageStore } = await import('../image/store.js');
-  const { loadImage } = await import('../image/image.js');
   const { ensureBuiltinImage } = await import('../image/builtin.js');
   const store = new ImageStore();
   await ensureBuiltinImage(store);
   switch (name) {
     case 'images': {
-      const images = store.list().map(({ ref, digest }) => {
-        const image = loadImage(store, ref);
-        const size = image.layers.reduce((sum, l) => sum + l.size, 0);
-        return { ref, digest, id: image.configDigest, size };
-      });
+      const { listImages } = await import('../image/list.js');
+      const images = listImages(store);
       if (json) {
         write(`${JSON.stringify(images, null, 2)}\n`);
         return 0;
@@ -29,10 +31,15 @@ export async function imageCommand(name: string, argv: string[], json: boolean, 
       const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'SIZE']];
       for (const i of images) {
         const colon = i.ref.lastIndexOf(':');
-        rows.push([i.ref.slice(0, colon), i.ref.slice(colon + 1), i.id.replace(/^sha256:/, '').slice(0, 12), humanSize(i.size)]);
+        const [id, size] = 'error' in i ? ['<unreadable>', '-'] : [i.id.replace(/^sha256:/, '').slice(0, 12), humanSize(i.size)];
+        rows.push([i.ref.slice(0, colon), i.ref.slice(colon + 1), id, size]);
       }
       const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
       write(`${rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c] + 3)).join('').trimEnd()).join('\n')}\n`);
+      // As docker lists what it can: the others are still listed, and the status is 0.
+      for (const i of images) {
+        if ('error' in i) warn(`tslab: ${i.ref} cannot be read: ${i.error} (tslab rmi ${i.ref} removes it)\n`);
+      }
       return 0;
     }
     case 'rmi': {
