@@ -16,6 +16,7 @@ import { sendFd } from '../../linux/socket.js';
 import { runHooks } from '../hooks.js';
 import { prepareSeccomp } from '../seccomp.js';
 import type { StagePlan } from '../protocol.js';
+import { sysctlName, sysctlNamespace } from '../spec/sysctl.js';
 import type { NamespaceType, Spec } from '../spec/types.js';
 import { setHostname } from '../steps/hostname.js';
 import { bringUpInterface } from '../steps/loopback.js';
@@ -44,10 +45,6 @@ const NAMESPACE_FLAGS: Partial<Record<NamespaceType, number>> = {
 /** The namespaces a config can make the container change, by their name under /proc/PID/ns. */
 const HOST_VISIBLE = { uts: 'uts', ipc: 'ipc', network: 'net' } as const;
 type HostVisible = keyof typeof HOST_VISIBLE;
-
-// runc's list of the sysctls an IPC namespace holds (libcontainer/configs/validate); net.* belong to the
-// network namespace, and every other sysctl is the whole machine's.
-const IPC_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
 
 const TERMINATING_SIGNALS: NodeJS.Signals[] = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR2', 'SIGALRM'];
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15, SIGUSR2: 12, SIGALRM: 14 };
@@ -109,13 +106,6 @@ function joinNamespaces(plan: StagePlan): { create: number; joinedMount: boolean
   return { create, joinedMount };
 }
 
-function sysctlNamespace(key: string): HostVisible | undefined {
-  if (key.startsWith('net.')) return 'network';
-  if (IPC_SYSCTLS.has(key) || key.startsWith('fs.mqueue.')) return 'ipc';
-  if (key === 'kernel.hostname' || key === 'kernel.domainname') return 'uts';
-  return undefined;
-}
-
 /**
  * Defence in depth under the config validator: hostname, domainname and sysctls change the namespace the
  * container is in, so each must be one the container does not share with the runtime (the host). Compared
@@ -127,7 +117,8 @@ function refuseHostChanges(spec: Spec, runtime: Record<HostVisible, string>): vo
   if (spec.hostname && shared('uts')) throw new Error(`refusing to set hostname ${JSON.stringify(spec.hostname)}: ${why('uts')}`);
   if (spec.domainname && shared('uts')) throw new Error(`refusing to set domainname ${JSON.stringify(spec.domainname)}: ${why('uts')}`);
   for (const key of Object.keys(spec.linux?.sysctl ?? {})) {
-    const type = sysctlNamespace(key);
+    // Keys read as the spec loader reads them: "net/ipv4/ip_forward" is net.ipv4.ip_forward.
+    const type = sysctlNamespace(sysctlName(key));
     if (!type) throw new Error(`refusing to set sysctl ${key}: it is not in a separate kernel namespace, so it would change the host`);
     if (shared(type)) throw new Error(`refusing to set sysctl ${key}: ${why(type)}`);
   }
@@ -283,6 +274,7 @@ async function main(): Promise<void> {
     runHooks('startContainer', spec.hooks?.startContainer, { ...insideState, status: 'created' });
     if (terminalSlave >= 0) becomeTerminalSession(terminalSlave);
     prepareInheritance(proc, plan.preserveFds);
+    joinStartCgroups(startCgroups, plan.startCgroups);
     // With no_new_privs: as late as possible, so the runtime's own calls are not filtered.
     if (proc.noNewPrivileges) seccomp?.load();
     execve(executable, proc.args, env);
