@@ -8,7 +8,9 @@
 //   the entry (and an entry naming no test fails too).
 // - the image: a tar of tslab's built-in busybox rootfs, imported once per file by each engine.
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { expect, test } from 'vitest';
 import { ensureDefaultRootfs } from '../../src/image/default-rootfs.js';
@@ -220,4 +222,120 @@ export function fileScope(name: string): { prefix: string; dir: string } {
 export async function expectNoLeaks(prefix: string, dir: string, snapshot: HostSnapshot): Promise<void> {
   const leaks = await findLeaksSettled({ prefix, paths: [dir], stateRoots: [] }, snapshot);
   expect(leaks, formatLeaks(leaks)).toEqual([]);
+}
+
+/**
+ * An OCI image layout tar around a rootfs tar (one uncompressed layer), for `ctr images import`, which
+ * takes images, not root filesystems. `ref` becomes the image's name.
+ */
+export function ociImageTar(dir: string, rootfsTar: string, ref: string): string {
+  const layout = path.join(dir, 'oci-layout');
+  fs.rmSync(layout, { recursive: true, force: true });
+  const blobs = path.join(layout, 'blobs', 'sha256');
+  fs.mkdirSync(blobs, { recursive: true });
+  const put = (data: Buffer): { digest: string; size: number } => {
+    const hex = createHash('sha256').update(data).digest('hex');
+    fs.writeFileSync(path.join(blobs, hex), data);
+    return { digest: `sha256:${hex}`, size: data.length };
+  };
+  const layer = fs.readFileSync(rootfsTar);
+  const layerDesc = put(layer);
+  const config = put(
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
+        rootfs: { type: 'layers', diff_ids: [layerDesc.digest] },
+      }),
+    ),
+  );
+  const manifest = put(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layerDesc }],
+      }),
+    ),
+  );
+  const tag = ref.slice(ref.lastIndexOf(':') + 1);
+  fs.writeFileSync(path.join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  fs.writeFileSync(
+    path.join(layout, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          ...manifest,
+          platform: { architecture: 'amd64', os: 'linux' },
+          annotations: { 'io.containerd.image.name': ref, 'org.opencontainers.image.ref.name': tag },
+        },
+      ],
+    }),
+  );
+  const out = path.join(dir, 'busybox-oci.tar');
+  const r = spawnSync('tar', ['-C', layout, '-cf', out, '.'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tar of the OCI layout failed: ${r.stderr}`);
+  fs.rmSync(layout, { recursive: true, force: true });
+  return out;
+}
+
+export interface Daemon {
+  pid: number;
+  /** SIGTERM to the daemon we started, then SIGKILL if it has not exited within `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+  log(): string;
+}
+
+/** Starts a daemon (its output to `logFile`) and waits until the unix socket `socket` accepts connections. */
+export async function startDaemon(file: string, args: string[], socket: string, logFile: string, env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
+  const fd = fs.openSync(logFile, 'a');
+  const child = spawn(file, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+  fs.closeSync(fd);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const log = (): string => fs.readFileSync(logFile, 'utf8').slice(-4000);
+  const deadline = Date.now() + 60_000;
+  while (!(await canConnect(socket))) {
+    if (gone || Date.now() > deadline) {
+      if (!gone) child.kill('SIGKILL');
+      throw new Error(`${file} did not come up on ${socket}:\n${log()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    pid: child.pid!,
+    log,
+    async stop(graceMs = 15_000) {
+      if (gone) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function canConnect(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(socket);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+/** Entries of a directory (none if it does not exist). */
+export function entries(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
 }
