@@ -77,7 +77,8 @@ function prepareRootfs(): void {
   fs.writeFileSync(path.join(target, '.tslab-lesson-root'), 'you are inside the lesson container\n');
 }
 
-function prepareCgroups(id: string): { dirs: string[]; paths: Record<string, string> } {
+/** The lesson container's cgroups with LESSON_LIMITS, journalled before they are made. */
+export function prepareCgroups(id: string): { dirs: string[]; paths: Record<string, string> } {
   const manager = newCgroupManager({ id, cgroupsPath: `tslab-lab/${id}` });
   const resources: Resources = {
     // swap = limit: memory plus swap may not exceed the limit, so a machine with swap still OOM-kills.
@@ -85,8 +86,14 @@ function prepareCgroups(id: string): { dirs: string[]; paths: Record<string, str
     pids: { limit: LESSON_LIMITS.pids },
     cpu: { quota: LESSON_LIMITS.cpuQuotaUs, period: LESSON_LIMITS.cpuPeriodUs },
   };
+  // Journalled before the mkdirs: a lab killed in between leaves directories `tslab reset` knows of (undoing
+  // the entry removes only what exists, so one recorded but never made is no trouble).
+  const intended = manager.intended();
+  journal.record({ kind: 'cgroups', saved: intended });
   manager.create();
-  journal.record({ kind: 'cgroups', saved: manager.toJSON() });
+  const made = manager.toJSON();
+  // create() skips a directory someone else made in the meantime: the journal must not claim it.
+  if (JSON.stringify(made) !== JSON.stringify(intended)) journal.replace({ kind: 'cgroups', saved: intended }, { kind: 'cgroups', saved: made });
   manager.apply(resources);
   return { dirs: [...new Set(Object.values(manager.paths))], paths: manager.paths };
 }
