@@ -49,7 +49,6 @@ const BATCH = Math.max(1, positiveInteger('TSLAB_FUZZ_BATCH', ONLY ? 1 : 4));
 const RUN_TIMEOUT_MS = 20_000;
 const DELETE_TIMEOUT_MS = 15_000;
 const RUNC_EVERY = 5;
-const TSLAB = path.join(REPO_ROOT, 'bin/tslab-runtime.cjs');
 const HAS_RUNC = spawnSync('runc', ['--version']).status === 0;
 const execFileAsync = promisify(execFile);
 
@@ -102,6 +101,8 @@ interface BatchFinding {
 
 describe('config.json fuzzer', () => {
   let base: string;
+  /** A copy of the built runtime, taken at the start: a rebuild meanwhile (dist/ is emptied first) is not a crash. */
+  let tslab: string;
   let ctx: Omit<FuzzContext, 'bundle'>;
   let watch: HostWatch;
   let baseSpec: Record<string, unknown>;
@@ -113,6 +114,14 @@ describe('config.json fuzzer', () => {
     const run = testRun();
     base = path.join(run.base, 'config-fuzz');
     fs.mkdirSync(path.join(base, 'cases'), { recursive: true });
+    const build = path.join(base, 'build');
+    fs.mkdirSync(build);
+    execFileSync('cp', ['-a', path.join(REPO_ROOT, 'bin'), path.join(REPO_ROOT, 'dist'), build]);
+    fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(build, 'node_modules'));
+    tslab = path.join(build, 'bin/tslab-runtime.cjs');
+    for (const f of ['dist/cli/runtime.cjs', 'dist/runtime/init/stage.cjs']) {
+      if (!fs.existsSync(path.join(build, f))) throw new Error(`${f} is missing: build first (node build.mjs)`);
+    }
     // The canary: a small tree of files a hostile config may reach only through traversal or symlinks.
     const canary = path.join(base, 'canary');
     fs.mkdirSync(path.join(canary, 'dir', 'sub'), { recursive: true });
@@ -143,7 +152,7 @@ describe('config.json fuzzer', () => {
     // The valid config every case starts from: the runtime's own `spec`, running `true`.
     const template = path.join(base, 'template');
     fs.mkdirSync(template);
-    execFileSync(TSLAB, ['spec'], { cwd: template });
+    execFileSync(tslab, ['spec'], { cwd: template });
     baseSpec = JSON.parse(fs.readFileSync(path.join(template, 'config.json'), 'utf8'));
     const proc = baseSpec.process as Record<string, unknown>;
     proc.terminal = false;
@@ -193,7 +202,7 @@ describe('config.json fuzzer', () => {
 
   /** `run`, then `delete --force` if the run left state, then what was left behind. */
   async function runJob(job: Job): Promise<JobResult> {
-    const file = job.runtime === 'tslab' ? TSLAB : 'runc';
+    const file = job.runtime === 'tslab' ? tslab : 'runc';
     const opts = { cwd: job.bundle, scratch: job.dir };
     const result = await runCommand(file, ['--root', job.root, 'run', '--bundle', job.bundle, job.id], { ...opts, timeoutMs: RUN_TIMEOUT_MS });
     const report: JobResult = { ...classify(result, job.runtime), ms: Math.round(result.ms), leaks: [], leftCgroups: 0 };
