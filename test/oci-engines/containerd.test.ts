@@ -15,6 +15,7 @@ import {
   exits,
   expectNoLeaks,
   fileScope,
+  killLeftovers,
   knownFailures,
   ociImageTar,
   ok,
@@ -24,6 +25,7 @@ import {
   show,
   startDaemon,
   until,
+  TTY_PROBE,
   type CmdResult,
   type Daemon,
 } from './harness.js';
@@ -105,7 +107,7 @@ function shellQuote(args: string[]): string {
 /** `script` gives ctr a real terminal of ROWSxCOLS (ctr -t copies its size onto the container's). */
 function inTerminal(args: string[], rows: number, cols: number): Promise<CmdResult> {
   const line = shellQuote(['ctr', ...ctrArgs(args)]);
-  return sh(path.join(scope.dir, 'io'), 'script', ['-qec', `stty rows ${rows} cols ${cols}; ${line}`, '/dev/null'], { input: '', timeoutMs: 60_000 });
+  return sh(path.join(scope.dir, 'io'), 'script', ['-qec', `stty rows ${rows} cols ${cols}; ${line}`, '/dev/null'], { input: '', timeoutMs: 20_000 });
 }
 
 beforeAll(async () => {
@@ -146,6 +148,7 @@ afterAll(async () => {
     await ctr(['images', 'rm', IMAGE]);
     await daemon.stop();
   }
+  errors.push(...killLeftovers(scope.dir));
   errors.push(...removeCgroupTree(ns));
   const shims = entries(SHIM_SOCKETS).filter((s) => !shimSocketsBefore.includes(s));
   if (shims.length) errors.push(`shim sockets left in ${SHIM_SOCKETS}: ${shims.join(' ')}`);
@@ -248,7 +251,7 @@ describe(`ctr run --runc-binary ${runtimeName()}`, () => {
   check("run -t: a terminal of the caller's size", async () => {
     const id = newId('tty');
     await withContainer(id, async () => {
-      const r = await inTerminal(runArgs(['--rm', '-t'], id, ['sh', '-c', 'sleep 0.5; tty; stty size']), 33, 111);
+      const r = await inTerminal(runArgs(['--rm', '-t'], id, ['sh', '-c', TTY_PROBE]), 33, 111);
       expect(ok(r).replace(/\r/g, '')).toMatch(/\/dev\/pts\/\d+\n33 111\n/);
     });
   });
@@ -261,7 +264,7 @@ describe(`ctr run --runc-binary ${runtimeName()}`, () => {
       expect(ok(await exec([id, 'sh', '-c', 'echo exec-out; tr "\\0" " " < /proc/1/cmdline']))).toBe('exec-out\nsleep 1000 ');
       exits(await exec([id, 'sh', '-c', 'exit 7']), 7);
       expect(ok(await exec(['--user', '42', '--cwd', '/etc', id, 'sh', '-c', 'id -u; pwd']))).toBe('42\n/etc\n');
-      const tty = await inTerminal(['task', 'exec', '--fifo-dir', path.join(scope.dir, 'fifo'), '--exec-id', `e${++counter}`, '-t', id, 'sh', '-c', 'sleep 0.5; tty; stty size'], 21, 77);
+      const tty = await inTerminal(['task', 'exec', '--fifo-dir', path.join(scope.dir, 'fifo'), '--exec-id', `e${++counter}`, '-t', id, 'sh', '-c', TTY_PROBE], 21, 77);
       expect(ok(tty).replace(/\r/g, '')).toMatch(/\/dev\/pts\/\d+\n21 77\n/);
       const ps = ok(await ctr(['task', 'ps', id]));
       const pids = ps.split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0])).filter((p) => p > 0);

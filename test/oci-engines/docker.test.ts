@@ -14,6 +14,7 @@ import {
   expectNoLeaks,
   fileScope,
   hostUlimits,
+  killLeftovers,
   knownFailures,
   ok,
   removeCgroupTree,
@@ -22,6 +23,7 @@ import {
   show,
   startDaemon,
   until,
+  TTY_PROBE,
   type CmdResult,
   type Daemon,
 } from './harness.js';
@@ -86,7 +88,7 @@ function inTerminal(args: string[], rows: number, cols: number): Promise<CmdResu
   return sh(path.join(scope.dir, 'io'), 'script', ['-qec', `stty rows ${rows} cols ${cols}; ${shellQuote(['docker', ...args])}`, '/dev/null'], {
     env,
     input: '',
-    timeoutMs: 60_000,
+    timeoutMs: 20_000,
   });
 }
 
@@ -140,6 +142,7 @@ afterAll(async () => {
     await docker(['rmi', IMAGE]);
     await daemon.stop(30_000);
   }
+  errors.push(...killLeftovers(scope.dir));
   errors.push(...removeCgroupTree(cgroupParent.slice(1)));
   const shims = entries(SHIM_SOCKETS).filter((s) => !shimSocketsBefore.includes(s));
   if (shims.length) errors.push(`shim sockets left in ${SHIM_SOCKETS}: ${shims.join(' ')}`);
@@ -195,8 +198,7 @@ describe(`docker run --runtime ${runtimeName()}`, () => {
       expect(ok(await docker(['exec', n, 'sh', '-c', 'echo exec-out; tr "\\0" " " < /proc/1/cmdline']))).toBe('exec-out\nsleep 1000 ');
       exits(await docker(['exec', n, 'sh', '-c', 'exit 7']), 7);
       expect(ok(await docker(['exec', '-u', '42', '-e', 'V=w', '-w', '/etc', n, 'sh', '-c', 'id -u; echo $V; pwd']))).toBe('42\nw\n/etc\n');
-      // The first TCGETS inside `docker exec -it` can fail with ECHILD, runc too (ENGINES.md): a moment first.
-      const tty = await inTerminal(['exec', '-it', n, 'sh', '-c', 'sleep 0.5; tty; stty size'], 21, 77);
+      const tty = await inTerminal(['exec', '-it', n, 'sh', '-c', TTY_PROBE], 21, 77);
       expect(ok(tty).replace(/\r/g, '')).toMatch(/\/dev\/pts\/\d+\n21 77\n/);
     });
   });

@@ -339,3 +339,35 @@ export function entries(dir: string): string[] {
     return [];
   }
 }
+
+/**
+ * Processes still running with `dir` (this file's temp dir) in their command line after the daemon
+ * stopped, e.g. a containerd shim whose task hung: SIGKILLed (they were started for this file), and
+ * returned as a description so the file still fails.
+ */
+export function killLeftovers(dir: string): string[] {
+  const found: string[] = [];
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    let cmdline = '';
+    try {
+      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    } catch {
+      continue;
+    }
+    if (!cmdline.includes(dir)) continue;
+    found.push(`left running, killed: pid ${pid} ${cmdline}`);
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/**
+ * Inside a container with a terminal: its name, then its size. The first TCGETS right after the engine
+ * attaches can fail with ECHILD (runc too, ENGINES.md), so the size is asked again briefly.
+ */
+export const TTY_PROBE = 'tty; for i in 1 2 3 4 5 6 7 8 9 10; do stty size 2>/dev/null && exit 0; sleep 0.2; done; stty size';

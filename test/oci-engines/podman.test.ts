@@ -20,6 +20,7 @@ import {
   sh,
   show,
   until,
+  TTY_PROBE,
   type CmdResult,
 } from './harness.js';
 
@@ -99,7 +100,7 @@ function inTerminal(command: string, rows: number, cols: number): Promise<CmdRes
   return sh(path.join(scope.dir, 'io'), 'script', ['-qec', `stty rows ${rows} cols ${cols}; ${command}`, '/dev/null'], {
     env,
     input: '',
-    timeoutMs: 60_000,
+    timeoutMs: 20_000,
   });
 }
 
@@ -230,7 +231,7 @@ describe(`podman --runtime ${runtimeName()}`, () => {
   });
 
   check('run -it: a terminal of the caller\'s size', async () => {
-    const r = await inTerminal(podmanLine(['run', '--rm', '-it', '--cgroup-parent', cgroupParent, IMAGE, 'sh', '-c', 'tty; stty size']), 33, 111);
+    const r = await inTerminal(podmanLine(['run', '--rm', '-it', '--cgroup-parent', cgroupParent, IMAGE, 'sh', '-c', TTY_PROBE]), 33, 111);
     const out = ok(r).replace(/\r/g, '');
     expect(out).toMatch(/\/dev\/pts\/\d+\n33 111\n/m);
   });
@@ -240,7 +241,7 @@ describe(`podman --runtime ${runtimeName()}`, () => {
       expect(ok(await podman(['exec', n, 'sh', '-c', 'echo exec-out; tr "\\0" " " < /proc/1/cmdline']))).toBe('exec-out\nsleep 1000 ');
       exits(await podman(['exec', n, 'sh', '-c', 'exit 7']), 7);
       expect(ok(await podman(['exec', '-u', '42', '-e', 'V=w', '-w', '/etc', n, 'sh', '-c', 'id -u; echo $V; pwd']))).toBe('42\nw\n/etc\n');
-      const tty = await inTerminal(podmanLine(['exec', '-it', n, 'sh', '-c', 'tty; stty size']), 21, 77);
+      const tty = await inTerminal(podmanLine(['exec', '-it', n, 'sh', '-c', TTY_PROBE]), 21, 77);
       expect(ok(tty).replace(/\r/g, '')).toMatch(/\/dev\/pts\/\d+\n21 77\n/m);
       const top = ok(await podman(['top', n, 'pid', 'args']));
       expect(top).toMatch(/^\s*1\s+sleep 1000\s*$/m);
