@@ -167,7 +167,7 @@ export function stopPortProxy(proxy: { pid: number; startTime: number }, timeout
   };
   signal('SIGTERM');
   const deadline = Date.now() + timeoutMs;
-  while (isAlive(proxy.pid, proxy.startTime)) {
+  while (!threadsGone(proxy)) {
     if (Date.now() > deadline) {
       signal('SIGKILL');
       break;
@@ -175,4 +175,19 @@ export function stopPortProxy(proxy: { pid: number; startTime: number }, timeout
     sleepSync(5);
   }
   return true;
+}
+
+/**
+ * Whether every thread of the proxy has exited. Its main thread shows as a zombie while Node's other
+ * threads are still exiting, and until the last of them has, they hold the listening socket: the port is
+ * free only then (a caller that binds it at once got EADDRINUSE).
+ */
+function threadsGone(proxy: { pid: number; startTime: number }): boolean {
+  if (isAlive(proxy.pid, proxy.startTime)) return false;
+  if (readProcStat(proxy.pid)?.startTime !== proxy.startTime) return true; // reaped (the pid may be another's now)
+  try {
+    return fs.readdirSync(`/proc/${proxy.pid}/task`).length <= 1;
+  } catch {
+    return true; // reaped meanwhile
+  }
 }

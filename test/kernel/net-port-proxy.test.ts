@@ -62,12 +62,25 @@ function processesMentioning(text: string): number[] {
     .map(Number);
 }
 
+/**
+ * A free port outside the kernel's ephemeral range: no outgoing connection on the machine (another test's,
+ * another program's) can be given it between this check and the proxy's bind, or after the proxy frees it.
+ */
 async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
+  const [low] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  for (let tries = 0; tries < 100; tries++) {
+    const port = 10000 + Math.floor(Math.random() * (low - 10000));
+    const s = net.createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (bound) {
+      await new Promise((r) => s.close(r));
+      return port;
+    }
+  }
+  throw new Error(`no free port between 10000 and ${low}`);
 }
 
 function httpGet(port: number, file: string): Promise<{ status: number; body: string }> {
