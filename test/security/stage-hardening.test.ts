@@ -1,7 +1,8 @@
 // The PID-1 stage against hostile config.json and rootfs input (issue 8): a cwd through /proc/self/fd/N or a
 // symlink out of the root, what a process joining a created container sees of PID 1, a device over an
-// existing file, a failing tmpcopyup, an /etc/passwd that is a FIFO or /dev/zero, a namespace path that is
-// a FIFO. Each case runs against tslab-runtime and, where runc 1.1.5 has the same duty, against runc too.
+// existing file, a failing tmpcopyup, an /etc/passwd that is a FIFO or /dev/zero (never read: no entry, as
+// runc's masked passwd) or over the cap, a namespace path that is a FIFO, sysctl keys that name no file.
+// Each case runs against tslab-runtime and, where runc 1.1.5 has the same duty, against runc too.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -131,18 +132,39 @@ describe('tslab-runtime only', () => {
     ['a link to /dev/zero', (rootfs: string) => fs.symlinkSync('/dev/zero', path.join(rootfs, 'etc/passwd'))],
     ['a link through /proc/self/fd', (rootfs: string) => fs.symlinkSync('/proc/self/fd/0', path.join(rootfs, 'etc/passwd'))],
   ] as const) {
-    test(`/etc/passwd as ${what}: a quick refusal naming it, no hang`, async () => {
+    test(`/etc/passwd as ${what}: never read, no entry (HOME=/), no hang`, async () => {
       const b = await bundle((spec) => {
-        spec.process.args = ['true'];
+        spec.process.args = ['sh', '-c', 'echo "HOME=$HOME"'];
       });
       fs.rmSync(path.join(b.rootfs, 'etc/passwd'));
       make(b.rootfs);
       const started = Date.now();
       const r = await runtime('tslab', ['run', '--bundle', b.dir, `${s.prefix}-passwd-${what.split(' ').pop()!.replace(/\W/g, '')}`], 15_000);
-      expectRefused(r, /\/etc\/passwd/);
+      expect(r.code, describeResult(r)).toBe(0);
+      expect(r.stdout).toMatch(/^HOME=\/$/m);
       expect(Date.now() - started).toBeLessThan(10_000);
     });
   }
+
+  test('an /etc/passwd over the 4 MiB cap is refused, naming the file and the cap', async () => {
+    const b = await bundle((spec) => {
+      spec.process.args = ['true'];
+    });
+    fs.truncateSync(path.join(b.rootfs, 'etc/passwd'), (4 << 20) + 1);
+    const r = await runtime('tslab', ['run', '--bundle', b.dir, `${s.prefix}-passwd-big`]);
+    expectRefused(r, /\/etc\/passwd is 4194305 bytes, more than the 4194304/);
+  });
+
+  test('a sysctl key with an empty or ".." part never reaches /proc/sys', async () => {
+    for (const key of ['net/ipv4//ip_forward', 'net.ipv4.conf.all/../../../kernel/hostname']) {
+      const b = await bundle((spec) => {
+        spec.process.args = ['true'];
+        spec.linux.sysctl = { [key]: '1' };
+      });
+      const r = await runtime('tslab', ['run', '--bundle', b.dir, `${s.prefix}-sysctl-part`]);
+      expectRefused(r, /is not a sysctl name|names no file under \/proc\/sys/);
+    }
+  });
 
   test('a namespace path that is a FIFO fails at once, naming the path', async () => {
     const fifo = path.join(s.tmpDir('ns'), 'not-a-namespace');
@@ -161,7 +183,7 @@ describe('tslab-runtime only', () => {
       spec.linux.sysctl = { 'net.ipv4.ip_forward': 'not-a-number' };
     });
     const r = await runtime('tslab', ['run', '--bundle', b.dir, `${s.prefix}-sysctl`]);
-    expectRefused(r, /net\.ipv4\.ip_forward="not-a-number"/);
+    expectRefused(r, /net\.ipv4\.ip_forward="not-a-number": write \/proc\/sys\/net\/ipv4\/ip_forward: EINVAL/);
   });
 
   test('a tmpfs over /proc is refused with a sentence, not ENOENT on cap_last_cap', async () => {
