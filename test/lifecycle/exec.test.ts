@@ -1,0 +1,289 @@
+// `exec`: a new process in a running container, runc's flags one by one, read from the outside (the
+// host's /proc) and from the inside (what the process prints). The same file runs against runc and
+// tslab-runtime. Every fd, socket and process this file makes is closed or ended by its test; containers
+// go with setupSuite's cleanup.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { acceptUnix, listenUnix, pollReadable, recvFd } from '../../src/linux/socket.js';
+import { setupSuite, type Bundle, type SpecMutator } from '../helpers/bundle.js';
+import { capMask, procStatus, waitFor } from '../helpers/kernel.js';
+import { describeResult, expectError, expectOk, type RunResult, runtimeCommand, sleep } from '../helpers/runtime.js';
+
+const s = setupSuite('exec');
+
+/** A started container whose init sleeps; returns its id and the host pid of its init. */
+async function running(mutate?: SpecMutator): Promise<{ id: string; pid: number; bundle: Bundle }> {
+  const bundle = await s.bundle((spec) => {
+    spec.process.args = ['sleep', '1000'];
+    mutate?.(spec);
+  });
+  const id = s.id();
+  expectOk(await s.create(bundle, id));
+  expectOk(await s.rt.exec(['start', id]));
+  const state = await s.rt.waitForStatus(id, 'running');
+  return { id, pid: state.pid, bundle };
+}
+
+function exec(id: string, args: string[], flags: string[] = []): Promise<RunResult> {
+  return s.rt.exec(['exec', ...flags, id, ...args]);
+}
+
+function lines(text: string): string[] {
+  return text.split(/\r?\n/).map((l) => l.replace(/\r$/, '')).filter((l) => l !== '');
+}
+
+function gone(pid: number): boolean {
+  try {
+    return ['Z', 'X'].includes(procStatus(pid).State[0]);
+  } catch {
+    return true;
+  }
+}
+
+/** Accepts the runtime's connection on a console socket and returns the pty master it sends (non-blocking reads follow). */
+async function receiveMaster(listener: number, result: Promise<RunResult>): Promise<{ master: number; payload: string; r: RunResult }> {
+  let settled: RunResult | null = null;
+  void result.then((r) => (settled = r));
+  const deadline = Date.now() + 15_000;
+  while (!pollReadable(listener, 0)) {
+    if (settled !== null || Date.now() > deadline) throw new Error(`the runtime never connected to the console socket\n${describeResult(await result)}`);
+    await sleep(10);
+  }
+  const conn = acceptUnix(listener);
+  try {
+    const { fd, payload } = recvFd(conn);
+    return { master: fd, payload, r: await result };
+  } finally {
+    fs.closeSync(conn);
+  }
+}
+
+/** Reads a pty master until EIO (every holder of the slave is gone) or the deadline. */
+async function readAll(master: number, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(4096);
+  for (;;) {
+    if (!pollReadable(master, 0)) {
+      if (Date.now() > deadline) break;
+      await sleep(10);
+      continue;
+    }
+    let n: number;
+    try {
+      n = fs.readSync(master, buf, 0, buf.length, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EIO') break;
+      throw err;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+describe('exec in a running container', () => {
+  test('the command, its arguments and its exit status pass through', async () => {
+    const { id } = await running();
+    const r = await exec(id, ['sh', '-c', 'echo "$0:$1"; exit 7', 'zero', 'one two']);
+    expect(r.code, describeResult(r)).toBe(7);
+    expect(lines(r.stdout)).toEqual(['zero:one two']);
+    const ok = await exec(id, ['true']);
+    expectOk(ok);
+  });
+
+  test('it joins the init\'s namespaces and root, and its cgroups', async () => {
+    const { id, pid } = await running();
+    const pidFile = path.join(s.tmpDir('pid'), 'exec.pid');
+    const r = await exec(id, ['sleep', '30'], ['--detach', '--pid-file', pidFile]);
+    expectOk(r);
+    const execPid = Number(fs.readFileSync(pidFile, 'utf8'));
+    s.defer(() => {
+      if (!gone(execPid)) process.kill(execPid, 'SIGKILL');
+    });
+    // --detach returned while the program runs; the pid file names it as the host sees it.
+    await waitFor(() => fs.readlinkSync(`/proc/${execPid}/exe`) === '/bin/busybox', 5000, 'the exec\'d program');
+    for (const ns of ['pid', 'mnt', 'net', 'uts', 'ipc', 'cgroup', 'user']) {
+      expect(fs.readlinkSync(`/proc/${execPid}/ns/${ns}`), ns).toBe(fs.readlinkSync(`/proc/${pid}/ns/${ns}`));
+    }
+    expect(fs.readFileSync(`/proc/${execPid}/cgroup`, 'utf8')).toBe(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
+    // Inside its PID namespace it is not pid 1, and the init is.
+    const nspid = procStatus(execPid).NSpid.split(/\s+/);
+    expect(nspid.length).toBe(2);
+    expect(Number(nspid[1])).toBeGreaterThan(1);
+    // Reaped once it ends: not left a zombie.
+    process.kill(execPid, 'SIGKILL');
+    await waitFor(() => !fs.existsSync(`/proc/${execPid}`), 5000, 'the exec\'d process to be reaped');
+  });
+
+  test('--env, --cwd, --user and --additional-gids', async () => {
+    const { id } = await running();
+    const r = await exec(id, ['sh', '-c', 'echo "$FOO|$BAR"; pwd; id -u; id -g; id -G'], ['--env', 'FOO=one', '--env', 'BAR=two', '--cwd', '/tmp', '-u', '1000:1001', '-g', '5', '-g', '7']);
+    expectOk(r);
+    const [env, cwd, uid, gid, groups] = lines(r.stdout);
+    expect(env).toBe('one|two');
+    expect(cwd).toBe('/tmp');
+    expect(uid).toBe('1000');
+    expect(gid).toBe('1001');
+    expect(groups.split(' ').sort()).toEqual(['1001', '5', '7']);
+  });
+
+  test('the environment of config.json is kept, and --env adds to it', async () => {
+    const { id } = await running((spec) => spec.process.env.push('FROM_CONFIG=yes'));
+    const r = await exec(id, ['sh', '-c', 'echo "$FROM_CONFIG $EXTRA"'], ['-e', 'EXTRA=also']);
+    expectOk(r);
+    expect(lines(r.stdout)).toEqual(['yes also']);
+  });
+
+  test('capabilities: the config\'s, and --cap adds one (CapEff read inside)', async () => {
+    const { id } = await running();
+    const capEff = async (flags: string[]) => {
+      const r = await exec(id, ['sh', '-c', 'grep CapEff /proc/self/status'], flags);
+      expectOk(r);
+      return BigInt(`0x${r.stdout.trim().split(/\s+/)[1]}`);
+    };
+    const plain = await capEff([]);
+    const netAdmin = capMask(['CAP_NET_ADMIN']);
+    expect(plain & netAdmin).toBe(0n);
+    expect(plain & capMask(['CAP_KILL'])).toBe(capMask(['CAP_KILL']));
+    expect(await capEff(['--cap', 'CAP_NET_ADMIN'])).toBe(plain | netAdmin);
+  });
+
+  test('--no-new-privs', async () => {
+    const { id } = await running((spec) => (spec.process.noNewPrivileges = false));
+    const nnp = async (flags: string[]) => lines((await exec(id, ['sh', '-c', 'grep NoNewPrivs /proc/self/status'], flags)).stdout)[0];
+    expect(await nnp([])).toMatch(/NoNewPrivs:\s+0/);
+    expect(await nnp(['--no-new-privs'])).toMatch(/NoNewPrivs:\s+1/);
+  });
+
+  test('--process: a process.json says everything', async () => {
+    const { id } = await running();
+    const file = path.join(s.tmpDir('process'), 'process.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        args: ['sh', '-c', 'echo "$WHO in $(pwd) as $(id -u)"; exit 3'],
+        env: ['PATH=/bin', 'WHO=process.json'],
+        cwd: '/etc',
+        user: { uid: 2, gid: 2 },
+      }),
+    );
+    const r = await s.rt.exec(['exec', '--process', file, id]);
+    expect(r.code, describeResult(r)).toBe(3);
+    expect(lines(r.stdout)).toEqual(['process.json in /etc as 2']);
+  });
+
+  test('--preserve-fds passes the caller\'s fd 3 on', async () => {
+    const { id } = await running();
+    const out = path.join(s.tmpDir('fds'), 'out');
+    const fd = fs.openSync(out, 'w');
+    const { file, prefix } = runtimeCommand();
+    const child = spawn(file, [...prefix, '--root', s.rt.root, 'exec', '--preserve-fds', '1', id, 'sh', '-c', 'echo through fd 3 >&3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+    fs.closeSync(fd);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code, stderr).toBe(0);
+    expect(fs.readFileSync(out, 'utf8')).toBe('through fd 3\n');
+  });
+
+  test('without --preserve-fds the caller\'s fd 3 does not reach the process', async () => {
+    const { id } = await running();
+    const out = path.join(s.tmpDir('fds'), 'out');
+    const fd = fs.openSync(out, 'w');
+    const { file, prefix } = runtimeCommand();
+    const child = spawn(file, [...prefix, '--root', s.rt.root, 'exec', id, 'sh', '-c', 'ls /proc/self/fd'], { stdio: ['ignore', 'pipe', 'pipe', fd] });
+    fs.closeSync(fd);
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    // ls's own directory fd is 3; nothing of ours is open at 3 or above otherwise.
+    expect(lines(stdout).map(Number).filter((n) => n > 3)).toEqual([]);
+  });
+});
+
+describe('exec with a terminal', () => {
+  test('--tty --detach sends the pty master over --console-socket; the process has a tty of the container', async () => {
+    const { id } = await running();
+    const socketPath = path.join(s.tmpDir('console'), 'c.sock');
+    const listener = listenUnix(socketPath);
+    try {
+      const result = exec(id, ['sh', '-c', 'tty; echo done'], ['--tty', '--detach', '--console-socket', socketPath]);
+      const { master, payload, r } = await receiveMaster(listener, result);
+      try {
+        expectOk(r);
+        expect(payload).toBe('/dev/ptmx');
+        const text = lines(await readAll(master));
+        expect(text[0]).toMatch(/^\/dev\/pts\/\d+$/);
+        expect(text).toContain('done');
+      } finally {
+        fs.closeSync(master);
+      }
+    } finally {
+      fs.closeSync(listener);
+    }
+  });
+
+  test('process.json\'s terminal counts when no --tty is given (containerd sends none)', async () => {
+    const { id } = await running();
+    const file = path.join(s.tmpDir('process'), 'process.json');
+    fs.writeFileSync(file, JSON.stringify({ terminal: true, args: ['sh', '-c', 'tty'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } }));
+    const socketPath = path.join(s.tmpDir('console'), 'c.sock');
+    const listener = listenUnix(socketPath);
+    try {
+      const result = s.rt.exec(['exec', '--process', file, '--detach', '--console-socket', socketPath, id]);
+      const { master, r } = await receiveMaster(listener, result);
+      try {
+        expectOk(r);
+        expect(lines(await readAll(master))[0]).toMatch(/^\/dev\/pts\/\d+$/);
+      } finally {
+        fs.closeSync(master);
+      }
+    } finally {
+      fs.closeSync(listener);
+    }
+  });
+
+  test('--tty --detach without a console socket is refused', async () => {
+    const { id } = await running();
+    expectError(await exec(id, ['true'], ['--tty', '--detach']), /console socket/);
+  });
+});
+
+describe('exec refused', () => {
+  test('into a stopped container, with runc\'s message', async () => {
+    const bundle = await s.bundle((spec) => (spec.process.args = ['true']));
+    const id = s.id();
+    expectOk(await s.create(bundle, id));
+    expectOk(await s.rt.exec(['start', id]));
+    await s.rt.waitForStatus(id, 'stopped');
+    expectError(await exec(id, ['echo', 'never']), /cannot exec in a stopped container/);
+  });
+
+  test('into a paused container, unless --ignore-paused', async () => {
+    const { id } = await running();
+    expectOk(await s.rt.exec(['pause', id]));
+    s.defer(async () => void (await s.rt.exec(['resume', id])));
+    expectError(await exec(id, ['echo', 'never']), /cannot exec in a paused container/);
+  });
+
+  test('a hostile --cwd through /proc/self/fd/N, as in create', async () => {
+    const { id } = await running();
+    for (let n = 3; n <= 9; n++) {
+      const r = await exec(id, ['sh', '-c', 'echo escaped; pwd'], ['--cwd', `/proc/self/fd/${n}`]);
+      expectError(r, /chdir to cwd/);
+      expect(r.stdout).not.toContain('escaped');
+    }
+  });
+
+  test('a missing cwd is not made, a missing program not run', async () => {
+    const { id } = await running();
+    expectError(await exec(id, ['pwd'], ['--cwd', '/no/such/dir']), /chdir to cwd/);
+    expectError(await exec(id, ['no-such-program']), /executable file not found/);
+    expectError(await exec(id, []), /./);
+  });
+});
+
