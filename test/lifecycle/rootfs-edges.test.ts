@@ -1,7 +1,8 @@
 // Edges of building the container's filesystem, each compared with runc 1.1.5 for real: a mount
 // destination that a symbolic link in the rootfs leads to the root itself (x -> /, x -> .., nested links),
-// a mount point that cannot be made (in /proc), /etc/passwd masked by maskedPaths, a read-only tmpfs or an
-// mqueue filesystem on /dev, and sysctl keys spelled with slashes. Every refusal is quick and says why.
+// a mount point that cannot be made (in /proc), /etc/passwd masked by maskedPaths, read-only tmpfs (mounted
+// writable first, as runc, so mount points, copies and device nodes can be made), an mqueue filesystem on
+// /dev, and sysctl keys spelled with slashes. Every refusal is quick and says why.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -65,6 +66,26 @@ test('/etc/passwd masked by maskedPaths (a character device): the process runs w
   expectOk(r);
   expect(r.stdout).toMatch(/^HOME=\/$/m);
   expect(r.stdout).toMatch(/^MASKED$/m);
+});
+
+test('a read-only tmpfs takes a mount point inside it, and a read-only tmpcopyup gets its copy: both end read-only', async () => {
+  const src = s.tmpDir('src');
+  fs.writeFileSync(path.join(src, 'f'), 'from the host\n');
+  const script = 'grep -E " /a | /a/b | /etc " /proc/self/mountinfo | cut -d" " -f5,6; cat /a/b/f; head -1 /etc/passwd; touch /a/x /etc/x || echo READONLY';
+  const { r } = await runSh(script, (spec) => {
+    spec.mounts.push(
+      { destination: '/a', type: 'tmpfs', source: 'tmpfs', options: ['ro', 'nosuid'] },
+      { destination: '/a/b', type: 'bind', source: src, options: ['rbind', 'ro'] },
+      { destination: '/etc', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup', 'ro'] },
+    );
+  });
+  expectOk(r);
+  expect(r.stdout).toMatch(/^\/a ro,nosuid/m);
+  expect(r.stdout).toMatch(/^\/a\/b ro/m);
+  expect(r.stdout).toMatch(/^\/etc ro/m);
+  expect(r.stdout).toContain('from the host');
+  expect(r.stdout).toMatch(/^root:x:0:0:/m);
+  expect(r.stdout).toMatch(/^READONLY$/m);
 });
 
 describe('/dev', () => {
