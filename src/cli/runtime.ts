@@ -2,6 +2,7 @@
 // Subcommands load their modules on demand so each invocation pays only for what it uses.
 import { type FlagSpec, type ParsedArgs, UsageError, flagString, flagValues, parseArgs } from './args.js';
 import { Logger } from './log.js';
+import type { UpdateFlag } from '../runtime/update.js';
 
 const VERSION = '0.1.0';
 const SPEC_VERSION = '1.2.0';
@@ -97,6 +98,32 @@ async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Prom
 /** Time since this process started, for --debug. */
 function elapsed(): string {
   return `${performance.now().toFixed(1)} ms since start`;
+}
+
+/** runc's update flags that take a value (update.ts turns them into LinuxResources). */
+const UPDATE_FLAG_NAMES = [
+  'blkio-weight', 'cpu-period', 'cpu-quota', 'cpu-share', 'cpu-rt-period', 'cpu-rt-runtime', 'cpuset-cpus', 'cpuset-mems',
+  'kernel-memory', 'kernel-memory-tcp', 'memory', 'memory-reservation', 'memory-swap', 'pids-limit', 'l3-cache-schema',
+  'mem-bw-schema',
+] as const satisfies readonly UpdateFlag[];
+
+/** runc's checkpoint flags, accepted so that the refusal, not a flag, is what the caller hears about. */
+const CHECKPOINT_FLAGS: FlagSpec[] = [
+  ...['image-path', 'work-path', 'parent-path', 'page-server', 'status-fd', 'manage-cgroups-mode', 'empty-ns'].map((n) => ({ names: [n], takesValue: true })),
+  ...['leave-running', 'tcp-established', 'ext-unix-sk', 'shell-job', 'lazy-pages', 'file-locks', 'pre-dump', 'auto-dedup'].map((n) => ({ names: [n], takesValue: false })),
+];
+
+/** checkpoint and restore need CRIU, which tslab does not drive: a clear refusal, exit status 1. */
+function noCriu(name: string, summary: string, flags: FlagSpec[]): Command {
+  return {
+    usage: `${name} [flags] <container-id>`,
+    summary: `${summary}: not supported (tslab-runtime has no CRIU support)`,
+    flags,
+    arity: [1, 1],
+    run: () => {
+      throw new Error(`${name} is not supported: tslab-runtime cannot ${name === 'checkpoint' ? 'checkpoint' : 'restore'} containers (that needs CRIU, which it does not use)`);
+    },
+  };
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -324,6 +351,60 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  update: {
+    needsRoot: true,
+    usage: 'update [--resources FILE|-] [--memory SIZE] [--memory-swap SIZE] [--memory-reservation SIZE] [--pids-limit N] ' +
+      '[--cpu-share N] [--cpu-quota N] [--cpu-period N] [--cpu-rt-period N] [--cpu-rt-runtime N] [--cpuset-cpus LIST] ' +
+      '[--cpuset-mems LIST] [--blkio-weight N] <container-id>',
+    summary: 'change the resource limits of a container (--resources: a LinuxResources JSON file, - for stdin)',
+    flags: [{ names: ['resources', 'r'], takesValue: true }, ...UPDATE_FLAG_NAMES.map((name) => ({ names: [name], takesValue: true }))],
+    arity: [1, 1],
+    async run(args, ctx) {
+      const { updateContainer } = await import('../runtime/update.js');
+      const flags = Object.fromEntries(UPDATE_FLAG_NAMES.flatMap((name) => {
+        const value = flagString(args, name);
+        return value === undefined ? [] : [[name, value]];
+      }));
+      updateContainer(await store(ctx), args.positional[0], { resourcesFile: flagString(args, 'resources'), flags, warn: (m) => ctx.log.warn(m) });
+      return 0;
+    },
+  },
+  events: {
+    usage: 'events [--stats] [--interval DURATION] <container-id>',
+    summary: 'print resource usage and OOM kills as JSON lines (--stats: once)',
+    flags: [
+      { names: ['stats'], takesValue: false },
+      { names: ['interval'], takesValue: true },
+    ],
+    arity: [1, 1],
+    async run(args, ctx) {
+      const { containerEvents, parseGoDuration } = await import('../runtime/events.js');
+      const intervalMs = parseGoDuration(flagString(args, 'interval') ?? '5s');
+      await containerEvents(await store(ctx), args.positional[0], {
+        stats: args.flags.has('stats'),
+        intervalMs,
+        write: (line) => process.stdout.write(line),
+      });
+      return 0;
+    },
+  },
+  features: {
+    usage: 'features',
+    summary: 'print what this runtime supports (the OCI runtime-spec features document)',
+    flags: [],
+    arity: [0, 0],
+    async run() {
+      const { features } = await import('../runtime/features.js');
+      process.stdout.write(`${JSON.stringify(features(SPEC_VERSION), null, 4)}\n`);
+      return 0;
+    },
+  },
+  checkpoint: noCriu('checkpoint', 'checkpoint a running container', CHECKPOINT_FLAGS),
+  restore: noCriu('restore', 'restore a container from a checkpoint', [
+    ...CHECKPOINT_FLAGS,
+    ...['bundle', 'b', 'pid-file', 'console-socket', 'lsm-profile', 'lsm-mount-context'].map((n) => ({ names: [n], takesValue: true })),
+    ...['detach', 'd', 'no-subreaper', 'no-pivot'].map((n) => ({ names: [n], takesValue: false })),
+  ]),
 };
 COMMANDS.ls = COMMANDS.list;
 

@@ -26,6 +26,8 @@ export interface CgroupFs {
   rmdir(path: string): void;
   /** Names of the subdirectories (child cgroups) of `path`. */
   listDirs(path: string): string[];
+  /** Names of the control files of a cgroup (for per-size files such as hugetlb.2MB.max). Optional for fakes. */
+  listFiles?(path: string): string[];
 }
 
 export const realCgroupFs: CgroupFs = {
@@ -44,4 +46,6 @@ export const realCgroupFs: CgroupFs = {
   rmdir: (path) => fs.rmdirSync(path),
   listDirs: (path) =>
     fs.readdirSync(path, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name),
+  listFiles: (path) =>
+    fs.readdirSync(path, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name),
 };

@@ -53,5 +53,7 @@ export {
 } from './v2.js';
 export { newCgroupManager, loadCgroupManager } from './manager.js';
 export type { ApplyOptions, CgroupManager, DestroyOptions, NewCgroupManagerOptions, SavedCgroups } from './manager.js';
+export { readStats, parseCpuList } from './stats.js';
+export type { ContainerStats } from './stats.js';
 export { realCgroupFs } from './fs.js';
 export type { CgroupFs } from './fs.js';

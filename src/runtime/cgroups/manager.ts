@@ -24,6 +24,7 @@ import { resolveCgroupPaths, type HierarchyPath } from './paths.js';
 import { planV1, type CgroupWrite } from './v1.js';
 import { controllersNeeded, planV2, v2DeviceFilter } from './v2.js';
 import { bpfDeviceFilterInstaller, type DeviceFilterInstaller } from './devices.js';
+import { readStats, type ContainerStats } from './stats.js';
 
 /** Everything needed to rebuild a manager in a later process (`delete`, `kill`, `pause`...). */
 export interface SavedCgroups {
@@ -56,6 +57,14 @@ export interface CgroupManager {
   intended(): SavedCgroups;
   create(): void;
   apply(resources: Resources | undefined, opts?: ApplyOptions): void;
+  /**
+   * `update` of a created, running or paused container: writes only what `changes` sets, device rules left alone.
+   * On cgroup v2, where one file holds two settings (cpu.max: quota and period) or one value depends on another
+   * (memory.swap.max = swap - limit), the setting not given is read back from the kernel.
+   */
+  update(changes: Resources): void;
+  /** Usage and limits, read from the cgroup files (runc's `events --stats` data). */
+  stats(): ContainerStats;
   /** Writes the pid into each hierarchy, or only those whose controllers `which` accepts. */
   addProcess(pid: number, which?: (controllers: readonly string[]) => boolean): void;
   /** Every pid in the container's cgroup and its descendants, in any hierarchy (sorted, no duplicates). */
@@ -266,6 +275,31 @@ class Manager implements CgroupManager {
       }
       return h.dir;
     });
+  }
+
+  update(changes: Resources): void {
+    const v2 = this.state.mode === 'v2' ? this.state.hierarchies.find((h) => h.kind === 'v2') : undefined;
+    if (!v2) {
+      this.apply(changes, { skipDevices: true });
+      return;
+    }
+    const merged = structuredClone(changes);
+    const cpu = merged.cpu;
+    if (cpu && (cpu.period ?? 0) !== 0 && (cpu.quota ?? 0) === 0) {
+      // cpu.max "QUOTA PERIOD": a new period alone must not drop the quota in force.
+      const quota = this.read(posix.join(v2.dir, 'cpu.max')).trim().split(/\s+/)[0];
+      cpu.quota = quota === undefined || quota === 'max' ? -1 : Number(quota);
+    }
+    const memory = merged.memory;
+    if (memory && (memory.swap ?? 0) > 0 && (memory.limit ?? 0) === 0) {
+      const limit = this.read(posix.join(v2.dir, 'memory.max')).trim();
+      memory.limit = limit === 'max' ? -1 : Number(limit);
+    }
+    this.apply(merged, { skipDevices: true });
+  }
+
+  stats(): ContainerStats {
+    return readStats(this.fs, this.state.hierarchies, this.state.mode === 'v2');
   }
 
   /**
