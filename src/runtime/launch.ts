@@ -87,9 +87,7 @@ function spawnInPidNamespace(pidNamespace: string, stdio: Array<number | 'pipe'>
     spawn(process.execPath, [stageScript()], {
       stdio,
       detached: true,
-      // No io_uring in libuv: a seccomp profile loaded before `start` (podman's, docker's) leaves out io_uring_enter,
-      // and libuv aborts when a ring it made earlier stops answering.
-      env: { TSLAB_PRESERVE_FDS: String(preserveFds), UV_USE_IO_URING: '0' },
+      env: { TSLAB_PRESERVE_FDS: String(preserveFds) },
     });
   if (pidNamespace === 'host') return spawnStage();
   if (pidNamespace === 'new') return spawnInNewPidNamespace(spawnStage);

@@ -260,9 +260,11 @@ async function main(): Promise<void> {
     const env = environmentWithHome(proc);
     // The init waits for `start` already as the container's user, with its capabilities and limits.
     applyRlimits(proc);
-    // runc's order: without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it goes before the drop.
-    if (!proc.noNewPrivileges) seccomp?.load();
-    applyIdentity(proc, lastCap);
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: as runc, it is loaded before the drop. Both
+    // wait for `start`, since Node's event loop must not run filtered: libuv (Node 24) aborts when a profile
+    // that leaves out io_uring_enter (podman's, docker's) meets the io_uring it set up at start-up.
+    const identityAfterStart = seccomp !== undefined && !proc.noNewPrivileges;
+    if (!identityAfterStart) applyIdentity(proc, lastCap);
     channel.ready();
     channel.close();
 
@@ -270,6 +272,10 @@ async function main(): Promise<void> {
     for (const signal of TERMINATING_SIGNALS) process.on(signal, () => process.exit(128 + SIGNAL_NUMBERS[signal]));
     await waitForStart(execFifo, openWatch);
     for (const signal of TERMINATING_SIGNALS) process.removeAllListeners(signal);
+    if (identityAfterStart) {
+      seccomp.load();
+      applyIdentity(proc, lastCap);
+    }
 
     runHooks('startContainer', spec.hooks?.startContainer, { ...insideState, status: 'created' });
     if (terminalSlave >= 0) becomeTerminalSession(terminalSlave);
