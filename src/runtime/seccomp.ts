@@ -95,9 +95,10 @@ function requireApi(level: number, flag: string, apply: () => void): void {
 
 /**
  * Builds and loads the filter of config.json's linux.seccomp into the calling thread; nothing when there is
- * none. Throws a RuntimeError naming what failed. Call it as runc orders it: with process.noNewPrivileges,
- * as the last thing before execve(); without, before dropping capabilities (loading then needs CAP_SYS_ADMIN).
- * Only the calling thread is filtered: call it from the thread that execs.
+ * none. Throws a RuntimeError naming what failed. Loading needs no_new_privs or CAP_SYS_ADMIN, so without
+ * no_new_privs it goes before the capabilities are dropped (runc's order). Only the calling thread is
+ * filtered: call it from the thread that execs, and let Node's event loop run no more after it (a profile
+ * without io_uring_enter, such as podman's or docker's, makes Node 24's libuv abort).
  */
 export function installSeccomp(seccomp: Seccomp | undefined): void {
   const filter = prepareSeccomp(seccomp);
