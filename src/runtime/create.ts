@@ -21,7 +21,7 @@ import { OrchestratorChannel } from './orchestrator-channel.js';
 import { isAlive, readProcStat } from './proc.js';
 import type { StageMessage, StagePlan } from './protocol.js';
 import { loadSpec, resolveRootfs } from './spec/load.js';
-import type { Resources, Spec, State } from './spec/types.js';
+import type { Spec, State } from './spec/types.js';
 import { type ContainerRecord, type CreateJournal, type StateStore, journalProcess, writeFileAtomic } from './state.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -60,20 +60,28 @@ export function ociState(record: ContainerRecord, status: State['status']): Stat
 }
 
 /**
- * Controllers whose limits would bite the stage's own Node start-up: memory charges stay with the cgroup
- * current at allocation, a pids limit would refuse Node's threads, a CPU quota would slow it down. The
- * stage joins these only when it is ready for them; every other hierarchy it joins while it boots, which
- * takes the first cgroup migration's wait for an RCU grace period (5-10 ms here) off the critical path.
+ * Controllers whose limits would bite the stage's own Node start-up, by when the stage joins them. Memory
+ * charges stay with the cgroup current at allocation and a pids limit would refuse Node's threads: those
+ * hierarchies are joined when the stage is ready for them. A CPU quota (or a cpuset) slows every instruction
+ * of the stage: those are joined by the stage itself as its last act before execve, after `start`, so only
+ * the container's program ever runs under them. The exception is a new cgroup namespace, which is rooted at
+ * the cgroups current when it is made: then cpu and cpuset are joined when ready too, as runc's are.
+ * Every other hierarchy the stage joins while it boots, which takes the first cgroup migration's wait for an
+ * RCU grace period (5-10 ms here) off the critical path.
  */
-function controllersLimitingStartup(resources: Resources | undefined): Set<string> {
-  const limited = new Set<string>();
+function controllersLimitingStartup(spec: Spec): { atReady: Set<string>; atStart: Set<string> } {
+  const resources = spec.linux?.resources;
+  const atReady = new Set<string>();
+  const atStart = new Set<string>();
   const memory = resources?.memory;
-  if (memory && (memory.limit !== undefined || memory.reservation !== undefined || memory.swap !== undefined)) limited.add('memory');
-  if (resources?.pids && resources.pids.limit > 0) limited.add('pids');
+  if (memory && (memory.limit !== undefined || memory.reservation !== undefined || memory.swap !== undefined)) atReady.add('memory');
+  if (resources?.pids && resources.pids.limit > 0) atReady.add('pids');
+  const newCgroupNs = spec.linux?.namespaces?.some((n) => n.type === 'cgroup' && !n.path) ?? false;
+  const cpuJoin = newCgroupNs ? atReady : atStart;
   const cpu = resources?.cpu;
-  if (cpu && (cpu.quota !== undefined || cpu.shares !== undefined || cpu.realtimeRuntime !== undefined)) limited.add('cpu');
-  if (cpu && (cpu.cpus || cpu.mems)) limited.add('cpuset');
-  return limited;
+  if (cpu && (cpu.quota !== undefined || cpu.shares !== undefined || cpu.realtimeRuntime !== undefined)) cpuJoin.add('cpu');
+  if (cpu && (cpu.cpus || cpu.mems)) cpuJoin.add('cpuset');
+  return { atReady, atStart };
 }
 
 function cgroupDirs(manager: CgroupManager): StagePlan['cgroupDirs'] {
@@ -177,7 +185,7 @@ async function converse(
   spec: Spec,
   stateOf: () => State,
   terminal: TerminalRoute | undefined,
-  limitingStartup: Set<string>,
+  joinAtReady: (controllers: readonly string[]) => boolean,
   journal: Journal,
   signal: AbortSignal | undefined,
 ): Promise<void> {
@@ -192,7 +200,7 @@ async function converse(
     }
     switch (message.type) {
       case 'join-cgroups':
-        manager.addProcess(child.pid!, (controllers) => controllers.some((c) => limitingStartup.has(c)));
+        manager.addProcess(child.pid!, joinAtReady);
         channel.reply({ type: 'ok' });
         break;
       case 'run-hooks':
@@ -270,9 +278,11 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     manager.apply(spec.linux?.resources);
     const kernelMemory = kernelMemoryWarning(spec.linux?.resources);
     if (kernelMemory) opts.warn?.(kernelMemory);
-    const limitingStartup = controllersLimitingStartup(spec.linux?.resources);
+    const { atReady, atStart } = controllersLimitingStartup(spec);
+    const joinAtStart = (controllers: readonly string[]) => controllers.some((c) => atStart.has(c));
+    const joinAtReady = (controllers: readonly string[]) => !joinAtStart(controllers) && controllers.some((c) => atReady.has(c));
     try {
-      manager.addProcess(child.pid!, (controllers) => !controllers.some((c) => limitingStartup.has(c)));
+      manager.addProcess(child.pid!, (controllers) => !joinAtStart(controllers) && !joinAtReady(controllers));
     } catch (err) {
       // A stage that died already is reported by the conversation below; anything else is ours to report.
       if (child.exitCode === null && child.signalCode === null && readProcStat(child.pid!) !== undefined) throw err;
@@ -302,10 +312,11 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
       preserveFds: opts.preserveFds ?? 0,
       cgroupDirs: cgroupDirs(manager),
       cgroupV2: manager.mode === 'v2',
+      startCgroups: manager.toJSON().hierarchies.filter((h) => joinAtStart(h.controllers)).map((h) => h.dir),
       terminal: terminal !== undefined,
     };
     channel.sendPlan(plan);
-    await converse(channel, child, manager, spec, () => ociState(record, 'creating'), terminal, limitingStartup, journal, signal);
+    await converse(channel, child, manager, spec, () => ociState(record, 'creating'), terminal, joinAtReady, journal, signal);
     if (signal?.aborted) throw interrupted(signal);
     record.pidStartTime = readProcStat(child.pid!)?.startTime ?? 0;
     store.write(record);

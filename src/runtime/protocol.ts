@@ -15,6 +15,8 @@ export interface StagePlan {
   cgroupDirs: Array<{ name: string; hostPath: string }>;
   /** Mount cgroup2 (pure v2) rather than binding v1 hierarchies. */
   cgroupV2: boolean;
+  /** Host directories of the cgroups the stage joins itself right before execve (a CPU quota would slow it). */
+  startCgroups: string[];
   /** process.terminal: the stage makes a pty inside the container and sends its master over fd 4+preserveFds. */
   terminal: boolean;
 }

@@ -3,7 +3,7 @@
 // Keep its imports few: every container start pays for them.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_WRONLY, close, dup2, open } from '../../linux/fs.js';
+import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_WRONLY, close, dup2, open, write } from '../../linux/fs.js';
 import { lastCapability } from '../../linux/capabilities.js';
 import { IN_OPEN, inotifyWatch, nextInotifyEvents } from '../../linux/inotify.js';
 import { SyscallError } from '../../linux/error.js';
@@ -207,6 +207,29 @@ async function waitForStart(execFifo: number, openWatch: number): Promise<void> 
   }
 }
 
+/**
+ * Opens, for the cgroups joined at start, the file that moves us, while their host paths are reachable and we
+ * are root: the kernel checks the opener's credentials, so the write still works after the switch of root
+ * and of user. A file, not a directory: nothing to climb out through, and close-on-exec. On v1 it is `tasks`,
+ * which moves the calling thread alone: Node's other threads end outside (execve keeps only this one), so
+ * the teardown of the stage is not spent under the container's quota. v2 has only cgroup.procs.
+ */
+function openStartCgroups(dirs: string[]): Array<{ fd: number; file: string }> {
+  return dirs.map((dir) => {
+    const tasks = path.join(dir, 'tasks');
+    const file = fs.existsSync(tasks) ? tasks : path.join(dir, 'cgroup.procs');
+    return { fd: open(file, O_WRONLY | O_CLOEXEC), file };
+  });
+}
+
+/** The last act before execve: into the cgroups whose limits would have slowed the stage ("0" is the writer). */
+function joinStartCgroups(joins: Array<{ fd: number; file: string }>): void {
+  for (const { fd, file } of joins) {
+    write(fd, '0', file);
+    close(fd);
+  }
+}
+
 async function main(): Promise<void> {
   // As runc's init: nothing that joins the container's namespaces may reach this process's fds, memory,
   // executable (the host's node) or environment through /proc/1 without CAP_SYS_PTRACE. execve() undoes it.
@@ -237,6 +260,7 @@ async function main(): Promise<void> {
     if (create & CLONE_NEWNET) bringUpInterface('lo');
     if (proc.oomScoreAdj !== undefined) setOomScoreAdj(proc.oomScoreAdj);
     const execFifo = openExecFifo(plan.stateDir);
+    const startCgroups = openStartCgroups(plan.startCgroups);
     // Watched now, through the fd: after the switch of root the host's path to the FIFO is gone.
     const openWatch = inotifyWatch(`/proc/self/fd/${execFifo}`, IN_OPEN);
     if (!joinedMount) prepareRootfs(plan);
@@ -250,7 +274,7 @@ async function main(): Promise<void> {
     if (spec.hostname) setHostname(spec.hostname);
     if (spec.domainname) setdomainname(spec.domainname);
     // Nothing of the host may be open when the cwd is entered (the CVE-2024-21626 class).
-    assertNoHostFds(new Set([...needed, execFifo]));
+    assertNoHostFds(new Set([...needed, execFifo, ...startCgroups.map((j) => j.fd)]));
     // Before the root may turn read-only: a working directory the image lacks is created, as runc does.
     enterCwd(proc);
     if (!joinedMount) finishRootfs(plan);
@@ -280,7 +304,7 @@ async function main(): Promise<void> {
     runHooks('startContainer', spec.hooks?.startContainer, { ...insideState, status: 'created' });
     if (terminalSlave >= 0) becomeTerminalSession(terminalSlave);
     prepareInheritance(proc, plan.preserveFds);
-    joinStartCgroups(startCgroups, plan.startCgroups);
+    joinStartCgroups(startCgroups);
     // With no_new_privs: as late as possible, so the runtime's own calls are not filtered.
     if (proc.noNewPrivileges) seccomp?.load();
     execve(executable, proc.args, env);
