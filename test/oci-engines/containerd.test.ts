@@ -15,6 +15,7 @@ import {
   exits,
   expectNoLeaks,
   fileScope,
+  killCgroupProcesses,
   killLeftovers,
   knownFailures,
   ociImageTar,
@@ -31,7 +32,11 @@ import {
 } from './harness.js';
 
 /** Checks that fail on tslab-runtime only, and why (see knownFailures). */
-const TSLAB_KNOWN_FAILURES: Record<string, string> = {};
+const TSLAB_KNOWN_FAILURES: Record<string, string> = {
+  "run -t: a terminal of the caller's size": 'ctr run -t shows nothing and does not end within 20 s (the task is left for removeContainer to kill)',
+  'run -d, task exec (output, exit status, --user, --cwd), exec -t with a size, task ps':
+    'task exec -t: the terminal stays 24x80, the shim\'s resize fails ("resize pty")',
+};
 
 const { check, checkTable } = knownFailures(TSLAB_KNOWN_FAILURES);
 const IMAGE = 'localhost/tslab-busybox:engines';
@@ -72,6 +77,8 @@ function newId(label: string): string {
 async function removeContainer(id: string): Promise<void> {
   await ctr(['task', 'kill', '-s', 'KILL', id]);
   await ctr(['task', 'delete', '--force', id]);
+  // A task the runtime could not end keeps its processes in the container's cgroup (/<ns>/<id>).
+  if (killCgroupProcesses(`${ns}/${id}`) > 0) await ctr(['task', 'delete', '--force', id]);
   await ctr(['containers', 'delete', id]);
 }
 

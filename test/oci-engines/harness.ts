@@ -180,7 +180,7 @@ export function knownFailures(table: Record<string, string>): {
 }
 
 /** Polls until `fn` is true (or throws, naming `what`). */
-export async function until(fn: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+export async function until(fn: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await fn()) return;
@@ -189,24 +189,32 @@ export async function until(fn: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
-/** The cgroup directories `/<name>` made by engines at the root of each hierarchy, removed bottom-up if empty. */
+/**
+ * The cgroup directories `/<name>` made by engines at the root of each hierarchy, removed bottom-up. A
+ * process still in one (a container its engine could not end) is SIGKILLed first and reported.
+ */
 export function removeCgroupTree(name: string): string[] {
   const errors: string[] = [];
-  const rmTree = (dir: string): void => {
+  const rmTree = (mp: string, rel: string): void => {
+    const dir = path.join(mp, rel);
     let entries: fs.Dirent[] = [];
     try {
       entries = fs.readdirSync(dir, { withFileTypes: true });
     } catch {
       return;
     }
-    for (const e of entries) if (e.isDirectory()) rmTree(path.join(dir, e.name));
+    for (const e of entries) if (e.isDirectory()) rmTree(mp, path.join(rel, e.name));
+    if (killCgroupProcesses(rel) > 0) {
+      errors.push(`processes were left in ${dir} (killed)`);
+      spawnSync('sleep', ['0.5']);
+    }
     try {
       fs.rmdirSync(dir);
     } catch (err) {
       errors.push(`${dir}: ${String(err)}`);
     }
   };
-  for (const mp of cgroupMountPoints()) rmTree(path.join(mp, name));
+  for (const mp of cgroupMountPoints()) rmTree(mp, name);
   return errors;
 }
 
@@ -371,3 +379,26 @@ export function killLeftovers(dir: string): string[] {
  * attaches can fail with ECHILD (runc too, ENGINES.md), so the size is asked again briefly.
  */
 export const TTY_PROBE = 'tty; for i in 1 2 3 4 5 6 7 8 9 10; do stty size 2>/dev/null && exit 0; sleep 0.2; done; stty size';
+
+/**
+ * SIGKILLs every process in the cgroup `/<rel>` of each hierarchy (a container of this file that its
+ * engine could not end), so the engine can then reap and remove it. Returns how many it found.
+ */
+export function killCgroupProcesses(rel: string): number {
+  const pids = new Set<number>();
+  for (const mp of cgroupMountPoints()) {
+    try {
+      for (const p of fs.readFileSync(path.join(mp, rel, 'cgroup.procs'), 'utf8').split('\n')) if (p) pids.add(Number(p));
+    } catch {
+      // no such cgroup in this hierarchy
+    }
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids.size;
+}
