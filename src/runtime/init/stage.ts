@@ -251,7 +251,11 @@ async function main(): Promise<void> {
     const lastCap = lastCapability();
     const runtimeNs = runtimeNamespaces();
     const { create, joinedMount } = joinNamespaces(plan);
-    if (!joinedMount && !(create & CLONE_NEWNS)) throw new Error('a mount namespace is required: add {"type": "mount"} to linux.namespaces');
+    // runc without one builds the root in the caller's mount namespace (the host's: /proc, /dev, /sys mounted
+    // under the rootfs there, left behind after delete, measured with runc 1.1.5) and chroots; tslab refuses.
+    if (!joinedMount && !(create & CLONE_NEWNS)) {
+      throw new Error('a mount namespace is required: add {"type": "mount"} to linux.namespaces (without one the container\'s mounts would be made in the host\'s mount namespace)');
+    }
     // Join the cgroups before the cgroup namespace exists, so that namespace is rooted at them.
     channel.request({ type: 'join-cgroups' });
     if (create) unshare(create);
@@ -263,12 +267,13 @@ async function main(): Promise<void> {
     const startCgroups = openStartCgroups(plan.startCgroups);
     // Watched now, through the fd: after the switch of root the host's path to the FIFO is gone.
     const openWatch = inotifyWatch(`/proc/self/fd/${execFifo}`, IN_OPEN);
-    if (!joinedMount) prepareRootfs(plan);
+    // Also in a mount namespace joined by path: runc builds the root there too.
+    prepareRootfs(plan);
     const { state } = channel.request({ type: 'run-hooks' });
     // Hooks inside the container see it as the container does: its init is pid 1 (in a new PID namespace).
     const insideState = { ...state!, pid: process.pid };
     runHooks('createContainer', spec.hooks?.createContainer, insideState);
-    if (!joinedMount) enterRootfs(plan);
+    enterRootfs(plan);
     checkFifoReachable(execFifo);
     // The same order as runc's init: hostname after the switch of root, then sysctls and protected paths.
     if (spec.hostname) setHostname(spec.hostname);
@@ -277,7 +282,7 @@ async function main(): Promise<void> {
     assertNoHostFds(new Set([...needed, execFifo, ...startCgroups.map((j) => j.fd)]));
     // Before the root may turn read-only: a working directory the image lacks is created, as runc does.
     enterCwd(proc);
-    if (!joinedMount) finishRootfs(plan);
+    finishRootfs(plan);
     const terminalSlave = plan.terminal ? allocateTerminal(plan, terminalSocket) : -1;
     if (plan.terminal) channel.request({ type: 'pty' });
     const executable = findExecutable(proc);
