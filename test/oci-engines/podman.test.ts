@@ -28,7 +28,6 @@ import {
 const TSLAB_KNOWN_FAILURES: Record<string, string> = {
   'run --rm: output and exit statuses 0, 3, 127 (not found), 126 (not executable)':
     "a missing program gives 126, not 127: podman picks 127 from runc's wording (\"no such file or directory\"), tslab says \"no such executable file\"",
-  "run -it: a terminal of the caller's size": 'the output arrives, but podman does not exit within 20 s once the process has ended',
 };
 
 const { check, checkTable } = knownFailures(TSLAB_KNOWN_FAILURES);
