@@ -7,10 +7,10 @@ import * as path from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { projectRoot, sandboxDir } from './paths.js';
 
-const ENTRY_POINTS = ['src/cli/runtime.ts', 'src/runtime/init/stage.ts', 'src/lab/container/launcher.ts', 'src/lab/container/probe.ts'];
+const ENTRY_POINTS = ['src/cli/runtime.ts', 'src/runtime/init/stage.ts', 'src/runtime/exec/stage.ts', 'src/lab/container/launcher.ts', 'src/lab/container/probe.ts'];
 
 export interface StepBuild {
-  /** Directory laid out like dist/: cli/runtime.cjs, runtime/init/stage.cjs, lab/container/launcher.cjs. */
+  /** Directory laid out like dist/: cli/runtime.cjs, runtime/init/stage.cjs, runtime/exec/stage.cjs, lab/container/launcher.cjs. */
   dir: string;
   mineSteps: string[];
 }
