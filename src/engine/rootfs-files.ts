@@ -30,15 +30,6 @@ function withPathFd<T>(rootfs: string, file: string, use: (fd: number) => T): T 
   }
 }
 
-/** Whether `file` names something inside the container's root (symlinks resolved in there); a lookup that fails counts as absent. */
-export function existsInRootfs(rootfs: string, file: string): boolean {
-  try {
-    return withPathFd(rootfs, file, () => true) ?? false;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The text of the image's `file` (e.g. /etc/passwd), resolved inside `rootfs`; undefined if there is none.
  * Refuses anything but a regular file of at most `maxBytes`.

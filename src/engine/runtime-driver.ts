@@ -63,7 +63,7 @@ export async function runtimeDriver(executable: string): Promise<ContainerRuntim
 
 /** docker's exit codes for a container that could not start: 127 not found, 126 cannot execute, 125 ours. */
 export function startFailureStatus(error: string): number {
-  if (/executable file not found|no such executable file/i.test(error)) return 127;
+  if (/executable file not found|exec: ".*": stat .*: no such file or directory/i.test(error)) return 127;
   if (/permission denied|is a directory|exec format error|EACCES/i.test(error)) return 126;
   return 125;
 }

@@ -9,7 +9,6 @@ import { type ContainerRuntime, type CreatedInit, RuntimeCallError, runtimeDrive
 import { loadRecord, saveRecord, type ContainerRecord } from './record.js';
 import { connectNetwork, disconnectNetwork } from './network.js';
 import { removeContainerFiles, unmountRootfs } from './storage.js';
-import { existsInRootfs } from './rootfs-files.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -18,16 +17,6 @@ export interface SuperviseOptions {
   stdio: Array<'inherit' | 'ignore' | number>;
   /** Forward SIGINT/SIGTERM/SIGHUP to the container (foreground). */
   forwardSignals: boolean;
-}
-
-function explainCreateFailure(record: ContainerRecord, error: string): number {
-  const status = startFailureStatus(error);
-  if (status === 127 && /no such executable file/.test(error)) {
-    // The runtime cannot tell "missing" from "not executable" for a path: the rootfs can.
-    const file = record.command[0];
-    if (file && existsInRootfs(record.rootfs, file)) return 126;
-  }
-  return status;
 }
 
 /** Deletes what the runtime holds of a container that will not run; its own error, if any, is not the story. */
@@ -65,7 +54,7 @@ async function supervise(runtime: ContainerRuntime, initial: ContainerRecord, op
   } catch (err) {
     record.error = (err as Error).message || 'the runtime could not create the container';
     if (!(err instanceof RuntimeCallError && err.shown)) process.stderr.write(`tslab: ${record.error}\n`);
-    return finish(record, explainCreateFailure(record, record.error));
+    return finish(record, startFailureStatus(record.error));
   }
   record.pid = init.pid;
   record.pidStartTime = readProcStat(init.pid)?.startTime;

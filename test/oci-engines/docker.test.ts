@@ -30,8 +30,6 @@ import {
 
 /** Checks that fail on tslab-runtime only, and why (see knownFailures). */
 const TSLAB_KNOWN_FAILURES: Record<string, string> = {
-  'run --rm: output and exit statuses 0, 3, 127 (not found), 126 (not executable)':
-    "a missing program gives 125, not 127: docker picks 127 from runc's wording (\"no such file or directory\"), tslab says \"no such executable file\"",
   'run -d, logs, exec (output, exit status, -u, -e, -w), exec -it with a size':
     "exec -it: the terminal stays 24x80 (the caller's size does not reach an exec'd process's terminal)",
 };

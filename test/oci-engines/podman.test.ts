@@ -26,8 +26,6 @@ import {
 
 /** Checks that fail on tslab-runtime only, and why (see knownFailures). */
 const TSLAB_KNOWN_FAILURES: Record<string, string> = {
-  'run --rm: output and exit statuses 0, 3, 127 (not found), 126 (not executable)':
-    "a missing program gives 126, not 127: podman picks 127 from runc's wording (\"no such file or directory\"), tslab says \"no such executable file\"",
 };
 
 const { check, checkTable } = knownFailures(TSLAB_KNOWN_FAILURES);

@@ -33,7 +33,9 @@ export function findExecutable(proc: Process): string {
   const name = proc.args[0];
   if (name.includes('/')) {
     const file = path.resolve(proc.cwd, name);
-    if (!isExecutableFile(file)) throw new Error(`exec: "${name}": no such executable file in the container (or it is not executable)`);
+    // runc's wording: engines turn "no such file or directory" into 127 and "permission denied" into 126.
+    if (!fs.existsSync(file)) throw new Error(`exec: "${name}": stat ${name}: no such file or directory`);
+    if (!isExecutableFile(file)) throw new Error(`exec: "${name}": permission denied (not an executable file)`);
     return file;
   }
   const pathVar = proc.env?.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
