@@ -41,6 +41,11 @@ export interface CmdResult {
 export interface CmdOptions {
   env?: NodeJS.ProcessEnv;
   input?: string;
+  /**
+   * Give the command a stdin that stays open, with nothing in it, until it exits: `script` turns an EOF on its
+   * stdin into a byte typed at the container's terminal (seen in CI as "^@" mid-output, and a lost size).
+   */
+  holdStdin?: boolean;
   timeoutMs?: number;
   cwd?: string;
 }
@@ -59,13 +64,17 @@ export function sh(ioDir: string, file: string, args: string[], opts: CmdOptions
   const child = spawn(file, args, {
     cwd: opts.cwd,
     env: { ...process.env, ...(opts.env ?? {}) },
-    stdio: [opts.input !== undefined ? 'pipe' : 'ignore', outFd, errFd],
+    stdio: [opts.input !== undefined || opts.holdStdin ? 'pipe' : 'ignore', outFd, errFd],
   });
   fs.closeSync(outFd);
   fs.closeSync(errFd);
   if (opts.input !== undefined && child.stdin) {
     child.stdin.on('error', () => {});
     child.stdin.end(opts.input);
+  }
+  if (opts.holdStdin && child.stdin) {
+    child.stdin.on('error', () => {});
+    child.on('exit', () => child.stdin?.destroy());
   }
   const take = (p: string): string => {
     try {

@@ -83,7 +83,7 @@ async function inspect(n: string, format: string): Promise<string> {
 function inTerminal(command: string, rows: number, cols: number): Promise<CmdResult> {
   return sh(path.join(scope.dir, 'io'), 'script', ['-qec', `stty rows ${rows} cols ${cols}; ${command}`, '/dev/null'], {
     env,
-    input: '',
+    holdStdin: true,
     timeoutMs: 20_000,
   });
 }
