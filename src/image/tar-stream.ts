@@ -45,7 +45,7 @@ function readHead(file: string): Buffer {
 }
 
 function decompressor(compression: 'gzip' | 'zstd', opts: TarStreamOptions): Transform {
-  if (compression === 'gzip') return zlib.createGunzip();
+  if (compression === 'gzip') return zlib.createGunzip({ chunkSize: 256 * 1024 });
   const create = (zlib as unknown as { createZstdDecompress?: () => Transform }).createZstdDecompress;
   if (!create) throw opts.formatError(`${opts.what} is zstd-compressed; this Node (${process.version}) cannot decompress zstd (Node 22.15 or later can)`);
   return create();
@@ -75,7 +75,7 @@ export async function streamTar(file: string, sink: EntrySink, opts: TarStreamOp
   let head: Buffer | undefined = Buffer.alloc(0);
   const fileDigest = new Digester();
   const tarDigest = new Digester();
-  const input = fs.createReadStream(file);
+  const input = fs.createReadStream(file, { highWaterMark: 1024 * 1024 });
   const stages: Array<Readable | Transform | Writable> = [input, tap(fileDigest)];
   if (compression !== 'none') stages.push(decompressor(compression, opts));
   stages.push(

@@ -80,9 +80,25 @@ function openFds(): number[] {
  * The check before the process's cwd is entered: apart from stdio and `allowed` (the preserved fds the
  * caller asked for, the channel, the terminal socket, the exec FIFO), the stage holds nothing that names a
  * file by path, so no /proc/self/fd/N can lead to the host. Node's own fds are pipes, sockets and
- * anonymous inodes.
+ * anonymous inodes. Another thread may hold a file open for an instant (glibc's malloc reads
+ * /proc/sys/vm/overcommit_memory when a thread's heap shrinks), so an fd is refused only if it still names
+ * the same file a moment later.
  */
 export function assertNoHostFds(allowed: ReadonlySet<number>): void {
+  const suspects = filesHeldByPath(allowed);
+  if (suspects.size === 0) return;
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, TRANSIENT_FD_GRACE_MS);
+  for (const [fd, target] of filesHeldByPath(allowed)) {
+    if (suspects.get(fd) === target) {
+      throw new Error(`the container init still holds fd ${fd} on ${target}, which the process could reach through /proc/self/fd/${fd}; refusing to go on`);
+    }
+  }
+}
+
+const TRANSIENT_FD_GRACE_MS = 50;
+
+function filesHeldByPath(allowed: ReadonlySet<number>): Map<number, string> {
+  const held = new Map<number, string>();
   for (const fd of openFds()) {
     if (fd < 3 || allowed.has(fd)) continue;
     let target: string;
@@ -93,10 +109,9 @@ export function assertNoHostFds(allowed: ReadonlySet<number>): void {
     }
     // Node 24 keeps character devices of its own open, close-on-exec (/dev/null, and a reopened tty for its
     // stdio): neither a directory to climb out of nor a file to read, and gone at execve.
-    if (target.startsWith('/') && !isCloexecCharDevice(fd)) {
-      throw new Error(`the container init still holds fd ${fd} on ${target}, which the process could reach through /proc/self/fd/${fd}; refusing to go on`);
-    }
+    if (target.startsWith('/') && !isCloexecCharDevice(fd)) held.set(fd, target);
   }
+  return held;
 }
 
 /**
