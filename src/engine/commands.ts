@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { helperEnv } from '../helper-env.js';
 import { projectRoot } from '../project-root.js';
-import { isAlive } from '../runtime/proc.js';
+import { isAlive } from '../linux/proc.js';
 import { createContainer } from './create.js';
 import { fileStep } from './file-step.js';
 import { findRecord, listRecords, loadRecord, refreshStatus, saveRecord, type ContainerRecord } from './record.js';

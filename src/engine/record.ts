@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ContainerNetwork } from '../net/container-net.js';
 import type { PortMapping } from '../net/port-proxy.js';
-import { isAlive } from '../runtime/proc.js';
+import { isAlive } from '../linux/proc.js';
 import { fileStep } from './file-step.js';
 import { containerDir, containersDir } from './paths.js';
 

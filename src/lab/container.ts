@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { ensureDefaultRootfs } from '../image/default-rootfs.js';
 import { newCgroupManager } from '../runtime/cgroups/index.js';
 import type { Resources } from '../runtime/spec/types.js';
-import { readProcStat } from '../runtime/proc.js';
+import { readProcStat } from '../linux/proc.js';
 import { DOCKER_DEFAULT_CAPABILITIES, capabilityNumber } from '../runtime/capabilities.js';
 import { FEATURE, type LaunchPlan, type LaunchResult } from './container/plan.js';
 import * as journal from './journal.js';

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadCgroupManager, type SavedCgroups } from '../runtime/cgroups/index.js';
-import { isAlive, waitForExit } from '../runtime/proc.js';
+import { isAlive, waitForExit } from '../linux/proc.js';
 import { labStateDir } from './paths.js';
 
 export type JournalEntry =

@@ -6,7 +6,7 @@
 // --listen-fd: an already listening socket (how port-proxy.ts starts it); --watch: exit once that process
 // (the container) is gone, so a proxy never outlives its container even if nobody stops it.
 import * as net from 'node:net';
-import { isAlive } from '../runtime/proc.js';
+import { isAlive } from '../linux/proc.js';
 
 function fail(message: string): never {
   process.stderr.write(`port-proxy: ${message}\n`);

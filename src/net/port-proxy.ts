@@ -12,7 +12,7 @@ import { isIP } from 'node:net';
 import { SyscallError } from '../linux/error.js';
 import { check, fn } from '../linux/libc.js';
 import { AF_INET, SOCK_CLOEXEC, SOCK_STREAM, socket } from '../linux/socket.js';
-import { isAlive, readProcStat, sleepSync } from '../runtime/proc.js';
+import { isAlive, readProcStat, sleepSync } from '../linux/proc.js';
 import { parseIPv4 } from './bridge.js';
 import { helperEnv } from '../helper-env.js';
 

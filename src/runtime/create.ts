@@ -18,7 +18,7 @@ import { RuntimeError, fileError } from './errors.js';
 import { type HookProcess, killHookGroup, runHooksAsync } from './hooks.js';
 import { type LaunchOptions, type LaunchedStage, type TerminalRoute, closeTerminalRoute, discardStage, launchStage, matchesSpec } from './launch.js';
 import { OrchestratorChannel } from './orchestrator-channel.js';
-import { isAlive, readProcStat } from './proc.js';
+import { isAlive, readProcStat } from '../linux/proc.js';
 import type { StageMessage, StagePlan } from './protocol.js';
 import { loadSpec, resolveRootfs } from './spec/load.js';
 import type { Spec, State } from './spec/types.js';

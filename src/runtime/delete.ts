@@ -4,7 +4,7 @@ import { loadCgroupManager } from './cgroups/index.js';
 import { ociState, undoCreate } from './create.js';
 import { RuntimeError } from './errors.js';
 import { runHooks } from './hooks.js';
-import { waitForExit } from './proc.js';
+import { waitForExit } from '../linux/proc.js';
 import { containerStatus } from './status.js';
 import type { ContainerRecord, StateStore } from './state.js';
 import type { Warn } from './start.js';

@@ -8,7 +8,7 @@ import { close, open, O_CLOEXEC, O_WRONLY } from '../linux/fs.js';
 import { CLOSE_RANGE_CLOEXEC, closeRange } from '../linux/fs.js';
 import { maskToCaps } from './capabilities.js';
 import { launchExec } from './exec/launch.js';
-import { readProcStat } from './proc.js';
+import { readProcStat } from '../linux/proc.js';
 import type { Process } from './spec/types.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

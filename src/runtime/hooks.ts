@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { errnoNumber, errnoText } from '../linux/errno.js';
 import { memfdCreate } from '../linux/memfd.js';
 import { RuntimeError } from './errors.js';
-import { isAlive, readProcStat } from './proc.js';
+import { isAlive, readProcStat } from '../linux/proc.js';
 import type { Hook, State } from './spec/types.js';
 
 export type HookKind = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';

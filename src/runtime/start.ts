@@ -2,7 +2,7 @@
 import { ociState } from './create.js';
 import { RuntimeError } from './errors.js';
 import { runHooks } from './hooks.js';
-import { isAlive } from './proc.js';
+import { isAlive } from '../linux/proc.js';
 import { containerStatus } from './status.js';
 import type { ContainerRecord, StateStore } from './state.js';
 import { releaseInit } from './steps/exec-fifo.js';

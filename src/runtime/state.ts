@@ -13,7 +13,7 @@ import { LOCK_EX, O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY, close, flock, op
 import type { SavedCgroups } from './cgroups/index.js';
 import { RuntimeError, fileError } from './errors.js';
 import { validateContainerId } from './ids.js';
-import { readProcStat } from './proc.js';
+import { readProcStat } from '../linux/proc.js';
 import type { Hooks, Seccomp } from './spec/types.js';
 
 export const DEFAULT_ROOT = '/run/tslab';

@@ -1,7 +1,7 @@
 // A container's status is read from the kernel each time, never trusted from a file alone.
 import * as fs from 'node:fs';
 import { loadCgroupManager } from './cgroups/index.js';
-import { isAlive } from './proc.js';
+import { isAlive } from '../linux/proc.js';
 import type { State } from './spec/types.js';
 import type { ContainerRecord, StateStore } from './state.js';
 

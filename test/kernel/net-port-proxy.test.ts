@@ -14,7 +14,7 @@ import { type BridgeConfig, NET_LOCK_FILE, formatIPv4, overlappingRoutes, parseC
 import { attachToBridge, detachFromBridge } from '../../src/net/container-net.js';
 import { PortMappingError, startPortProxy, stopPortProxy } from '../../src/net/port-proxy.js';
 import { deleteLink } from '../../src/net/veth.js';
-import { isAlive, readProcStat } from '../../src/runtime/proc.js';
+import { isAlive, readProcStat } from '../../src/linux/proc.js';
 import { exited } from '../helpers/kernel-tests.js';
 import { REPO_ROOT } from '../helpers/runtime.js';
 

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import type { LessonInfo } from '../../src/lab/catalog.js';
-import { readProcStat } from '../../src/runtime/proc.js';
+import { readProcStat } from '../../src/linux/proc.js';
 import {
   LAB_VETH,
   catalog,

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import * as journal from '../../src/lab/journal.js';
-import { readProcStat } from '../../src/runtime/proc.js';
+import { readProcStat } from '../../src/linux/proc.js';
 
 let dataDir = '';
 let scratch = '';

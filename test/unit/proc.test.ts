@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { isAlive, readProcStat, waitForExit } from '../../src/runtime/proc.js';
+import { isAlive, readProcStat, waitForExit } from '../../src/linux/proc.js';
 
 let tmp: string;
 let started: ChildProcess[] = [];

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ensureDefaultRootfs } from '../../image/default-rootfs.js';
-import { readProcStat } from '../../runtime/proc.js';
+import { readProcStat } from '../../linux/proc.js';
 import { defaultSpec, formatSpec } from '../../runtime/spec/default-spec.js';
 import { referenceBuild, runtimeExecutable } from '../step-build.js';
 import { errorText, fail, readText, verdict } from './common.js';

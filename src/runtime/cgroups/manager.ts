@@ -17,7 +17,7 @@ import { posix } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { Resources } from '../spec/types.js';
 import { CgroupError, errnoCode, hintFor, writeError } from './errors.js';
-import { sleepSync } from '../proc.js';
+import { sleepSync } from '../../linux/proc.js';
 import { realCgroupFs, type CgroupFs } from './fs.js';
 import { detectCgroupMode, parseProcCgroup, type CgroupLayout, type CgroupMode } from './detect.js';
 import { resolveCgroupPaths, type HierarchyPath } from './paths.js';

@@ -12,7 +12,7 @@ import { execve } from '../../linux/process.js';
 import { makeControllingTerminal, openPtyPair, setWindowSize } from '../../linux/pty.js';
 import { O_PATH, setDumpable } from '../../linux/resolve.js';
 import { sendFd } from '../../linux/socket.js';
-import { readProcStat } from '../proc.js';
+import { readProcStat } from '../../linux/proc.js';
 import { prepareSeccomp } from '../seccomp.js';
 import type { Process } from '../spec/types.js';
 import { applyIdentity, applyRlimits, assertNoHostFds, closeInheritedFds, environmentWithHome, findExecutable, prepareInheritance } from '../init/process-setup.js';

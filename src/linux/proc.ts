@@ -1,4 +1,4 @@
-// What /proc says about a process: enough to tell whether a saved pid is still our container.
+// What /proc/<pid>/stat says about a process: enough to tell whether a saved pid is still the same process.
 import * as fs from 'node:fs';
 
 export interface ProcStat {
