@@ -6,7 +6,8 @@ import { imageCommand, type ImageConfig } from '../image/image.js';
 import { DOCKER_DEFAULT_CAPABILITIES } from '../runtime/capabilities.js';
 import { defaultSpec } from '../runtime/spec/default-spec.js';
 import type { Mount, Spec } from '../runtime/spec/types.js';
-import { readRootfsFile, RootfsFileError } from './rootfs-files.js';
+import { UnsafeFileError, readRegularIn } from '../fs/regular-file.js';
+import { SyscallError } from '../linux/error.js';
 
 export class RunOptionError extends Error {}
 
@@ -87,14 +88,15 @@ function numericId(text: string, what: 'uid' | 'gid', source: string): number | 
 
 /** The entries of the image's /etc/passwd or /etc/group, each split into its fields. */
 function idFileEntries(rootfs: string, file: string, source: string): string[][] {
-  let text: string | undefined;
+  // The image's file, looked up inside its rootfs (an absolute link there means the container's /, not the host's).
+  let text: string;
   try {
-    text = readRootfsFile(rootfs, file, ID_FILE_MAX_BYTES);
+    text = readRegularIn(rootfs, file, { confine: 'in-root', what: `the image's ${file}`, maxBytes: ID_FILE_MAX_BYTES });
   } catch (err) {
-    if (err instanceof RootfsFileError) throw new RunOptionError(`cannot resolve ${source}: ${err.message}`);
-    throw err;
+    if (err instanceof UnsafeFileError && err.reason === 'missing') text = '';
+    else if (err instanceof UnsafeFileError || err instanceof SyscallError) throw new RunOptionError(`cannot resolve ${source}: ${err.message}`);
+    else throw err;
   }
-  text ??= '';
   return text.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => line.split(':'));
 }
 

@@ -1,6 +1,6 @@
 // The files of an archive given to `tslab import`, read without trusting it. Two kinds of source:
 //   - a directory (an OCI layout, or an extracted docker save): files are opened with openat2
-//     RESOLVE_BENEATH (safe-open.ts), so a symlink may lead elsewhere inside the directory, never out;
+//     RESOLVE_BENEATH (fs/regular-file.ts), so a symlink may lead elsewhere inside the directory, never out;
 //     only regular files are read, JSON documents up to a cap.
 //   - a tar (plain, gzip or zstd): extracted into a private directory of the store's tmp/ first, with
 //     only regular files written (O_EXCL|O_NOFOLLOW, parents made here, so nothing can lead a write
@@ -11,8 +11,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ReadEntry } from 'tar';
+import { UnsafeFileError, isRegularIn, openRegularIn, readOpened, type OpenedFile } from '../fs/regular-file.js';
 import { importLimits } from './limits.js';
-import { UnsafeFileError, isRegularBeneath, openRegularBeneath, readOpened, type OpenedFile } from './safe-open.js';
 import { streamTar, type EntrySink } from './tar-stream.js';
 import { shown } from './unpack.js';
 
@@ -65,7 +65,7 @@ export function keyOf(src: Source, rel: string, what: string): string {
 export function openIn(src: Source, rel: string, what: string, maxBytes?: number): OpenedFile & { key: string } {
   const key = keyOf(src, rel, what);
   try {
-    return { ...openRegularBeneath(src.dir, key, `${src.label}: ${what} ${shown(key)}`, maxBytes), key };
+    return { ...openRegularIn(src.dir, key, { confine: 'beneath', what: `${src.label}: ${what} ${shown(key)}`, maxBytes, within: 'the archive' }), key };
   } catch (err) {
     if (err instanceof UnsafeFileError) throw new ImportError(err.message);
     throw err;
@@ -74,7 +74,7 @@ export function openIn(src: Source, rel: string, what: string, maxBytes?: number
 
 /** Whether `rel` is a regular file of the archive. */
 export function existsIn(src: Source, rel: string): boolean {
-  return isRegularBeneath(src.dir, resolveAlias(src, rel));
+  return isRegularIn(src.dir, resolveAlias(src, rel), 'beneath');
 }
 
 /** A JSON document of the archive, parsed; at most MAX_JSON_FILE bytes. */

@@ -11,7 +11,7 @@ import { layerDirs, loadManifest } from './image.js';
 import { ImportError, existsIn, extractArchive, keyOf, openIn, readJsonIn, type Source } from './import-source.js';
 import { MEDIA_TYPE, OCI_LAYOUT_VERSION, isIndexMediaType, isManifestMediaType, layerMediaType, sniffCompression } from './media-types.js';
 import { fileKind } from '../linux/resolve.js';
-import { UnsafeFileError, openRegularFile } from './safe-open.js';
+import { UnsafeFileError, openRegularFile } from '../fs/regular-file.js';
 import { shown } from './unpack.js';
 import { ImageStore, normalizeRef } from './store.js';
 

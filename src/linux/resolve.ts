@@ -1,7 +1,8 @@
 // Path resolution done by the kernel rather than by string manipulation: openat2(2) can confine a lookup
-// to a directory (RESOLVE_IN_ROOT: "/" and ".." stop there, as after chroot) and refuse /proc's magic links
-// (RESOLVE_NO_MAGICLINKS: /proc/self/fd/N, /proc/N/cwd, /proc/N/root name files by fd, not by path, and so
-// lead anywhere). Also the few fd-based calls that go with it: mkdirat, fstatfs, and the dumpable flag.
+// to a directory (RESOLVE_IN_ROOT: "/" and ".." stop there, as after chroot; RESOLVE_BENEATH: a way out is
+// EXDEV) and refuse /proc's magic links (RESOLVE_NO_MAGICLINKS: /proc/self/fd/N, /proc/N/cwd, /proc/N/root
+// name files by fd, not by path, and so lead anywhere). Also the few fd-based calls that go with it:
+// mkdirat, fstatfs, and the dumpable flag.
 import type { Stats } from 'node:fs';
 import { check, fn } from './libc.js';
 
@@ -10,6 +11,7 @@ export const O_NOFOLLOW = 0o400000;
 export const O_NOCTTY = 0o400;
 
 export const RESOLVE_NO_MAGICLINKS = 0x02;
+export const RESOLVE_BENEATH = 0x08;
 export const RESOLVE_IN_ROOT = 0x10;
 
 /** statfs(2) f_type of procfs (nsfs's is in nsfs.ts). */

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import { isIP } from 'node:net';
 import * as path from 'node:path';
-import { secureJoin } from '../runtime/init/secure-join.js';
+import { secureJoin } from '../fs/in-root.js';
 import { NetworkSetupError } from './veth.js';
 
 export interface EtcFilesOptions {

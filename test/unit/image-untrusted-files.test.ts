@@ -1,5 +1,5 @@
 // The pieces that keep image input from reaching the host, one by one: files of an archive opened beneath
-// its root only (safe-open.ts), the data dir and the store kept private (data-dir.ts), sizes from the
+// its root only (fs/regular-file.ts), the data dir and the store kept private (data-dir.ts), sizes from the
 // environment (limits.ts), the image config's fields checked (config.ts), and store errors that never
 // quote a blob's content.
 import { execFileSync } from 'node:child_process';
@@ -10,13 +10,13 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { ImageConfigError, checkImageConfig } from '../../src/image/config.js';
 import { DataDirError, makePrivateDir } from '../../src/image/data-dir.js';
 import { LimitError, bytesFromEnv, formatBytes } from '../../src/image/limits.js';
-import { UnsafeFileError, isRegularBeneath, openRegularBeneath, readOpened } from '../../src/image/safe-open.js';
+import { UnsafeFileError, isRegularIn, openRegularIn, readOpened } from '../../src/fs/regular-file.js';
 import { ImageStore } from '../../src/image/store.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-untrusted-'));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-describe('openRegularBeneath: a file of an archive, and nothing else', () => {
+describe('openRegularIn beneath a root: a file of an archive, and nothing else', () => {
   const root = path.join(work, 'archive');
   fs.mkdirSync(path.join(root, 'blobs/sha256'), { recursive: true });
   fs.mkdirSync(path.join(work, 'outside'));
@@ -30,7 +30,7 @@ describe('openRegularBeneath: a file of an archive, and nothing else', () => {
   execFileSync('mkfifo', [path.join(root, 'blobs/sha256/fifo')]);
 
   const read = (rel: string, max = 1024) => {
-    const f = openRegularBeneath(root, rel, rel, max);
+    const f = openRegularIn(root, rel, { confine: 'beneath', what: rel, maxBytes: max, within: 'the archive' });
     try {
       return readOpened(f, rel, max).toString();
     } finally {
@@ -41,12 +41,12 @@ describe('openRegularBeneath: a file of an archive, and nothing else', () => {
   test('a file, and a symlink that stays inside, are read', () => {
     expect(read('blobs/sha256/inside')).toBe('inside\n');
     expect(read('blobs/sha256/link-inside')).toBe('inside\n');
-    expect(isRegularBeneath(root, 'blobs/sha256/link-inside')).toBe(true);
+    expect(isRegularIn(root, 'blobs/sha256/link-inside', 'beneath')).toBe(true);
   });
 
   test.each(['link-out', 'link-absolute', 'link-magic', 'link-zero'])('the symlink %s leads out and is refused', (name) => {
     expect(() => read(`blobs/sha256/${name}`)).toThrow(/is \(or goes through\) a symlink that leads out of the archive, which tslab does not follow/);
-    expect(isRegularBeneath(root, `blobs/sha256/${name}`)).toBe(false);
+    expect(isRegularIn(root, `blobs/sha256/${name}`, 'beneath')).toBe(false);
   });
 
   test('.. out of the root, a FIFO (without blocking), a directory, a missing file, one over the cap', () => {

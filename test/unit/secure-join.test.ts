@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { O_CLOEXEC, O_DIRECTORY, O_RDONLY, close, open } from '../../src/linux/fs.js';
 import { O_PATH } from '../../src/linux/resolve.js';
-import { mkdirAllInRoot, openInRoot, readFileInRoot, secureJoin } from '../../src/runtime/init/secure-join.js';
+import { mkdirAllInRoot, openInRoot, secureJoin } from '../../src/fs/in-root.js';
+import { UnsafeFileError, readFileInRoot, readRegularIn } from '../../src/fs/regular-file.js';
 
 // Made when the file is collected: the table of cases below names paths under it.
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-securejoin-'));
@@ -290,9 +291,29 @@ describe('openInRoot, mkdirAllInRoot, readFileInRoot: the kernel resolves inside
     expect(() => readFileInRoot(rootFd, '/etc/passwd', 3)).toThrow(/more than the 3/);
     execFileSync('mkfifo', [R('fifo')]);
     fs.symlinkSync('/dev/zero', R('zero'));
-    expect(() => readFileInRoot(rootFd, '/fifo', 100)).toThrow(/not a regular file \(a FIFO \(named pipe\)\)/);
-    expect(() => readFileInRoot(rootFd, '/zero', 100)).toThrow(/ENOENT/); // the root has no /dev/zero
+    expect(() => readFileInRoot(rootFd, '/fifo', 100)).toThrow(/\/fifo is a FIFO \(named pipe\), not a regular file/);
+    expect(() => readFileInRoot(rootFd, '/zero', 100)).toThrow(/\/zero is missing/); // the root has no /dev/zero
     fs.rmSync(R('fifo'));
     fs.rmSync(R('zero'));
+  });
+
+  it('readRegularIn reads inside the root (an absolute link is the root\'s), a regular file only, with a cap', () => {
+    const read = (rel: string, maxBytes = 100) => readRegularIn(root, rel, { confine: 'in-root', what: rel, maxBytes });
+    const reason = (rel: string, maxBytes = 100) => {
+      try {
+        read(rel, maxBytes);
+      } catch (err) {
+        return err instanceof UnsafeFileError ? err.reason : String(err);
+      }
+      return 'read';
+    };
+    expect(read('/abs-dotdot-etc/passwd')).toBe('inside\n');
+    expect(read('a/b/c/climb-etc/passwd')).toBe('inside\n');
+    execFileSync('mkfifo', [R('fifo')]);
+    try {
+      expect([reason('/fifo'), reason('/etc'), reason('/etc/passwd', 3), reason('/host-path/file')]).toEqual(['not-regular', 'not-regular', 'too-big', 'missing']);
+    } finally {
+      fs.rmSync(R('fifo'));
+    }
   });
 });

@@ -16,7 +16,7 @@ import { readProcStat } from '../../linux/proc.js';
 import { prepareSeccomp } from '../seccomp.js';
 import type { Process } from '../spec/types.js';
 import { applyIdentity, applyRlimits, assertNoHostFds, closeInheritedFds, environmentWithHome, findExecutable, prepareInheritance } from '../init/process-setup.js';
-import { openInRoot } from '../init/secure-join.js';
+import { openInRoot } from '../../fs/in-root.js';
 import { ExecStageChannel } from './channel.js';
 import type { ExecPlan } from './protocol.js';
 

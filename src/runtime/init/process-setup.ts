@@ -11,7 +11,8 @@ import { capabilityName, capabilityNumber, capsToMask } from '../capabilities.js
 import { rlimitNumber } from '../rlimits.js';
 import type { Process } from '../spec/types.js';
 import { dropBoundingSet, setNoNewPrivs } from '../steps/capabilities.js';
-import { NotRegularFileError, mkdirAllInRoot, readFileInRoot } from './secure-join.js';
+import { mkdirAllInRoot } from '../../fs/in-root.js';
+import { UnsafeFileError, readFileInRoot } from '../../fs/regular-file.js';
 
 const RLIMIT_NOFILE = 7;
 const F_GETFD = 1;
@@ -184,7 +185,7 @@ function readPasswd(): string {
   try {
     return readFileInRoot(root, '/etc/passwd', PASSWD_MAX_BYTES);
   } catch (err) {
-    if (err instanceof NotRegularFileError) return '';
+    if (err instanceof UnsafeFileError && err.reason !== 'too-big') return '';
     if (err instanceof SyscallError && err.syscall === 'openat2') return '';
     throw new Error(`reading the container's /etc/passwd to set HOME: ${(err as Error).message} (set HOME in process.env to skip it)`);
   } finally {

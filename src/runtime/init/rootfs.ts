@@ -12,7 +12,7 @@ import type { StagePlan } from '../protocol.js';
 import { sysctlPath } from '../spec/sysctl.js';
 import type { Device, Mount } from '../spec/types.js';
 import { pivotInto } from '../steps/pivot-root.js';
-import { mkdirAllInRoot, secureJoin } from './secure-join.js';
+import { mkdirAllInRoot, secureJoin } from '../../fs/in-root.js';
 
 const DEFAULT_DEVICES: Device[] = [
   { type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o666 },

@@ -1,13 +1,14 @@
 // Resolves a path inside a root directory the way the kernel would after chroot(root): symlinks are
 // followed but can never lead out of `root` ('..' stops at root, absolute links restart at root).
 // secureJoin does it on strings (for paths the stage hands to mount(2) before the switch of root);
-// openInRoot and friends let the kernel do it (openat2 RESOLVE_IN_ROOT) and also refuse /proc's magic
-// links, which name a file by fd rather than by path and so could lead to the host.
+// openInRoot and mkdirAllInRoot let the kernel do it (openat2 RESOLVE_IN_ROOT) and also refuse /proc's
+// magic links, which name a file by fd rather than by path and so could lead to the host. Reading a file
+// found so is regular-file.ts's.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SyscallError } from '../../linux/error.js';
-import { O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY, close, read } from '../../linux/fs.js';
-import { O_NOCTTY, O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, fileKind, mkdirat, openat2 } from '../../linux/resolve.js';
+import { SyscallError } from '../linux/error.js';
+import { O_CLOEXEC, O_DIRECTORY, close } from '../linux/fs.js';
+import { O_PATH, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, mkdirat, openat2 } from '../linux/resolve.js';
 
 const MAX_SYMLINKS = 255;
 
@@ -80,34 +81,4 @@ export function mkdirAllInRoot(rootFd: number, unsafePath: string, mode: number)
     dir = next;
   }
   return dir;
-}
-
-/** The file is there but is not a regular file, so it was not read. */
-export class NotRegularFileError extends Error {
-  constructor(readonly unsafePath: string, readonly kind: string) {
-    super(`${unsafePath} is not a regular file (${kind}); refusing to read it`);
-    this.name = 'NotRegularFileError';
-  }
-}
-
-/**
- * Reads a small regular file of the root (an image's /etc/passwd): never a FIFO (it would block), a device
- * (/dev/zero never ends) or anything over `maxBytes`. Throws an Error whose message says which
- * (NotRegularFileError for anything but a regular file).
- */
-export function readFileInRoot(rootFd: number, unsafePath: string, maxBytes: number): string {
-  const fd = openInRoot(rootFd, unsafePath, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-  try {
-    const stat = fs.fstatSync(fd);
-    if (!stat.isFile()) throw new NotRegularFileError(unsafePath, fileKind(stat));
-    if (stat.size > maxBytes) throw new Error(`${unsafePath} is ${stat.size} bytes, more than the ${maxBytes} this runtime reads`);
-    // The size may grow while we read: never take more than the cap.
-    const buf = Buffer.alloc(maxBytes + 1);
-    let length = 0;
-    for (let n; length < buf.length && (n = read(fd, buf.subarray(length), unsafePath)) > 0; ) length += n;
-    if (length > maxBytes) throw new Error(`${unsafePath} grew past the ${maxBytes} bytes this runtime reads`);
-    return buf.toString('utf8', 0, length);
-  } finally {
-    close(fd);
-  }
 }
