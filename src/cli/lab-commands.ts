@@ -10,7 +10,7 @@ import { type ParsedArgs, UsageError, flagString } from './args.js';
 const write = (text: string) => void process.stdout.write(text);
 
 async function bundle(dir: string, command: string[], announce = true): Promise<void> {
-  const { ensureDefaultRootfs } = await import('../image/default-rootfs.js');
+  const { ensureDefaultRootfs } = await import('../fs/busybox-rootfs.js');
   const { defaultSpec, formatSpec } = await import('../runtime/spec/default-spec.js');
   const target = path.resolve(dir);
   if (fs.existsSync(path.join(target, 'config.json'))) throw new UsageError(`${target}/config.json exists: remove it or pick another directory`);
@@ -146,7 +146,7 @@ async function labCommand(name: string, rest: string[], args: ParsedArgs): Promi
       await bundle(rest[0], rest.slice(1));
       return 0;
     case 'rootfs': {
-      const { ensureDefaultRootfs } = await import('../image/default-rootfs.js');
+      const { ensureDefaultRootfs } = await import('../fs/busybox-rootfs.js');
       write(`${ensureDefaultRootfs()}\n`);
       return 0;
     }

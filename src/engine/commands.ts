@@ -1,9 +1,7 @@
 // The operations behind `tslab run/ps/logs/exec/stop/kill/rm/inspect`: the CLI parses and prints, this does.
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { helperEnv } from '../helper-env.js';
-import { projectRoot } from '../project-root.js';
+import { distScript, helperEnv } from '../fs/package.js';
 import { isAlive } from '../linux/proc.js';
 import { createContainer } from './create.js';
 import { fileStep } from './file-step.js';
@@ -25,10 +23,6 @@ export class EngineError extends Error {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function distScript(...parts: string[]): string {
-  return path.join(projectRoot(), 'dist', ...parts);
-}
 
 /** `tslab run`: returns the exit status (foreground) or 0 after printing the id (-d). */
 export async function runContainer(options: RunOptions, runtime: string, write: (text: string) => void): Promise<number> {

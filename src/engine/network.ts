@@ -5,10 +5,9 @@ import { defaultBridgeConfig, ensureBridge, removeBridgeIfUnused } from '../net/
 import { attachToBridge, detachFromBridge, type ContainerNetwork } from '../net/container-net.js';
 import { Ipam } from '../net/ipam.js';
 import { startPortProxy, stopPortProxy } from '../net/port-proxy.js';
-import * as path from 'node:path';
 import { networkStateDir } from './paths.js';
 import type { ContainerRecord } from './record.js';
-import { projectRoot } from '../project-root.js';
+import { distScript } from '../fs/package.js';
 
 /** Reserves what the container will need; the bridge itself comes up here too. */
 export function planNetwork(id: string, mode: ContainerNetwork['mode']): ContainerNetwork {
@@ -19,10 +18,6 @@ export function planNetwork(id: string, mode: ContainerNetwork['mode']): Contain
   return { mode, address, gateway: cfg.gateway, prefixLength: Number(cfg.subnet.split('/')[1]), hostVeth: `tsl${id.slice(0, 12)}` };
 }
 
-function proxyScript(): string {
-  return path.join(projectRoot(), 'dist', 'net', 'port-proxy-main.cjs');
-}
-
 /** Between create and start: the veth pair into the init's namespace, then the published ports. */
 export function connectNetwork(record: ContainerRecord): ContainerRecord {
   const net = record.network;
@@ -30,7 +25,7 @@ export function connectNetwork(record: ContainerRecord): ContainerRecord {
   const attached = attachToBridge(defaultBridgeConfig(), record.pid, net.address, net.hostVeth);
   const watch = { pid: record.pid, startTime: record.pidStartTime! };
   // A proxy watches the container: it never outlives it, nor forwards to an address handed out again.
-  const proxies = record.ports.map((mapping) => startPortProxy(mapping, net.address!, proxyScript(), { watch }));
+  const proxies = record.ports.map((mapping) => startPortProxy(mapping, net.address!, distScript('net', 'port-proxy-main.cjs'), { watch }));
   return { ...record, network: { ...net, ...attached }, proxies };
 }
 

@@ -1,7 +1,7 @@
 // Where `tslab run` keeps its containers: <data>/containers/<id>/ (record, bundle, overlay dirs, log), and the
 // state root it gives tslab-runtime.
 import * as path from 'node:path';
-import { dataDir } from '../image/default-rootfs.js';
+import { dataDir } from '../fs/data-dir.js';
 
 export function containersDir(): string {
   return path.join(dataDir(), 'containers');

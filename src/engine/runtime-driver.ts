@@ -3,7 +3,7 @@
 // runc-compatible binary, the learner's `--mine` build among them, through its command line
 // (runtime-cli.ts), as podman and containerd drive runc.
 import * as path from 'node:path';
-import { projectRoot } from '../project-root.js';
+import { projectRoot } from '../fs/package.js';
 
 export interface InitEnd {
   code: number | null;

@@ -1,12 +1,12 @@
 // The built-in default image, `busybox:latest`: the host's static busybox with its applet links and a
-// minimal /etc (the same tree src/image/default-rootfs.ts builds), made locally with no network into a
+// minimal /etc (the same tree src/fs/busybox-rootfs.ts builds), made locally with no network into a
 // proper OCI image: one gzip tar layer, a config (Cmd ["sh"], PATH, os linux, this machine's
 // architecture) and a manifest. The layer is written deterministically (sorted entries, owner 0:0,
 // every mtime the host busybox's), so the same busybox always gives the same digests.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { buildBusyboxRootfs } from './default-rootfs.js';
+import { buildBusyboxRootfs } from '../fs/busybox-rootfs.js';
 import { sha256Digest } from './digest.js';
 import { hostPlatform } from './image.js';
 import { MEDIA_TYPE } from './media-types.js';

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LOCK_EX, flock } from '../linux/fs.js';
-import { dataDir, makePrivateDir } from './data-dir.js';
+import { dataDir, makePrivateDir } from '../fs/data-dir.js';
 import { Digester, DigestMismatchError, digestHex, isDigest, sha256Digest, verifyDigest } from './digest.js';
 import { isIndexMediaType } from './media-types.js';
 

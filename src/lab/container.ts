@@ -3,7 +3,7 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ensureDefaultRootfs } from '../image/default-rootfs.js';
+import { ensureDefaultRootfs } from '../fs/busybox-rootfs.js';
 import { newCgroupManager } from '../runtime/cgroups/index.js';
 import type { Resources } from '../runtime/spec/types.js';
 import { readProcStat } from '../linux/proc.js';

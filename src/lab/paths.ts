@@ -1,7 +1,7 @@
 // Where the lab finds its lessons and the learner's sandbox, and where it keeps progress and its journal.
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { projectRoot } from '../project-root.js';
+import { projectRoot } from '../fs/package.js';
 
 export { projectRoot };
 

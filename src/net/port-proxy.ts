@@ -14,7 +14,7 @@ import { check, fn } from '../linux/libc.js';
 import { AF_INET, SOCK_CLOEXEC, SOCK_STREAM, socket } from '../linux/socket.js';
 import { isAlive, readProcStat, sleepSync } from '../linux/proc.js';
 import { parseIPv4 } from './bridge.js';
-import { helperEnv } from '../helper-env.js';
+import { helperEnv } from '../fs/package.js';
 
 export interface PortMapping {
   hostPort: number;

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, inject } from 'vitest';
-import { ensureDefaultRootfs } from '../../src/image/default-rootfs.js';
+import { ensureDefaultRootfs } from '../../src/fs/busybox-rootfs.js';
 import { findLeaksSettled, formatLeaks, isMountedUnder } from './leaks.js';
 import { Runtime, RuntimeError, setScratchDir, type ExecOptions, type RunResult } from './runtime.js';
 

@@ -10,7 +10,7 @@ import * as zlib from 'node:zlib';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildBuiltinImage, ensureBuiltinImage } from '../../src/image/builtin.js';
-import { isStaticElf } from '../../src/image/default-rootfs.js';
+import { isStaticElf } from '../../src/fs/busybox-rootfs.js';
 import { DigestMismatchError, sha256Digest } from '../../src/image/digest.js';
 import { hostPlatform, layerDirs, loadImage, overlayMountData } from '../../src/image/image.js';
 import { importArchive } from '../../src/image/import.js';

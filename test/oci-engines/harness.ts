@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { expect, test } from 'vitest';
-import { ensureDefaultRootfs } from '../../src/image/default-rootfs.js';
+import { ensureDefaultRootfs } from '../../src/fs/busybox-rootfs.js';
 import { findLeaksSettled, formatLeaks, cgroupMountPoints, type HostSnapshot } from '../helpers/leaks.js';
 import { REPO_ROOT, runtimeName } from '../helpers/runtime.js';
 import { testRun } from '../helpers/bundle.js';

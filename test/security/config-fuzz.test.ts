@@ -27,7 +27,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDefaultRootfs } from '../../src/image/default-rootfs.js';
+import { ensureDefaultRootfs } from '../../src/fs/busybox-rootfs.js';
 import { testRun } from '../helpers/bundle.js';
 import { cgroupMountPoints, findLeaksSettled, findPrefixedCgroups, isMountedUnder } from '../helpers/leaks.js';
 import { REPO_ROOT } from '../helpers/runtime.js';

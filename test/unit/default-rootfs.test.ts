@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { buildBusyboxRootfs, isStaticElf } from '../../src/image/default-rootfs.js';
+import { buildBusyboxRootfs, isStaticElf } from '../../src/fs/busybox-rootfs.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-rootfs-test-'));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { ImageConfigError, checkImageConfig } from '../../src/image/config.js';
-import { DataDirError, makePrivateDir } from '../../src/image/data-dir.js';
+import { DataDirError, makePrivateDir } from '../../src/fs/data-dir.js';
 import { LimitError, bytesFromEnv, formatBytes } from '../../src/image/limits.js';
 import { UnsafeFileError, isRegularIn, openRegularIn, readOpened } from '../../src/fs/regular-file.js';
 import { ImageStore } from '../../src/image/store.js';

@@ -1,7 +1,7 @@
 // Lesson 0: what the machine offers. The learner's filesystemSupported is compared with the kernel's own
 // list; the rest reads the kernel directly (effective uid, the cgroup mounts, the busybox binary).
 import * as fs from 'node:fs';
-import { isStaticElf } from '../../image/default-rootfs.js';
+import { isStaticElf } from '../../fs/busybox-rootfs.js';
 import { errorText, fail, pass, readMountinfo, readStatusField, readText, verdict } from './common.js';
 import type { CheckResult, LessonCheck } from './types.js';
 

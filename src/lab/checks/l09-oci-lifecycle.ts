@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ensureDefaultRootfs } from '../../image/default-rootfs.js';
+import { ensureDefaultRootfs } from '../../fs/busybox-rootfs.js';
 import { readProcStat } from '../../linux/proc.js';
 import { defaultSpec, formatSpec } from '../../runtime/spec/default-spec.js';
 import { referenceBuild, runtimeExecutable } from '../step-build.js';

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ensureDefaultRootfs } from '../../image/default-rootfs.js';
+import { ensureDefaultRootfs } from '../../fs/busybox-rootfs.js';
 import { defaultSpec, formatSpec } from '../../runtime/spec/default-spec.js';
 import { projectRoot } from '../paths.js';
 import { errorText, fail, readText, verdict } from './common.js';

@@ -1,5 +1,5 @@
-// The built-in default root filesystem: the host's static busybox plus its applet links and a
-// minimal /etc, made locally with no network. Created once, then reused.
+// A minimal root filesystem made locally with no network: the host's static busybox, its applet links and
+// a minimal /etc. The lab's lesson container runs in it; the built-in busybox image is made from it.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -8,8 +8,6 @@ import { dataDir } from './data-dir.js';
 const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox', '/sbin/busybox'];
 
 export class RootfsError extends Error {}
-
-export { dataDir } from './data-dir.js';
 
 export function defaultRootfsPath(): string {
   return path.join(dataDir(), 'rootfs', 'busybox');
