@@ -1,4 +1,4 @@
-import { check, fn } from './libc.js';
+import { check, fn, koffi } from './libc.js';
 
 export const S_IFCHR = 0o020000;
 export const S_IFBLK = 0o060000;
@@ -41,6 +41,11 @@ export function openat(dirfd: number, path: string, flags: number, mode = 0): nu
 
 export function close(fd: number): void {
   check(fn('int close(int fd)')(fd), 'close');
+}
+
+/** close(2) whose failure does not matter (an fd given up on an error path, or at the end of a session). */
+export function closeQuietly(fd: number): void {
+  fn('int close(int fd)')(fd);
 }
 
 export function fcntl(fd: number, cmd: number, arg = 0): number {
@@ -87,6 +92,27 @@ export function write(fd: number, data: Buffer | string, path?: string): number 
   return check(fn('long write(int fd, const uint8_t *buf, size_t count)')(fd, bytes, bytes.length), 'write', path);
 }
 
+/**
+ * read(2) and write(2) as libc returns them: -1 with errno() set, no exception. For loops on a
+ * non-blocking fd, where EAGAIN is the usual answer, not an error.
+ */
+export function readRaw(fd: number, buf: Buffer, count = buf.length): number {
+  return Number(fn('long read(int fd, void *buf, size_t count)')(fd, buf, count));
+}
+
+export function writeRaw(fd: number, buf: Buffer, count = buf.length): number {
+  return Number(fn('long write(int fd, const void *buf, size_t count)')(fd, buf, count));
+}
+
 export function unlink(path: string): void {
   check(fn('int unlink(const char *path)')(path), 'unlink', path);
 }
+
+/** Watches `fd` from the event loop with libuv's poll (koffi.node.poll), which makes the fd non-blocking. */
+export function pollFd(fd: number, want: PollWanted, onEvents: (ev: PollEvents) => void): FdPoll {
+  return koffi.node.poll(fd, want, onEvents);
+}
+
+type PollWanted = { readable?: boolean; writable?: boolean; disconnect?: boolean };
+type PollEvents = { readable: boolean; writable: boolean; disconnect: boolean };
+export type FdPoll = ReturnType<typeof koffi.node.poll>;

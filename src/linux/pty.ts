@@ -3,7 +3,7 @@
 // program as its controlling terminal and sends the master out. No container ideas here, only the calls.
 import { SyscallError } from './error.js';
 import { check, errno, fn } from './libc.js';
-import { O_CLOEXEC, O_RDWR, open } from './fs.js';
+import { O_CLOEXEC, O_RDWR, closeQuietly, open } from './fs.js';
 
 export const O_NOCTTY = 0o400;
 export const TIOCGWINSZ = 0x5413;
@@ -14,10 +14,6 @@ const EPERM = 1;
 // ioctl is variadic: one fixed declaration per argument kind (ABI-safe on x86-64).
 const ioctlPtr = () => fn('int ioctl(int fd, unsigned long request, void *arg)');
 const ioctlInt = () => fn('int ioctl(int fd, unsigned long request, unsigned long arg)');
-
-function closeQuietly(fd: number): void {
-  fn('int close(int fd)')(fd);
-}
 
 /**
  * Opens a new pty from `ptmxPath`: the master (close-on-exec, not our controlling terminal), unlocked,

@@ -1,9 +1,11 @@
 // Unix sockets that carry file descriptors (SCM_RIGHTS). Node's `net` cannot pass fds, but a terminal's
 // pty master has to travel: from the container's PID-1 stage to the orchestrator, and from there to the
 // caller's `--console-socket` (runc's convention: one fd, payload "/dev/ptmx").
-// Also plain socket(2), which the network-interface ioctls of netdevice.ts need as a handle.
+// Also plain socket(2), which the network-interface ioctls of netdevice.ts need as a handle, and a
+// listening TCP socket for the port proxy.
 // Raw x86-64 layouts (see DESIGN.md): msghdr 56 bytes, cmsghdr {size_t len; int level; int type} 16 bytes.
 import { SyscallError } from './error.js';
+import { closeQuietly } from './fs.js';
 import { check, errno, fn, koffi } from './libc.js';
 
 export const AF_UNIX = 1;
@@ -31,10 +33,6 @@ const MAX_PAYLOAD = 4096;
 
 const cmsgLen = (n: number): number => CMSGHDR_SIZE + n;
 const cmsgSpace = (n: number): number => CMSGHDR_SIZE + ((n + 7) & ~7);
-
-function closeQuietly(fd: number): void {
-  fn('int close(int fd)')(fd);
-}
 
 /** Retries a call that failed with EINTR (a signal arrived while it blocked). */
 function retrying(call: () => number | bigint, syscall: string, path?: string): number {
@@ -104,6 +102,29 @@ export function listenUnix(path: string, backlog = 1): number {
   try {
     check(fn('int bind(int fd, const void *addr, uint32_t len)')(sock, addr, addr.length), 'bind', path);
     check(fn('int listen(int fd, int backlog)')(sock, backlog), 'listen', path);
+  } catch (err) {
+    closeQuietly(sock);
+    throw err;
+  }
+  return sock;
+}
+
+const SO_REUSEADDR = 2;
+
+/** A close-on-exec IPv4 TCP socket bound to `ip` (host order) and `port`, and listening; returns its fd. */
+export function listenTcp4(ip: number, port: number, backlog: number, what: string): number {
+  const sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC);
+  try {
+    // A listener restarted on the same port must not wait for the old connections' TIME_WAIT.
+    const one = Buffer.alloc(4);
+    one.writeInt32LE(1);
+    check(fn('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)')(sock, SOL_SOCKET, SO_REUSEADDR, one, 4), 'setsockopt', what);
+    const sin = Buffer.alloc(16); // sockaddr_in: u16 family, u16 port (big-endian), u32 address (big-endian), 8 zero bytes
+    sin.writeUInt16LE(AF_INET, 0);
+    sin.writeUInt16BE(port, 2);
+    sin.writeUInt32BE(ip, 4);
+    check(fn('int bind(int fd, const void *addr, uint32_t len)')(sock, sin, 16), 'bind', what);
+    check(fn('int listen(int fd, int backlog)')(sock, backlog), 'listen', what);
   } catch (err) {
     closeQuietly(sock);
     throw err;

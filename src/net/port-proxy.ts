@@ -10,8 +10,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { isIP } from 'node:net';
 import { SyscallError } from '../linux/error.js';
-import { check, fn } from '../linux/libc.js';
-import { AF_INET, SOCK_CLOEXEC, SOCK_STREAM, socket } from '../linux/socket.js';
+import { listenTcp4 } from '../linux/socket.js';
 import { isAlive, readProcStat, sleepSync } from '../linux/proc.js';
 import { parseIPv4 } from './bridge.js';
 import { helperEnv } from '../fs/package.js';
@@ -71,30 +70,11 @@ export function formatPortMapping(m: PortMapping): string {
   return `${m.hostAddress ?? DEFAULT_LISTEN_ADDRESS}:${m.hostPort}->${m.containerPort}/${m.protocol}`;
 }
 
-const SOL_SOCKET = 1;
-const SO_REUSEADDR = 2;
-
 /** A close-on-exec IPv4 TCP socket bound to address:port and listening; returns its fd. */
 export function listenTcp(address: string, port: number, backlog = 511): number {
   const ip = parseIPv4(address);
   if (ip === undefined) throw new PortMappingError(`${address} is not an IPv4 address`);
-  const fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC);
-  try {
-    // A proxy restarted on the same port must not wait for the old connections' TIME_WAIT.
-    const one = Buffer.alloc(4);
-    one.writeInt32LE(1);
-    check(fn('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)')(fd, SOL_SOCKET, SO_REUSEADDR, one, 4), 'setsockopt');
-    const sin = Buffer.alloc(16); // sockaddr_in: u16 family, u16 port (big-endian), u32 address (big-endian), 8 zero bytes
-    sin.writeUInt16LE(AF_INET, 0);
-    sin.writeUInt16BE(port, 2);
-    sin.writeUInt32BE(ip, 4);
-    check(fn('int bind(int fd, const void *addr, uint32_t len)')(fd, sin, 16), 'bind', `${address}:${port}`);
-    check(fn('int listen(int fd, int backlog)')(fd, backlog), 'listen', `${address}:${port}`);
-    return fd;
-  } catch (err) {
-    fs.closeSync(fd);
-    throw err;
-  }
+  return listenTcp4(ip, port, backlog, `${address}:${port}`);
 }
 
 export interface StartPortProxyOptions {

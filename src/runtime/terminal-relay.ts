@@ -4,7 +4,8 @@
 // parks a pool thread, so the master is watched with koffi's libuv poll (which makes it non-blocking)
 // and read/written with plain non-blocking calls and a write queue. EIO from read means every slave
 // fd is closed: end of the session.
-import { check, errno, fn, koffi } from '../linux/libc.js';
+import { closeQuietly, pollFd, readRaw as read, writeRaw as write, type FdPoll } from '../linux/fs.js';
+import { check, errno } from '../linux/libc.js';
 import { setOutputPostProcessing, setWindowSize } from '../linux/pty.js';
 
 const EINTR = 4;
@@ -18,7 +19,7 @@ const MAX_QUEUED = 1024 * 1024;
 const DEFAULT_ROWS = 24;
 const DEFAULT_COLS = 80;
 
-type PollHandle = ReturnType<typeof koffi.node.poll>;
+type PollHandle = FdPoll;
 type TypedPollCallback = (ev: { readable: boolean; writable: boolean; disconnect: boolean }) => void;
 // koffi's callback receives (status, events); its typings show only the events.
 type PollCallback = (status: number, events: { readable: boolean; writable: boolean; disconnect: boolean }) => void;
@@ -44,8 +45,6 @@ export function relayTerminal(
   opts: { stdin: NodeJS.ReadStream; stdout: NodeJS.WriteStream },
 ): TerminalRelay {
   const { stdin, stdout } = opts;
-  const read = fn('long read(int fd, void *buf, size_t count)');
-  const write = fn('long write(int fd, const void *buf, size_t count)');
   const readBuf = Buffer.alloc(READ_SIZE);
 
   const queue: Buffer[] = [];
@@ -198,7 +197,7 @@ export function relayTerminal(
       poll.close(); // stops watching first: the fd may be closed right after
       poll = null;
     }
-    fn('int close(int fd)')(master);
+    closeQuietly(master);
     stdin.off('data', onInput);
     stdin.off('error', onInputError);
     stdin.pause(); // lets the process exit: a paused process.stdin no longer holds the event loop
@@ -232,7 +231,7 @@ export function relayTerminal(
 
   try {
     resize();
-    poll = koffi.node.poll(master, { readable: true }, onPoll as unknown as TypedPollCallback);
+    poll = pollFd(master, { readable: true }, onPoll as unknown as TypedPollCallback);
     if (!poll) throw new Error(`cannot poll pty master ${master}`);
     watching = 'truefalse';
   } catch (err) {
