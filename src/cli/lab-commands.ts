@@ -25,8 +25,12 @@ async function bundle(dir: string, command: string[], announce = true): Promise<
 /** Runs the lab's Notebook until it ends, cleaning up the host on quit, on Ctrl-C and on errors. */
 async function withNotebook(run: (notebook: import('../lab/notebook.js').Notebook) => Promise<number>, opts: { source: 'reference' | 'mine'; lesson?: string; yes: boolean }): Promise<number> {
   const { Notebook, QuitRequested } = await import('../lab/notebook.js');
-  (await import('../lab/lock.js')).acquireLabLock();
+  const { style } = await import('../lab/render.js');
+  const tookOver = (await import('../lab/lock.js')).acquireLabLock();
+  if (tookOver) write(`${style.warn(tookOver)}\n`);
   const notebook = new Notebook({ ...opts, write });
+  const recovered = notebook.recoverCrashedSession();
+  if (recovered) write(`${style.warn(recovered)}\n`);
   const cleanUp = (): string => {
     try {
       const undone = notebook.cleanup();
@@ -87,15 +91,25 @@ async function shell(): Promise<number> {
   return spawnSync(command, args, { stdio: 'inherit' }).status ?? 1;
 }
 
-async function reset(lessonName: string | undefined): Promise<void> {
+/** Undoes every host change the lab made; forgets progress (of one lesson, or all) only when asked. */
+async function reset(lessonName: string | undefined, forgetProgress: boolean): Promise<void> {
   const { stopLessonContainer } = await import('../lab/container.js');
   const { resetProgress } = await import('../lab/progress.js');
   const { findLesson, loadCatalog } = await import('../lab/catalog.js');
+  if (lessonName && !forgetProgress) {
+    throw new UsageError(`reset undoes host changes and keeps progress; to forget lesson ${lessonName}'s progress: tslab reset --progress ${lessonName}`);
+  }
   const id = lessonName ? findLesson(loadCatalog(), lessonName).id : undefined;
-  (await import('../lab/lock.js')).acquireLabLock();
+  const tookOver = (await import('../lab/lock.js')).acquireLabLock();
+  if (tookOver) write(`${tookOver}\n`);
   const undone = stopLessonContainer();
-  resetProgress(id);
-  write(`${id ? `progress of ${id}` : 'all progress'} forgotten; host changes undone: ${undone.length ? undone.join(', ') : 'none were left'}\n`);
+  write(`host changes undone: ${undone.length ? undone.join(', ') : 'none were left'}\n`);
+  if (forgetProgress) {
+    resetProgress(id);
+    write(`${id ? `progress of ${id}` : 'all progress'} forgotten\n`);
+  } else {
+    write('progress kept (`tslab reset --progress` forgets it)\n');
+  }
 }
 
 /** Runs lab command `name` with its words `rest` and the parsed flags; returns the exit status. */
@@ -128,7 +142,7 @@ async function labCommand(name: string, rest: string[], args: ParsedArgs): Promi
     case 'shell':
       return await shell();
     case 'reset':
-      await reset(rest[0]);
+      await reset(rest[0], args.flags.has('progress'));
       return 0;
     case 'demo': {
       if (!rest[0]) throw new UsageError('demo needs a lesson: tslab demo LESSON [--auto SECONDS]');

@@ -8,6 +8,9 @@ const ENGINE_COMMANDS = ['run', 'ps', 'logs', 'exec', 'stop', 'kill', 'rm', 'ins
 /** The lab's commands and housekeeping, handled by src/cli/lab-commands.ts. */
 const LAB_COMMANDS = ['start', 'lessons', 'check', 'solution', 'shell', 'reset', 'demo', 'bundle', 'rootfs'];
 
+/** Every command the parser knows: whatever a lesson, a hint or a message tells the learner to type is one of these. */
+export const COMMANDS = ['help', ...ENGINE_COMMANDS, ...LAB_COMMANDS];
+
 /** Commands that change kernel state, which only root may do. */
 const ROOT_COMMANDS = [...ENGINE_COMMANDS, 'start', 'check', 'shell', 'reset', 'demo'];
 
@@ -21,7 +24,8 @@ the lab (as root):
    check LESSON          run a lesson's checks against your sandbox (--reference: against the reference)
    solution LESSON       show the reference for a lesson's piece
    shell                 a shell inside the running lesson container
-   reset [LESSON]        forget progress (one lesson or all) and undo every host change the lab made
+   reset [LESSON]        undo every host change the lab made (a crashed session's too); progress is kept
+         --progress      also forget progress: of LESSON, or all of it
    demo LESSON           run a lesson for a room: reference steps, typed-out cells, a key between cells
          --auto SECONDS  advance by itself after SECONDS
 
@@ -43,6 +47,7 @@ const FLAGS: FlagSpec[] = [
   { names: ['reference'], takesValue: false },
   { names: ['json'], takesValue: false },
   { names: ['auto'], takesValue: true },
+  { names: ['progress'], takesValue: false },
 ];
 
 class NeedsRootError extends Error {}

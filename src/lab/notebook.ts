@@ -1,13 +1,18 @@
 // `tslab start`: the lesson notebook. Prose is rendered, each runnable cell is offered (run / skip / hint /
 // solution / back / quit) and its output shown under it; progress is saved after every cell. With `--yes` it
 // runs a lesson's cells headless, for CI and for instructors checking a machine.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import enquirer from 'enquirer';
 import { findLesson, loadCatalog, loadLesson, type Lesson, type LessonInfo } from './catalog.js';
+import * as journal from './journal.js';
 import type { Cell } from './markdown.js';
+import { sandboxDir } from './paths.js';
 import { lessonProgress, loadProgress, saveProgress, type Progress } from './progress.js';
 import { outputLine, renderCellBody, renderCellHeader, renderCheckResults, renderDiff, renderProse, style } from './render.js';
 import { LabSession, type StepSource } from './session.js';
-import { nsenterLine } from './container.js';
+import { currentContainer, nsenterLine } from './container.js';
 import { solutionMarkdown } from './solution.js';
 
 export interface NotebookOptions {
@@ -30,6 +35,30 @@ const ACTIONS: Array<{ name: Action; message: string }> = [
 
 class QuitRequested extends Error {}
 
+/** The sandbox files a lesson container was built from (relative to the sandbox) and a hash of each. */
+type Fingerprint = Map<string, string>;
+
+function fingerprint(mineSteps: string[]): Fingerprint {
+  const files = [...mineSteps.map((f) => path.join('steps', f)), 'syscalls.ts', 'lab-support.ts'];
+  return new Map(
+    files.map((file) => {
+      let content: Buffer | string;
+      try {
+        content = fs.readFileSync(path.join(sandboxDir(), file));
+      } catch {
+        content = 'missing';
+      }
+      return [file, createHash('sha256').update(content).digest('hex')];
+    }),
+  );
+}
+
+/** Files whose content differs from the fingerprint. */
+function changedSince(before: Fingerprint, mineSteps: string[]): string[] {
+  const now = fingerprint(mineSteps);
+  return [...before].filter(([file, hash]) => now.get(file) !== hash).map(([file]) => `sandbox/${file}`);
+}
+
 async function ask(message: string, choices: Array<{ name: string; message: string }>): Promise<string> {
   try {
     const answer = (await enquirer.prompt({ type: 'select', name: 'choice', message, choices })) as { choice: string };
@@ -44,6 +73,8 @@ export class Notebook {
   private readonly session: LabSession;
   private readonly progress: Progress;
   private readonly catalog: LessonInfo[];
+  /** The cell that started the running lesson container with this lesson's feature, and the sandbox it was built from. */
+  private enabled: { lesson: string; cell: Cell; built: Fingerprint } | undefined;
 
   constructor(private readonly opts: NotebookOptions) {
     this.catalog = loadCatalog();
@@ -58,7 +89,30 @@ export class Notebook {
 
   /** Ends any running cell and undoes the lab's host changes (Ctrl-C, quit, end). */
   cleanup(): string[] {
+    this.enabled = undefined;
     return this.session.close();
+  }
+
+  /**
+   * Undoes what a session that ended without cleaning up (kill -9, a crash) left on the host: its lesson
+   * container and every other journalled change. Returns a sentence saying what was found and done, or
+   * undefined when nothing was left. Called with the lab lock held, so no live session owns these.
+   */
+  recoverCrashedSession(): string | undefined {
+    const container = currentContainer();
+    const left = journal.pending();
+    if (!container && !left.length) return undefined;
+    const found = container
+      ? `the lesson container of ${container.lesson} (level ${container.level}, host pid ${container.pid}), still running`
+      : `${left.length} recorded host change${left.length === 1 ? '' : 's'}`;
+    let done: string;
+    try {
+      const undone = this.cleanup();
+      done = `undone: ${undone.length ? undone.join(', ') : 'nothing was left'}`;
+    } catch (err) {
+      done = err instanceof Error ? err.message : String(err);
+    }
+    return `An earlier lab session ended without cleaning up (killed or crashed) and left ${found}; ${done}. This session starts its own container; your progress is kept.`;
   }
 
   private firstLesson(): LessonInfo {
@@ -120,6 +174,7 @@ export class Notebook {
     const lastEnable = cells.slice(0, index).reverse().find((c) => c.kind === 'enable');
     const warning = await this.session.prepareLesson(lesson, lastEnable !== undefined, lastEnable?.args.includes('chroot') ? 'chroot' : undefined);
     if (warning) this.opts.write(`${style.warn(warning)}\n`);
+    this.enabled = lastEnable && this.session.container ? { lesson: lesson.id, cell: lastEnable, built: fingerprint(this.session.container.mineSteps) } : undefined;
     let passed = false;
     let shownUpTo = -1;
     while (index < cells.length) {
@@ -174,20 +229,43 @@ export class Notebook {
     }
   }
 
+  /** Reveals the lesson's next hint (progress remembers how many were shown); once all are out, lists them again. */
   private showHint(lesson: LessonInfo): void {
     const p = lessonProgress(this.progress, lesson.id);
-    if (!lesson.hints.length) {
+    const total = lesson.hints.length;
+    if (!total) {
       this.opts.write(style.dim('No hints for this lesson.\n'));
       return;
     }
-    const hint = lesson.hints[Math.min(p.hintsShown, lesson.hints.length - 1)];
-    p.hintsShown = Math.min(p.hintsShown + 1, lesson.hints.length);
+    if (p.hintsShown >= total) {
+      lesson.hints.forEach((hint, i) => this.opts.write(`${style.warn(`hint ${i + 1}/${total}:`)} ${hint}\n`));
+      this.opts.write(style.dim('  (no more hints: "Show solution" shows the reference piece)\n'));
+      return;
+    }
+    p.hintsShown = Math.max(0, p.hintsShown) + 1;
     saveProgress(this.progress);
-    this.opts.write(`${style.warn('hint:')} ${hint}\n`);
+    this.opts.write(`${style.warn(`hint ${p.hintsShown}/${total}:`)} ${lesson.hints[p.hintsShown - 1]}\n`);
+    if (p.hintsShown < total) this.opts.write(style.dim('  ("Hint" again reveals the next one)\n'));
+  }
+
+  /**
+   * Before a cell that uses the lesson container: if the learner changed a piece it was built from (they fixed
+   * it after a failing check), say so and restart it with the current sandbox, as the enable cell does.
+   * Returns false when that restart failed.
+   */
+  private async restartIfStale(lesson: LessonInfo): Promise<boolean> {
+    const enabled = this.enabled;
+    const container = this.session.container;
+    if (!enabled || enabled.lesson !== lesson.id || !container || !container.mineSteps.length) return true;
+    const changed = changedSince(enabled.built, container.mineSteps);
+    if (!changed.length) return true;
+    this.opts.write(`${style.warn(`${changed.join(', ')} changed since the lesson container was started: restarting it with your current code (the "switch the feature on" cell again).`)}\n`);
+    return this.runCell(lesson, enabled.cell);
   }
 
   /** Runs one cell and prints its outcome; returns whether it did what it should. */
   async runCell(lesson: LessonInfo, cell: Cell): Promise<boolean> {
+    if ((cell.kind === 'container' || cell.kind === 'check') && !(await this.restartIfStale(lesson))) return false;
     switch (cell.kind) {
       case 'host':
       case 'container': {
@@ -198,9 +276,11 @@ export class Notebook {
       case 'enable': {
         const outcome = await this.session.enable(lesson, cell);
         if (!outcome.ok) {
+          this.enabled = undefined;
           this.opts.write(`${style.error(outcome.error)}\n`);
           return false;
         }
+        this.enabled = { lesson: lesson.id, cell, built: fingerprint(outcome.container.mineSteps) };
         this.opts.write(`${renderDiff(outcome.diff, outcome.beforeTitle, `after (level ${lesson.number})`)}\n`);
         this.opts.write(style.dim(`  Inspect it from another terminal: tslab shell   (or: ${nsenterLine(outcome.container)})\n`));
         return true;

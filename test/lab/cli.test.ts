@@ -113,27 +113,35 @@ describe('tslab reset', () => {
     return { victim, progressFile };
   }
 
-  test('undoes a left-over journal (a directory entry) and forgets all progress', async () => {
+  test('undoes a left-over journal (a directory entry) and keeps progress; --progress forgets it', async () => {
     const s = begin('reset');
     const { victim, progressFile } = leftOver(s);
+    const saved = fs.readFileSync(progressFile, 'utf8');
     const r = await runTslab(['reset'], { env: { TSLAB_DATA_DIR: s.dataDir } });
     expect(r.code, describeResult(r)).toBe(0);
-    expect(r.stdout).toContain('all progress forgotten');
-    expect(r.stdout).toContain(`directory ${victim}`);
+    expect(r.stdout).toContain(`host changes undone: directory ${victim}`);
+    expect(r.stdout).toContain('progress kept (`tslab reset --progress` forgets it)');
     expect(fs.existsSync(victim)).toBe(false);
     expect(fs.existsSync(path.join(s.dataDir, 'lab', 'journal.json'))).toBe(false);
-    expect(fs.existsSync(progressFile)).toBe(false);
+    expect(fs.readFileSync(progressFile, 'utf8')).toBe(saved);
 
-    // Again: nothing is left to undo, and it says so.
-    const again = await runTslab(['reset'], { env: { TSLAB_DATA_DIR: s.dataDir } });
+    // Again, asking for progress to go: nothing is left to undo, and it says so; the progress is gone.
+    const again = await runTslab(['reset', '--progress'], { env: { TSLAB_DATA_DIR: s.dataDir } });
     expect(again.code, describeResult(again)).toBe(0);
     expect(again.stdout).toContain('none were left');
+    expect(again.stdout).toContain('all progress forgotten');
+    expect(fs.existsSync(progressFile)).toBe(false);
   });
 
-  test('reset LESSON forgets that lesson only (and still undoes the journal)', async () => {
+  test('reset LESSON without --progress is refused (exit 2, nothing undone); with it, forgets that lesson only', async () => {
     const s = begin('reset-one');
     const { victim, progressFile } = leftOver(s);
-    const r = await runTslab(['reset', String(catalog[2].number)], { env: { TSLAB_DATA_DIR: s.dataDir } });
+    const refused = await runTslab(['reset', String(catalog[2].number)], { env: { TSLAB_DATA_DIR: s.dataDir } });
+    expect(refused.code, describeResult(refused)).toBe(2);
+    expect(refused.stderr).toContain(`tslab reset --progress ${catalog[2].number}`);
+    expect(fs.existsSync(victim)).toBe(true);
+
+    const r = await runTslab(['reset', '--progress', String(catalog[2].number)], { env: { TSLAB_DATA_DIR: s.dataDir } });
     expect(r.code, describeResult(r)).toBe(0);
     expect(r.stdout).toContain(`progress of ${catalog[2].id} forgotten`);
     expect(fs.existsSync(victim)).toBe(false);
@@ -142,6 +150,12 @@ describe('tslab reset', () => {
     expect(progress.current).toBeUndefined();
   });
 });
+
+/** The pid the lab lock file names: the tslab process holding the lock. */
+function lockHolder(): number {
+  const file = fs.existsSync('/run') ? '/run/tslab-lab.lock' : '/tmp/tslab-lab.lock';
+  return Number(fs.readFileSync(file, 'utf8').trim().split(/\s+/)[0]);
+}
 
 describe('tslab reset after a crash', () => {
   /** A lesson whose starting container has cgroups, a veth and a rootfs copy (level 7), else the highest. */
@@ -155,6 +169,7 @@ describe('tslab reset after a crash', () => {
     const deadline = Date.now() + 60_000;
     while (!fs.existsSync(containerFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     expect(fs.existsSync(containerFile), 'the lesson container started').toBe(true);
+    const holder = lockHolder();
     await killStragglers(); // SIGKILL to tslab's process group: no cleanup can run
     const crashed = await running;
     expect(crashed.signal).toBe('SIGKILL');
@@ -169,10 +184,39 @@ describe('tslab reset after a crash', () => {
 
     const r = await runTslab(['reset'], { env: { TSLAB_DATA_DIR: s.dataDir } });
     expect(r.code, describeResult(r)).toBe(0);
+    // The killed tslab's name is still in the lock file: its lock is taken over, and reset says so.
+    expect(r.stdout).toContain(`the lab lock was left by tslab process ${holder}, which is no longer running`);
     expect(r.stdout).toContain(`process ${container.pid}`);
+    expect(r.stdout).toContain('progress kept');
     for (const dir of container.cgroupDirs) expect(fs.existsSync(dir), dir).toBe(false);
     const left = await labLeftovers(s.dataDir, s.before, s.watcher.stop());
     expect(left, 'what reset left behind').toEqual([]);
+  });
+
+  test.runIf(CRASHED)('after a kill -9, `tslab start` says what the killed session left and undoes it before it begins', { timeout: 180_000 }, async () => {
+    const lesson = CRASHED!;
+    const first = catalog[0];
+    const s = begin('crash-start');
+    const containerFile = path.join(s.dataDir, 'lab', 'container.json');
+    const running = runTslab(['start', lesson.id, '--yes', '--reference'], { env: { TSLAB_DATA_DIR: s.dataDir }, timeoutMs: 100_000 });
+    const deadline = Date.now() + 60_000;
+    while (!fs.existsSync(containerFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(fs.existsSync(containerFile), 'the lesson container started').toBe(true);
+    const holder = lockHolder();
+    await killStragglers();
+    const crashed = await running;
+    expect(crashed.signal).toBe('SIGKILL');
+    const container = JSON.parse(fs.readFileSync(containerFile, 'utf8')) as { pid: number; level: number };
+    expect(fs.existsSync(`/proc/${container.pid}`)).toBe(true);
+
+    // Another lesson, headless: before its first cell, the left-overs are named and undone.
+    const r = await runTslab(['start', first.id, '--yes', '--reference'], { env: { TSLAB_DATA_DIR: s.dataDir }, timeoutMs: 120_000 });
+    const before = r.stdout.split(`Lesson ${first.number}: ${first.title}`)[0];
+    expect(before, describeResult(r)).toContain(`the lab lock was left by tslab process ${holder}, which is no longer running`);
+    expect(before).toContain(`An earlier lab session ended without cleaning up (killed or crashed) and left the lesson container of ${lesson.id} (level ${container.level}, host pid ${container.pid})`);
+    expect(before).toMatch(new RegExp(`undone: [^\\n]*process ${container.pid}`));
+    const left = await labLeftovers(s.dataDir, s.before, s.watcher.stop());
+    expect(left, 'what start left behind').toEqual([]);
   });
 });
 
