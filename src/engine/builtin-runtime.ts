@@ -9,7 +9,7 @@ import { parseSignal } from '../runtime/signals.js';
 import { startContainer } from '../runtime/start.js';
 import { StateStore } from '../runtime/state.js';
 import { runtimeRoot } from './paths.js';
-import { type ContainerRuntime, type CreateRequest, type CreatedInit, type InitEnd, RuntimeCallError } from './runtime-driver.js';
+import { type ContainerRuntime, type CreateRequest, type CreatedInit, type InitEnd, RuntimeCallError } from './container-runtime.js';
 
 const warn = (message: string) => process.stderr.write(`tslab: ${message}\n`);
 

@@ -7,7 +7,7 @@
 
 import type { BlockIO, ThrottleDevice } from '../spec/types.js';
 import { CgroupError } from './errors.js';
-import type { CgroupWrite } from './v1.js';
+import type { CgroupWrite } from './write.js';
 
 const SETTING = 'linux.resources.blockIO';
 

@@ -21,7 +21,7 @@ import {
 import { close, open, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from '../../linux/fs.js';
 import { CgroupError } from './errors.js';
 import type { CgroupLayout } from './detect.js';
-import type { CgroupWrite } from './v1.js';
+import type { CgroupWrite } from './write.js';
 
 /**
  * The rules runc (1.1) appends after the user's rules, so these devices always work in a container whatever

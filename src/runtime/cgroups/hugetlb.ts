@@ -2,7 +2,7 @@
 // (v2). The kernel names one file per huge page size it supports ("2MB", "1GB"); a size it lacks has no file.
 
 import type { HugepageLimit } from '../spec/types.js';
-import type { CgroupWrite } from './v1.js';
+import type { CgroupWrite } from './write.js';
 
 export function planHugetlb(limits: HugepageLimit[] | undefined, version: 'v1' | 'v2'): CgroupWrite[] {
   return (limits ?? []).map((h, i) => ({

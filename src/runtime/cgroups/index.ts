@@ -38,7 +38,8 @@ export { planV1Blkio, planV2Io, blkioWeightToIoWeight } from './blkio.js';
 export { planHugetlb } from './hugetlb.js';
 export { planNetwork } from './network.js';
 export { planRdma } from './rdma.js';
-export type { CgroupWrite, V1MemoryContext } from './v1.js';
+export type { V1MemoryContext } from './v1.js';
+export type { CgroupWrite } from './write.js';
 export {
   planV2,
   planV2Memory,

@@ -5,7 +5,7 @@
 
 import type { NetworkResources } from '../spec/types.js';
 import { CgroupError } from './errors.js';
-import type { CgroupWrite } from './v1.js';
+import type { CgroupWrite } from './write.js';
 
 export function planNetwork(net: NetworkResources | undefined, version: 'v1' | 'v2'): CgroupWrite[] {
   if (!net) return [];

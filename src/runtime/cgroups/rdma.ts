@@ -2,7 +2,7 @@
 // (the same file in v1 and v2). A limit not given is "max".
 
 import type { RdmaLimit } from '../spec/types.js';
-import type { CgroupWrite } from './v1.js';
+import type { CgroupWrite } from './write.js';
 
 export function planRdma(rdma: Record<string, RdmaLimit> | undefined): CgroupWrite[] {
   return Object.entries(rdma ?? {}).map(([device, l]) => ({

@@ -12,7 +12,8 @@ import type { CpuResources, MemoryResources, Resources } from '../spec/types.js'
 import { CgroupError } from './errors.js';
 import { deviceFilterProgram } from './device-filter.js';
 import { effectiveDeviceRules } from './devices.js';
-import { planCpuset, planPids, type CgroupWrite } from './v1.js';
+import { planCpuset, planPids } from './v1.js';
+import type { CgroupWrite } from './write.js';
 import { planV2Io } from './blkio.js';
 import { planHugetlb } from './hugetlb.js';
 import { planNetwork } from './network.js';
