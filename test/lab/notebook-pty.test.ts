@@ -8,7 +8,9 @@ import type { LessonInfo } from '../../src/lab/catalog.js';
 import { readProcStat } from '../../src/linux/proc.js';
 import {
   LAB_VETH,
+  REPO_ROOT,
   catalog,
+  copyStarterSandbox,
   labLeftovers,
   lessonCells,
   lessonExists,
@@ -149,6 +151,61 @@ describe(`the notebook on a terminal (lesson ${FLOW.id})`, () => {
     await again.waitFor('Progress saved');
     await expectExit(again, 0);
     expect(progressOf(s).lessons[FLOW.id]).toMatchObject({ done: false, cell: 1 });
+    await expectNothingLeft(s);
+  });
+});
+
+describe(`the learner's own piece in the notebook (lesson ${FLOW.id})`, () => {
+  test('a failing check, hints one at a time, the piece fixed: the check restarts the stale container and passes', { timeout: 240_000 }, async () => {
+    expect(lessonExists(FLOW), `lessons/${FLOW.file} is not written yet`).toBe(true);
+    const cells = lessonCells(FLOW);
+    const checkAt = cells.findIndex((c) => c.kind === 'check');
+    const s = begin('stale');
+    const sandbox = copyStarterSandbox(dirs.make('stale-sandbox'));
+    const piece = path.join(sandbox, 'steps', FLOW.piece!.file);
+    const reference = fs.readFileSync(path.join(REPO_ROOT, 'src/runtime/steps', FLOW.piece!.file), 'utf8').replace("'../../linux/index.js'", "'../syscalls.js'");
+    // A typical slip: the container comes up, under a name nobody asked for.
+    const wrong = reference.replace(/sethostname\(name\)/, 'sethostname(`${name}x`)');
+    expect(wrong, 'the reference calls sethostname(name)').not.toBe(reference);
+    fs.writeFileSync(piece, wrong);
+
+    const nb = PtySession.start(['start', FLOW.id], { TSLAB_DATA_DIR: s.dataDir, TSLAB_SANDBOX: sandbox });
+    s.sessions.push(nb);
+    await nb.waitFor(`Lesson ${FLOW.number}: ${FLOW.title}`);
+    for (let i = 0; i < checkAt; i++) {
+      await cellPrompt(nb, i, cells.length);
+      await nb.press(KEY.enter);
+    }
+    await cellPrompt(nb, checkAt, cells.length);
+    await nb.press(KEY.enter);
+    await nb.waitFor('✘', { timeoutMs: 90_000 });
+    const firstContainer = JSON.parse(fs.readFileSync(path.join(s.dataDir, 'lab', 'container.json'), 'utf8')).pid as number;
+
+    // Hint, twice: the first and then the second of the lesson's hints, numbered; progress counts them.
+    const hints = FLOW.hints;
+    expect(hints.length).toBeGreaterThanOrEqual(2);
+    for (let n = 1; n <= 2; n++) {
+      await cellPrompt(nb, checkAt, cells.length);
+      await nb.press(KEY.down, KEY.down, KEY.enter);
+      await nb.waitFor(`hint ${n}/${hints.length}:`);
+      const shown = nb.since(nb.cursor).split('\n')[0];
+      expect(hints[n - 1].startsWith(shown.trim().slice(0, 30))).toBe(true);
+    }
+    expect(progressOf(s).lessons[FLOW.id].hintsShown).toBe(2);
+
+    // The learner fixes the piece and runs the check again: the container is rebuilt first, and it passes.
+    fs.writeFileSync(piece, reference);
+    await cellPrompt(nb, checkAt, cells.length);
+    await nb.press(KEY.enter);
+    await nb.waitFor(`sandbox/steps/${FLOW.piece!.file} changed since the lesson container was started`, { timeoutMs: 60_000 });
+    await nb.waitFor(`after (level ${FLOW.number})`, { timeoutMs: 60_000 });
+    await nb.waitFor(`Lesson ${FLOW.number} complete`, { timeoutMs: 90_000, failOn: /✘/ });
+    await nb.waitFor('Quit (progress is saved)');
+    await nb.press(KEY.down, KEY.enter);
+    await expectExit(nb, 0);
+    expect(s.watcher.pids.size, 'a second lesson container was started').toBeGreaterThanOrEqual(2);
+    expect([...s.watcher.pids]).toContain(firstContainer);
+    expect(progressOf(s).lessons[FLOW.id]).toMatchObject({ done: true, passedWithMine: true, hintsShown: 2 });
     await expectNothingLeft(s);
   });
 });
