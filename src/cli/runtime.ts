@@ -139,6 +139,9 @@ const COMMANDS: Record<string, Command> = {
         const { createContainer } = await import('../runtime/create.js');
         const { child } = await createContainer(await store(ctx), { ...opts, signal, warn: (m) => ctx.log.warn(m) });
         ctx.log.debug(`container ${opts.id}: init pid ${child.pid} waits for start (${elapsed()})`);
+        // Its init goes to our caller's subreaper, as runc's does (only a user namespace puts a launcher between).
+        const { releaseLauncher } = await import('../runtime/launch-userns.js');
+        releaseLauncher(child);
         child.unref();
         return 0;
       }),

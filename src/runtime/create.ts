@@ -16,6 +16,7 @@ import { recvFd, sendFd } from '../linux/socket.js';
 import { kernelMemoryWarning, loadCgroupManager, newCgroupManager, type CgroupManager, type SavedCgroups } from './cgroups/index.js';
 import { RuntimeError, fileError } from './errors.js';
 import { type HookProcess, killHookGroup, runHooksAsync } from './hooks.js';
+import { ownByContainerRoot } from './launch-userns.js';
 import { type LaunchOptions, type LaunchedStage, type TerminalRoute, closeTerminalRoute, discardStage, launchStage, matchesSpec } from './launch.js';
 import { OrchestratorChannel } from './orchestrator-channel.js';
 import { isAlive, readProcStat } from '../linux/proc.js';
@@ -77,7 +78,9 @@ function controllersLimitingStartup(spec: Spec): { atReady: Set<string>; atStart
   if (memory && (memory.limit !== undefined || memory.reservation !== undefined || memory.swap !== undefined)) atReady.add('memory');
   if (resources?.pids && resources.pids.limit > 0) atReady.add('pids');
   const newCgroupNs = spec.linux?.namespaces?.some((n) => n.type === 'cgroup' && !n.path) ?? false;
-  const cpuJoin = newCgroupNs ? atReady : atStart;
+  // Root of a user namespace cannot open the host's cgroup files: we move it, at ready.
+  const userNs = spec.linux?.namespaces?.some((n) => n.type === 'user') ?? false;
+  const cpuJoin = newCgroupNs || userNs ? atReady : atStart;
   const cpu = resources?.cpu;
   if (cpu && (cpu.quota !== undefined || cpu.shares !== undefined || cpu.realtimeRuntime !== undefined)) cpuJoin.add('cpu');
   if (cpu && (cpu.cpus || cpu.mems)) cpuJoin.add('cpuset');
@@ -271,6 +274,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     }
     const { child, terminal } = stage;
     makeExecFifo(store.fifoPath(opts.id));
+    ownByContainerRoot(store.fifoPath(opts.id), spec);
     const manager = newCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath });
     journal.cgroups(manager.intended());
     manager.create();

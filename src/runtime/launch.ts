@@ -9,6 +9,7 @@ import { CLOSE_RANGE_CLOEXEC, O_CLOEXEC, O_NONBLOCK, O_RDONLY, close, closeRange
 import { CLONE_NEWPID, setns } from '../linux/namespaces.js';
 import { connectUnix, socketpair } from '../linux/socket.js';
 import { RuntimeError } from './errors.js';
+import { hasUserNamespace, spawnInUserNamespace } from './launch-userns.js';
 import type { Spec } from './spec/types.js';
 import { type StateStore, journalProcess } from './state.js';
 import { spawnInNewPidNamespace } from './steps/pid-namespace.js';
@@ -40,7 +41,7 @@ export interface LaunchedStage {
   channelFd: number;
   terminal?: TerminalRoute;
   /** The spec it was launched from: create checks the validated one still asks for the same. */
-  launchedFor: { pidNamespace: string; terminal: boolean };
+  launchedFor: { pidNamespace: string; terminal: boolean; userNamespace: boolean };
 }
 
 /**
@@ -129,8 +130,11 @@ export function launchStage(spec: Spec, opts: LaunchOptions): LaunchedStage {
     closeRange(3 + preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
     const passed = Array.from({ length: preserveFds }, (_, i) => 3 + i);
     const stdio: Array<number | 'pipe'> = [...(opts.stdio ?? [0, 1, 2]), ...passed, 'pipe', ...(terminal ? [stagesEnd] : [])];
-    const child = spawnInPidNamespace(pidNamespace, stdio, preserveFds);
-    return { child, channelFd: 3 + preserveFds, terminal: route, launchedFor: { pidNamespace, terminal } };
+    const userNamespace = hasUserNamespace(spec);
+    const child = userNamespace
+      ? spawnInUserNamespace(spec, pidNamespace, process.execPath, [stageScript()], stdio, { TSLAB_PRESERVE_FDS: String(preserveFds) })
+      : spawnInPidNamespace(pidNamespace, stdio, preserveFds);
+    return { child, channelFd: 3 + preserveFds, terminal: route, launchedFor: { pidNamespace, terminal, userNamespace } };
   } catch (err) {
     closeTerminalRoute(route, false);
     throw err;
@@ -179,7 +183,8 @@ function launchStageEarly(bundle: string, opts: LaunchOptions): LaunchedStage | 
     if (text === undefined) return undefined;
     const raw = JSON.parse(text) as Spec;
     const pidNamespace = pidNamespaceOf(raw);
-    if (pidNamespace !== 'new' && pidNamespace !== 'host') return undefined;
+    // A user namespace's mappings are written by us: they wait for validation too.
+    if ((pidNamespace !== 'new' && pidNamespace !== 'host') || hasUserNamespace(raw)) return undefined;
     return launchStage(raw, opts);
   } catch {
     return undefined;
@@ -202,7 +207,11 @@ function readSmallRegularFile(file: string, maxBytes: number): string | undefine
 }
 
 export function matchesSpec(launched: LaunchedStage, spec: Spec): boolean {
-  return launched.launchedFor.pidNamespace === pidNamespaceOf(spec) && launched.launchedFor.terminal === (spec.process?.terminal === true);
+  return (
+    launched.launchedFor.pidNamespace === pidNamespaceOf(spec) &&
+    launched.launchedFor.terminal === (spec.process?.terminal === true) &&
+    launched.launchedFor.userNamespace === hasUserNamespace(spec)
+  );
 }
 
 /** Ends a stage that will not be used, and waits until it is gone and reaped (no zombie left behind). */

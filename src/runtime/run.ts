@@ -4,6 +4,7 @@ import { deleteContainer } from './delete.js';
 import { startContainer, type Warn } from './start.js';
 import type { StateStore } from './state.js';
 import { exitStatus } from './steps/exit-status.js';
+import { releaseLauncher } from './launch-userns.js';
 import { relayTerminal } from './terminal-relay.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
@@ -12,6 +13,7 @@ export async function runContainer(store: StateStore, opts: CreateOptions & { de
   const { child, terminalMaster } = await createContainer(store, { ...opts, keepTerminal: !opts.detach, warn });
   if (opts.detach) {
     startContainer(store, opts.id, warn);
+    releaseLauncher(child);
     child.unref();
     return 0;
   }

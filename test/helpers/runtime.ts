@@ -41,6 +41,11 @@ export const KNOWN_DIFFERENCES = {
   warnsOnUnknownField: runtimeName() === 'tslab',
   /** runc 1.1.5 predates linux.personality and ignores it; tslab, which does not apply it, refuses it. */
   refusesPersonality: runtimeName() === 'tslab',
+  /**
+   * runc 1.1.5 takes linux.uidMappings/gidMappings without a user namespace and ignores them (its validator's
+   * check is never reached from a config.json); tslab refuses a setting it would not apply.
+   */
+  refusesMappingsWithoutUserNamespace: runtimeName() === 'tslab',
 };
 
 export function runtimeCommand(): { file: string; prefix: string[] } {

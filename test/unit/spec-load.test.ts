@@ -219,18 +219,43 @@ describe('parseSpec: unsupported features', () => {
     expect(e.message).toMatch(/does not support seccomp user notification/);
   });
 
-  it('refuses uid and gid mappings', () => {
+  it('refuses uid and gid mappings without a user namespace', () => {
     const m = [{ containerID: 0, hostID: 1000, size: 1 }];
-    expect(editError((c) => (c.linux.uidMappings = m)).message).toMatch(/linux\.uidMappings is not supported yet/);
+    expect(editError((c) => (c.linux.uidMappings = m)).message).toMatch(/linux\.uidMappings is set, but the container has no user namespace/);
     expect(editError((c) => (c.linux.gidMappings = m)).field).toBe('linux.gidMappings');
     // An empty list maps nothing, as in runc.
     expect(parseSpec(specText((c) => (c.linux.uidMappings = []))).linux?.uidMappings).toEqual([]);
   });
 
-  it('refuses a user namespace and a time namespace', () => {
-    const user = editError((c) => c.linux.namespaces.push({ type: 'user' }));
-    expect(user.field).toBe('linux.namespaces[5].type');
-    expect(user.message).toMatch(/user namespace is not supported yet/);
+  it('takes a user namespace with mappings of root; refuses one without, or with ranges the kernel would refuse', () => {
+    const m = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    const withUser = (c: any) => {
+      c.linux.namespaces.push({ type: 'user' });
+      c.linux.uidMappings = m;
+      c.linux.gidMappings = m;
+    };
+    expect(parseSpec(specText(withUser)).linux?.uidMappings).toEqual(m);
+    expect(editError((c) => c.linux.namespaces.push({ type: 'user' })).message).toMatch(/no uid mappings/);
+    const overlap = editError((c) => {
+      withUser(c);
+      c.linux.gidMappings = [...m, { containerID: 70000, hostID: 100001, size: 1 }];
+    });
+    expect([overlap.field, overlap.message]).toEqual(['linux.gidMappings[1]', expect.stringMatching(/overlap \(their hostID ranges/)]);
+    expect(editError((c) => {
+      withUser(c);
+      c.linux.uidMappings = [{ containerID: 1, hostID: 100000, size: 1 }];
+    }).message).toMatch(/does not map uid 0/);
+    expect(editError((c) => {
+      withUser(c);
+      c.process.user.uid = 70000;
+    }).field).toBe('process.user.uid');
+    expect(editError((c) => {
+      withUser(c);
+      c.linux.namespaces.push({ type: 'user', path: '/proc/1/ns/user' });
+    }).message).toMatch(/duplicated ns "user"/);
+  });
+
+  it('refuses a time namespace', () => {
     expect(editError((c) => c.linux.namespaces.push({ type: 'time' })).message).toMatch(/time namespace is not supported/);
   });
 });

@@ -23,6 +23,7 @@ import { RLIM_INFINITY, isRlimitName, rlimitNumber } from '../rlimits.js';
 import { seccompProblem } from './seccomp.js';
 import { SpecError } from './errors.js';
 import { sysctlName, sysctlNamespace } from './sysctl.js';
+import { userNamespaceProblem } from './userns.js';
 import type { Resources, Spec } from './types.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -874,12 +875,6 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
         }
       });
     }
-    if ((linux.uidMappings ?? []).length > 0) {
-      throw err('linux.uidMappings', 'linux.uidMappings is not supported yet: user namespaces (and their uid/gid mappings) are not implemented in tslab; remove "uidMappings"');
-    }
-    if ((linux.gidMappings ?? []).length > 0) {
-      throw err('linux.gidMappings', 'linux.gidMappings is not supported yet: user namespaces (and their uid/gid mappings) are not implemented in tslab; remove "gidMappings"');
-    }
     if (linux.rootfsPropagation !== undefined) {
       try {
         parsePropagation(linux.rootfsPropagation);
@@ -896,9 +891,6 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
           `namespace ${JSON.stringify(type)} does not exist: ${at}.type must be one of pid, network, mount, ipc, uts, cgroup (or user, time)`,
         );
       }
-      if (type === 'user') {
-        throw err(`${at}.type`, 'the user namespace is not supported yet: tslab cannot create user namespaces; remove {"type": "user"} from linux.namespaces');
-      }
       if (type === 'time') {
         throw err(`${at}.type`, 'the time namespace is not supported (runc 1.1.5 does not know it either); remove {"type": "time"} from linux.namespaces');
       }
@@ -910,6 +902,8 @@ function checkSpec(src: Located, spec: Spec, locs: Locations): void {
         throw err(`${at}.path`, `${at}.path is ${JSON.stringify(ns.path)}, but a namespace path must be absolute, like "/proc/1234/ns/${nsFile(type)}"`);
       }
     });
+    const userProblem = userNamespaceProblem(spec);
+    if (userProblem) throw err(userProblem.field, userProblem.sentence);
     (linux.devices ?? []).forEach((d, i) => {
       const at = `linux.devices[${i}]`;
       noNul(`${at}.path`, d.path);

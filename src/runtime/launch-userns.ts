@@ -1,0 +1,161 @@
+// Starting the PID-1 stage inside a new user namespace. A multithreaded process cannot create one
+// (unshare(CLONE_NEWUSER) fails with EINVAL), and Node has threads from its first instruction, so the step
+// comes before Node starts: util-linux `unshare` creates the user namespace (and the PID namespace, owned by
+// it) and execs bash, which waits until we have written the uid_map and gid_map from outside, then forks
+// PID 1: it becomes root of the namespace (setpriv) and execs the stage. Every namespace the stage makes
+// later is owned by the new user namespace, as runc's are.
+//
+// The stage's pid is that of PID 1, not of bash: bash stays its parent, waits for it and exits with its
+// status (128+N for a signal N, as `run` reports it anyway), so a foreground `run` still waits on its own
+// child. (unshare --fork would do the waiting too, but util-linux 2.38 turns a child's SIGKILL into its
+// own exit 1 and a "sigprocmask unblock failed" on the container's stderr.) A detached container lets bash
+// go once it is recorded (releaseLauncher): PID 1 is then adopted by the caller's subreaper (an engine's
+// shim or conmon) or by init, as runc's init is when its parents exit.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import { close } from '../linux/fs.js';
+import { socketpair } from '../linux/socket.js';
+import { RuntimeError } from './errors.js';
+import type { IdMapping, Spec } from './spec/types.js';
+
+const UNSHARE = '/usr/bin/unshare';
+const SETPRIV = '/usr/bin/setpriv';
+/** bash, not dash: the handshake fd may be numbered above 9, which dash's redirections cannot name. */
+const BASH = '/bin/bash';
+
+/**
+ * Run by bash in the new namespaces: says it exists, waits for the go-ahead (the maps are written by then),
+ * forks PID 1 (its stdin kept: an asynchronous command's would be /dev/null), tells us its pid and waits
+ * for it, its own stderr silenced (bash reports a killed job there). `--keep-caps` (unshare) keeps the
+ * capabilities across the execs made while the uid is still unmapped; setpriv then makes PID 1 uid/gid 0
+ * of the namespace. No `setgroups deny` is written (we write the maps as root), so --clear-groups works.
+ * A closed handshake (we died) makes `read` fail and bash exit before any PID 1 exists.
+ */
+const HANDSHAKE = 'fd=$1; shift; echo >&$fd && read -r _ <&$fd || exit 1; "$@" <&0 {fd}>&- & echo $! >&$fd; exec {fd}>&- 2>/dev/null; wait $!';
+
+/** The launchers (unshare, then bash) of stages born in a user namespace, by the stage's ChildProcess. */
+const launchers = new WeakMap<ChildProcess, number>();
+
+export function hasUserNamespace(spec: Spec): boolean {
+  return spec.linux?.namespaces?.some((ns) => ns.type === 'user') ?? false;
+}
+
+/** The text of a uid_map or gid_map: one "inside outside count" line per mapping, written at once. */
+function mapText(mappings: readonly IdMapping[]): string {
+  return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+}
+
+function writeMap(pid: number, file: 'uid_map' | 'gid_map', mappings: readonly IdMapping[]): void {
+  const target = `/proc/${pid}/${file}`;
+  try {
+    fs.writeFileSync(target, mapText(mappings));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new RuntimeError(`write(${target}): ${code}: the kernel refused the ${file === 'uid_map' ? 'uid' : 'gid'} mappings of the container's user namespace (${mapText(mappings).trim().replace(/\n/g, ', ')})`);
+  }
+}
+
+/** Reads one line from a blocking fd, a byte at a time (nothing after it is ours to take). */
+function readLine(fd: number): string | undefined {
+  const byte = Buffer.alloc(1);
+  let line = '';
+  for (;;) {
+    if (fs.readSync(fd, byte, 0, 1, null) !== 1) return undefined;
+    if (byte[0] === 0x0a) return line;
+    line += String.fromCharCode(byte[0]);
+    if (line.length > 32) return undefined;
+  }
+}
+
+/**
+ * Spawns the stage as PID 1 of a new PID namespace (or, with `pidNamespace` 'host', in the caller's) inside a
+ * new user namespace, writes its mappings, and returns once it runs as root of that namespace. The returned
+ * ChildProcess is unshare's, with `pid` set to the stage's own. Blocks for the few milliseconds unshare and
+ * bash take to start: the mappings must be in place before the stage does anything.
+ */
+export function spawnInUserNamespace(
+  spec: Spec,
+  pidNamespace: string,
+  command: string,
+  args: string[],
+  stdio: Array<number | 'pipe'>,
+  env: NodeJS.ProcessEnv,
+): ChildProcess {
+  if (pidNamespace !== 'new' && pidNamespace !== 'host') {
+    throw new RuntimeError('a PID namespace joined by path together with a new user namespace is not supported by tslab: give the container a PID namespace of its own ({"type": "pid"} without a path)');
+  }
+  const [ours, theirs] = socketpair();
+  let child: ChildProcess | undefined;
+  try {
+    const handshakeFd = stdio.length;
+    const unshareArgs = ['--user', '--keep-caps', ...(pidNamespace === 'new' ? ['--pid'] : []), '--'];
+    child = spawn(
+      UNSHARE,
+      [...unshareArgs, BASH, '-c', HANDSHAKE, 'handshake', String(handshakeFd), SETPRIV, '--reuid=0', '--regid=0', '--clear-groups', '--', command, ...args],
+      { stdio: [...stdio, theirs], detached: true, env },
+    );
+    close(theirs);
+    const launcher = child.pid;
+    if (launcher === undefined) throw new RuntimeError(`cannot run ${UNSHARE} to create the container's user namespace`);
+    if (readLine(ours) !== '') {
+      throw new RuntimeError(`${UNSHARE} could not create the container's user namespace (it exited before the container's init started)`);
+    }
+    writeMap(launcher, 'uid_map', spec.linux?.uidMappings ?? []);
+    writeMap(launcher, 'gid_map', spec.linux?.gidMappings ?? []);
+    fs.writeSync(ours, '\n');
+    const init = Number(readLine(ours));
+    if (!Number.isSafeInteger(init) || init <= 0) throw new RuntimeError(`${BASH} did not start the container's init in its user namespace`);
+    Object.defineProperty(child, 'pid', { value: init, enumerable: true });
+    launchers.set(child, launcher);
+    return child;
+  } catch (err) {
+    if (child?.pid !== undefined) {
+      try {
+        // The launcher leads its own process group (detached), which the init shares.
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+    throw err;
+  } finally {
+    close(ours);
+  }
+}
+
+/**
+ * Lets the bash between us and a detached container's init go. The init lives on and is adopted by the
+ * nearest subreaper, which then sees its exit, as it would runc's init's. Nothing for a stage not started in
+ * a user namespace.
+ */
+export function releaseLauncher(child: ChildProcess): void {
+  const launcher = launchers.get(child);
+  if (launcher === undefined) return;
+  launchers.delete(child);
+  try {
+    process.kill(launcher, 'SIGKILL');
+  } catch {
+    // It exited with the init.
+  }
+}
+
+/** The host uid and gid of the container's root (0 without a user namespace). */
+export function hostRoot(spec: Spec): { uid: number; gid: number } {
+  if (!hasUserNamespace(spec)) return { uid: 0, gid: 0 };
+  const host = (mappings: readonly IdMapping[] | undefined) => mappings?.find((m) => m.containerID === 0)?.hostID ?? 0;
+  return { uid: host(spec.linux?.uidMappings), gid: host(spec.linux?.gidMappings) };
+}
+
+/**
+ * Gives a file we make for the init (the exec FIFO) to the container's root, as runc does: root of a user
+ * namespace has no power over a file whose owner is not mapped into it (inotify on the FIFO needs read).
+ */
+export function ownByContainerRoot(file: string, spec: Spec): void {
+  if (!hasUserNamespace(spec)) return;
+  const { uid, gid } = hostRoot(spec);
+  try {
+    fs.chownSync(file, uid, gid);
+  } catch (err) {
+    throw new RuntimeError(`chown(${file}, ${uid}, ${gid}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}: cannot give the exec FIFO to the container's root`);
+  }
+}

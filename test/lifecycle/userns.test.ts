@@ -1,0 +1,282 @@
+// A user namespace with uid/gid mappings (runtime-spec config-linux.md): root inside, the mapped ids
+// outside, files made by the container owned by the mapped ids on the host, no power over the host's own
+// files or devices, the process tree, pid file, kill, delete and exit status as without one, and the
+// checks runc makes on the mappings.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { setupSuite, type Bundle, type SpecJson } from '../helpers/bundle.js';
+import { nsInodes, procStatus } from '../helpers/kernel.js';
+import { KNOWN_DIFFERENCES, expectFail, expectOk, sleep } from '../helpers/runtime.js';
+
+const s = setupSuite('userns');
+
+/** The host id the container's 0 is mapped to (any unused range does; this one is not a real user here). */
+const HOST_ID = 231072;
+const SIZE = 65536;
+const MAPPING = [{ containerID: 0, hostID: HOST_ID, size: SIZE }];
+
+function withUserNamespace(spec: SpecJson): void {
+  spec.linux.namespaces.push({ type: 'user' });
+  spec.linux.uidMappings = MAPPING;
+  spec.linux.gidMappings = MAPPING;
+}
+
+/** A bundle whose container has a user namespace; its rootfs copy given to the mapped root when `writable`. */
+async function userBundle(args: string[], opts: { writable?: boolean; mutate?: (spec: SpecJson) => void } = {}): Promise<Bundle> {
+  const b = await s.bundle((spec) => {
+    spec.process.args = args;
+    withUserNamespace(spec);
+    if (opts.writable) spec.root.readonly = false;
+    opts.mutate?.(spec);
+  });
+  // runc does not chown the rootfs: the mapped root must be able to use it, as an engine would arrange.
+  if (opts.writable) execFileSync('chown', ['-R', `${HOST_ID}:${HOST_ID}`, b.rootfs]);
+  return b;
+}
+
+/** Starts a detached container with a user namespace; returns its id and host pid. */
+async function runSleeper(mutate?: (spec: SpecJson) => void): Promise<{ id: string; pid: number }> {
+  const b = await userBundle(['sleep', '1000'], { mutate });
+  const id = s.id();
+  expectOk(await s.rt.exec(['run', '--detach', '--bundle', b.dir, id]));
+  const st = await s.rt.state(id);
+  expect(st.status).toBe('running');
+  return { id, pid: st.pid };
+}
+
+/** A /proc/<pid>/uid_map or gid_map as lines of three numbers. */
+function idMap(pid: number | 'self', file: 'uid_map' | 'gid_map'): string[] {
+  return fs
+    .readFileSync(`/proc/${pid}/${file}`, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).join(' '));
+}
+
+/** Host pids of every process in the user namespace `userNs` (as /proc/<pid>/ns/user reads). */
+function processesIn(userNs: string): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${entry}/ns/user`) === userNs) found.push(Number(entry));
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return found;
+}
+
+/** Waits (up to 2 s: a killed init is reaped by whoever adopted it) until no process is left in `userNs`. */
+async function processesLeftIn(userNs: string): Promise<number[]> {
+  for (let i = 0; i < 100 && processesIn(userNs).length > 0; i++) await sleep(20);
+  return processesIn(userNs);
+}
+
+/** The pids in the container's cgroup of the pids controller (v1), or its unified cgroup (v2). */
+function pidsCgroupProcs(pid: number): { dir: string; pids: number[] } {
+  const lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
+  const v1 = lines.find((l) => l.split(':')[1].split(',').includes('pids'));
+  const [, , rel] = (v1 ?? lines.find((l) => l.startsWith('0::'))!).split(':');
+  const dir = v1 ? path.join('/sys/fs/cgroup/pids', rel) : path.join('/sys/fs/cgroup', rel);
+  const pids = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim().split('\n').filter(Boolean).map(Number);
+  return { dir, pids };
+}
+
+const CAPS = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_SYS_ADMIN', 'CAP_SETUID', 'CAP_SETGID', 'CAP_KILL', 'CAP_AUDIT_WRITE'];
+
+describe('identity', () => {
+  test('the init is root inside and the mapped ids outside, in a user namespace of its own', async () => {
+    const { pid } = await runSleeper();
+    expect(procStatus(pid).Uid).toBe(`${HOST_ID} ${HOST_ID} ${HOST_ID} ${HOST_ID}`);
+    expect(procStatus(pid).Gid).toBe(`${HOST_ID} ${HOST_ID} ${HOST_ID} ${HOST_ID}`);
+    expect(idMap(pid, 'uid_map')).toEqual([`0 ${HOST_ID} ${SIZE}`]);
+    expect(idMap(pid, 'gid_map')).toEqual([`0 ${HOST_ID} ${SIZE}`]);
+    const host = nsInodes('self');
+    const inside = nsInodes(pid);
+    for (const ns of ['user', 'pid', 'mnt', 'uts', 'ipc', 'net'] as const) expect(inside[ns], ns).not.toBe(host[ns]);
+  });
+
+  test('inside, the process sees itself as uid and gid 0 and the mapping from its side', async () => {
+    const b = await userBundle(['sh', '-c', 'id -u; id -g; cat /proc/self/uid_map; cat /proc/self/gid_map']);
+    const r = await s.runFg(b, s.id());
+    expectOk(r);
+    const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+    expect(lines).toEqual(['0', '0', `0 ${HOST_ID} ${SIZE}`, `0 ${HOST_ID} ${SIZE}`]);
+  });
+
+  test('a non-root process.user is mapped too', async () => {
+    const b = await userBundle(['sh', '-c', 'id -u; id -g'], {
+      mutate: (spec) => {
+        spec.process.user = { uid: 1000, gid: 1001 };
+      },
+    });
+    const r = await s.runFg(b, s.id());
+    expectOk(r);
+    expect(r.stdout.trim().split('\n')).toEqual(['1000', '1001']);
+  });
+
+  test('files the container makes belong to the mapped ids on the host', async () => {
+    const b = await userBundle(['sh', '-c', 'echo hi > /made && mkdir /made-dir && chown 1000:1000 /made-dir'], {
+      writable: true,
+      mutate: (spec) => {
+        for (const set of ['bounding', 'effective', 'permitted']) spec.process.capabilities[set] = CAPS;
+      },
+    });
+    expectOk(await s.runFg(b, s.id()));
+    const file = fs.statSync(path.join(b.rootfs, 'made'));
+    expect([file.uid, file.gid]).toEqual([HOST_ID, HOST_ID]);
+    const dir = fs.statSync(path.join(b.rootfs, 'made-dir'));
+    expect([dir.uid, dir.gid]).toEqual([HOST_ID + 1000, HOST_ID + 1000]);
+  });
+});
+
+describe('no power over the host', () => {
+  test('root inside, with every capability it asks for, cannot read or write the host root\'s files or make devices; its hostname is its own', async () => {
+    const hostDir = s.tmpDir('hostfiles');
+    fs.chmodSync(hostDir, 0o755);
+    fs.writeFileSync(path.join(hostDir, 'secret'), 'secret\n', { mode: 0o600 });
+    fs.writeFileSync(path.join(hostDir, 'shared'), 'unchanged\n', { mode: 0o644 });
+    const hostname = os.hostname();
+    const script = [
+      'cat /host/secret && echo READ-SECRET',
+      'echo changed > /host/shared && echo WROTE-SHARED',
+      'mknod /dev-null-copy c 1 3 && echo MADE-DEVICE',
+      'hostname inside-userns && echo HOSTNAME=$(hostname)',
+      'touch /ok && echo ROOTFS-WRITABLE',
+    ].join('; ');
+    const b = await userBundle(['sh', '-c', script], {
+      writable: true,
+      mutate: (spec) => {
+        for (const set of ['bounding', 'effective', 'permitted']) spec.process.capabilities[set] = CAPS;
+        spec.mounts.push({ destination: '/host', type: 'bind', source: hostDir, options: ['rbind', 'rw'] });
+      },
+    });
+    const r = await s.runFg(b, s.id());
+    expectOk(r);
+    // The same capabilities do work on what the namespace owns: its rootfs copy and its UTS namespace.
+    expect(r.stdout).toContain('ROOTFS-WRITABLE');
+    expect(r.stdout).toContain('HOSTNAME=inside-userns');
+    expect(r.stdout).not.toContain('READ-SECRET');
+    expect(r.stdout).not.toContain('WROTE-SHARED');
+    expect(r.stdout).not.toContain('MADE-DEVICE');
+    expect(fs.readFileSync(path.join(hostDir, 'shared'), 'utf8')).toBe('unchanged\n');
+    expect(os.hostname()).toBe(hostname);
+  });
+});
+
+describe('lifecycle', () => {
+  test('create: the pid file names the init, whose parent is outside the container and which is alone in its cgroup; kill and delete leave nothing', async () => {
+    const b = await userBundle(['sleep', '1000']);
+    const id = s.id();
+    const pidFile = path.join(s.tmpDir('pidfile'), 'pid');
+    expectOk(await s.create(b, id, ['--pid-file', pidFile]));
+    const created = await s.rt.state(id);
+    expect(created.status).toBe('created');
+    expect(Number(fs.readFileSync(pidFile, 'utf8'))).toBe(created.pid);
+    const pid = created.pid;
+    expect(procStatus(pid).NSpid.split(' ').at(-1)).toBe('1');
+    const userNs = nsInodes(pid).user;
+    // The init's parent is no helper left in the container's user namespace (it would show the mapped uid):
+    // the init is adopted by a subreaper or init, which then sees its exit.
+    const ppid = Number(procStatus(pid).PPid);
+    expect(procStatus(ppid).Uid.split(' ')[0]).toBe('0');
+    expectOk(await s.rt.exec(['start', id]));
+    await s.rt.waitForStatus(id, 'running');
+    const cgroup = pidsCgroupProcs(pid);
+    expect(cgroup.pids).toEqual([pid]);
+    expect(processesIn(userNs)).toEqual([pid]);
+    expectOk(await s.rt.exec(['kill', id, 'KILL']));
+    await s.rt.waitForStatus(id, 'stopped');
+    expectOk(await s.rt.exec(['delete', id]));
+    expect(await s.rt.stateOrNull(id)).toBeNull();
+    expect(await processesLeftIn(userNs)).toEqual([]);
+    expect(fs.existsSync(cgroup.dir)).toBe(false);
+  });
+
+  test('delete --force ends a running container and everything in its user namespace', async () => {
+    const { id, pid } = await runSleeper();
+    const userNs = nsInodes(pid).user;
+    expectOk(await s.rt.exec(['delete', '--force', id]));
+    expect(await s.rt.stateOrNull(id)).toBeNull();
+    expect(await processesLeftIn(userNs)).toEqual([]);
+  });
+
+  test('a foreground run returns the container\'s exit status, and 137 when it is killed', async () => {
+    const exits = await userBundle(['sh', '-c', 'exit 7']);
+    expect((await s.runFg(exits, s.id())).code).toBe(7);
+    const sleeps = await userBundle(['sleep', '1000']);
+    const id = s.id();
+    const run = s.rt.spawn(['run', '--bundle', sleeps.dir, id]);
+    await s.rt.waitForStatus(id, 'running');
+    expectOk(await s.rt.exec(['kill', id, 'KILL']));
+    const r = await run.result;
+    expect(r.code).toBe(137);
+  });
+});
+
+describe('refused, as runc refuses them', () => {
+  test('mappings without a user namespace', async () => {
+    const b = await s.bundle((spec) => {
+      spec.process.args = ['true'];
+      spec.linux.uidMappings = MAPPING;
+      spec.linux.gidMappings = MAPPING;
+    });
+    const id = s.id();
+    const r = await s.create(b, id);
+    if (KNOWN_DIFFERENCES.refusesMappingsWithoutUserNamespace) {
+      expectFail(r);
+      expect(r.stderr).toMatch(/linux\.uidMappings is set, but the container has no user namespace/);
+      expect(await s.rt.stateOrNull(id)).toBeNull();
+    } else {
+      expectOk(r);
+      // runc ignores them: the container's init is the host's root, in the host's user namespace.
+      const { pid } = await s.rt.state(id);
+      expect(nsInodes(pid).user).toBe(nsInodes('self').user);
+      expect(procStatus(pid).Uid.split(' ')[0]).toBe('0');
+    }
+  });
+
+  const cases: Array<[string, (spec: SpecJson) => void]> = [
+    ['a user namespace without uid mappings', (spec) => {
+      withUserNamespace(spec);
+      delete spec.linux.uidMappings;
+    }],
+    ['a user namespace without gid mappings', (spec) => {
+      withUserNamespace(spec);
+      delete spec.linux.gidMappings;
+    }],
+    ['uid ranges that overlap inside', (spec) => {
+      withUserNamespace(spec);
+      spec.linux.uidMappings = [{ containerID: 0, hostID: HOST_ID, size: 1000 }, { containerID: 500, hostID: HOST_ID + 5000, size: 1000 }];
+    }],
+    ['gid ranges that overlap outside', (spec) => {
+      withUserNamespace(spec);
+      spec.linux.gidMappings = [{ containerID: 0, hostID: HOST_ID, size: 1000 }, { containerID: 5000, hostID: HOST_ID + 500, size: 1000 }];
+    }],
+    ['a range of size 0', (spec) => {
+      withUserNamespace(spec);
+      spec.linux.uidMappings = [...MAPPING, { containerID: 100000, hostID: HOST_ID + 100000, size: 0 }];
+    }],
+    ['a range past the largest id', (spec) => {
+      withUserNamespace(spec);
+      spec.linux.uidMappings = [{ containerID: 0, hostID: 4294967000, size: SIZE }];
+    }],
+    ['no mapping for the container\'s root', (spec) => {
+      withUserNamespace(spec);
+      spec.linux.uidMappings = [{ containerID: 1, hostID: HOST_ID, size: SIZE }];
+    }],
+  ];
+  test.each(cases)('%s', async (_name, mutate) => {
+    const b = await s.bundle((spec) => {
+      spec.process.args = ['true'];
+      mutate(spec);
+    });
+    const id = s.id();
+    expectFail(await s.create(b, id));
+    expect(await s.rt.stateOrNull(id)).toBeNull();
+  });
+});
