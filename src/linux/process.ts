@@ -34,10 +34,6 @@ export function kill(pid: number, signal: number): void {
   check(fn('int kill(int pid, int sig)')(pid, signal), 'kill', String(pid));
 }
 
-export function setsid(): number {
-  return check(fn('int setsid()')(), 'setsid');
-}
-
 /** Replaces the process image; returns only by throwing. */
 export function execve(path: string, argv: string[], envp: string[]): never {
   const call = fn('int execve(const char *path, const char **argv, const char **envp)');

@@ -3,9 +3,6 @@
 import { SyscallError } from './error.js';
 import { errno, fn } from './libc.js';
 
-export const XATTR_CREATE = 1;
-export const XATTR_REPLACE = 2;
-
 const ENODATA = 61;
 const EPERM = 1;
 const EOPNOTSUPP = 95;
@@ -31,13 +28,6 @@ function checkXattr(result: number | bigint, syscall: string, path: string, name
 
 function asBuffer(value: Buffer | string): Buffer {
   return typeof value === 'string' ? Buffer.from(value) : value;
-}
-
-/** setxattr(2): sets `name` on the file `path` names (following a symlink). */
-export function setxattr(path: string, name: string, value: Buffer | string, flags = 0): void {
-  const bytes = asBuffer(value);
-  const call = fn('int setxattr(const char *path, const char *name, const uint8_t *value, size_t size, int flags)');
-  checkXattr(call(path, name, bytes, bytes.length, flags), 'setxattr', path, name);
 }
 
 /** lsetxattr(2): sets `name` on `path` itself (a symlink is not followed). */

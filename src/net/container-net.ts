@@ -132,8 +132,3 @@ function checkOwnNetns(pid: number): void {
     throw new NetworkSetupError(`process ${pid} is in the host's network namespace: the container needs a network namespace of its own for --network bridge`);
   }
 }
-
-/** The prefix length of a configuration's subnet (for callers building a ContainerNetwork themselves). */
-export function prefixLengthOf(cfg: BridgeConfig): number {
-  return validateBridgeConfig(cfg).prefixLength;
-}
