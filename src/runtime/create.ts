@@ -274,7 +274,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     }
     const { child, terminal } = stage;
     makeExecFifo(store.fifoPath(opts.id));
-    ownByContainerRoot(store.fifoPath(opts.id), spec);
+    ownByContainerRoot(store.fifoPath(opts.id), spec, child.pid!);
     const manager = newCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath });
     journal.cgroups(manager.intended());
     manager.create();

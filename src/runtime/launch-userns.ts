@@ -19,6 +19,7 @@ import { RuntimeError } from './errors.js';
 import type { IdMapping, Spec } from './spec/types.js';
 
 const UNSHARE = '/usr/bin/unshare';
+const NSENTER = '/usr/bin/nsenter';
 const SETPRIV = '/usr/bin/setpriv';
 /** bash, not dash: the handshake fd may be numbered above 9, which dash's redirections cannot name. */
 const BASH = '/bin/bash';
@@ -55,6 +56,26 @@ function writeMap(pid: number, file: 'uid_map' | 'gid_map', mappings: readonly I
   }
 }
 
+/** A uid_map or gid_map as its lines of three numbers, spaces evened out. */
+function readMap(pid: number, file: 'uid_map' | 'gid_map'): string[] {
+  return fs
+    .readFileSync(`/proc/${pid}/${file}`, 'utf8')
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).join(' '))
+    .filter(Boolean);
+}
+
+/** Mappings given for a joined user namespace must be the ones it has: they cannot be changed, and are not ignored. */
+function checkJoinedMappings(pid: number, file: 'uid_map' | 'gid_map', mappings: readonly IdMapping[] | undefined): void {
+  if (!mappings?.length) return;
+  const has = readMap(pid, file);
+  const asked = mapText(mappings).trim().split('\n');
+  if (has.join(',') !== asked.join(',')) {
+    const field = file === 'uid_map' ? 'linux.uidMappings' : 'linux.gidMappings';
+    throw new RuntimeError(`${field} (${asked.join(', ')}) differs from the ${file} of the user namespace joined by path (${has.join(', ') || 'empty'}): a joined namespace's mappings cannot be changed; leave ${field} out or make it the same`);
+  }
+}
+
 /** Reads one line from a blocking fd, a byte at a time (nothing after it is ours to take). */
 function readLine(fd: number): string | undefined {
   const byte = Buffer.alloc(1);
@@ -84,29 +105,37 @@ export function spawnInUserNamespace(
   if (pidNamespace !== 'new' && pidNamespace !== 'host') {
     throw new RuntimeError('a PID namespace joined by path together with a new user namespace is not supported by tslab: give the container a PID namespace of its own ({"type": "pid"} without a path)');
   }
+  const joined = spec.linux?.namespaces?.find((ns) => ns.type === 'user')?.path || undefined;
+  const newPid = pidNamespace === 'new' ? ['--pid'] : [];
+  // Joined: nsenter makes us uid and gid 0 there (with every capability of that namespace), and the PID
+  // namespace is made after, so that namespace owns it too. Created: unshare makes both at once.
+  const launcher = joined ? [NSENTER, `--user=${joined}`, '--', UNSHARE, ...newPid, '--'] : [UNSHARE, '--user', '--keep-caps', ...newPid, '--'];
+  const doing = joined ? `join the user namespace ${joined}` : 'create the container\'s user namespace';
   const [ours, theirs] = socketpair();
   let child: ChildProcess | undefined;
   try {
     const handshakeFd = stdio.length;
-    const unshareArgs = ['--user', '--keep-caps', ...(pidNamespace === 'new' ? ['--pid'] : []), '--'];
     child = spawn(
-      UNSHARE,
-      [...unshareArgs, BASH, '-c', HANDSHAKE, 'handshake', String(handshakeFd), SETPRIV, '--reuid=0', '--regid=0', '--clear-groups', '--', command, ...args],
+      launcher[0],
+      [...launcher.slice(1), BASH, '-c', HANDSHAKE, 'handshake', String(handshakeFd), SETPRIV, '--reuid=0', '--regid=0', '--clear-groups', '--', command, ...args],
       { stdio: [...stdio, theirs], detached: true, env },
     );
     close(theirs);
-    const launcher = child.pid;
-    if (launcher === undefined) throw new RuntimeError(`cannot run ${UNSHARE} to create the container's user namespace`);
-    if (readLine(ours) !== '') {
-      throw new RuntimeError(`${UNSHARE} could not create the container's user namespace (it exited before the container's init started)`);
+    const launcherPid = child.pid;
+    if (launcherPid === undefined) throw new RuntimeError(`cannot run ${launcher[0]} to ${doing}`);
+    if (readLine(ours) !== '') throw new RuntimeError(`${launcher[0]} could not ${doing} (it exited before the container's init started)`);
+    if (joined) {
+      checkJoinedMappings(launcherPid, 'uid_map', spec.linux?.uidMappings);
+      checkJoinedMappings(launcherPid, 'gid_map', spec.linux?.gidMappings);
+    } else {
+      writeMap(launcherPid, 'uid_map', spec.linux?.uidMappings ?? []);
+      writeMap(launcherPid, 'gid_map', spec.linux?.gidMappings ?? []);
     }
-    writeMap(launcher, 'uid_map', spec.linux?.uidMappings ?? []);
-    writeMap(launcher, 'gid_map', spec.linux?.gidMappings ?? []);
     fs.writeSync(ours, '\n');
     const init = Number(readLine(ours));
     if (!Number.isSafeInteger(init) || init <= 0) throw new RuntimeError(`${BASH} did not start the container's init in its user namespace`);
     Object.defineProperty(child, 'pid', { value: init, enumerable: true });
-    launchers.set(child, launcher);
+    launchers.set(child, launcherPid);
     return child;
   } catch (err) {
     if (child?.pid !== undefined) {
@@ -139,20 +168,24 @@ export function releaseLauncher(child: ChildProcess): void {
   }
 }
 
-/** The host uid and gid of the container's root (0 without a user namespace). */
-export function hostRoot(spec: Spec): { uid: number; gid: number } {
-  if (!hasUserNamespace(spec)) return { uid: 0, gid: 0 };
-  const host = (mappings: readonly IdMapping[] | undefined) => mappings?.find((m) => m.containerID === 0)?.hostID ?? 0;
-  return { uid: host(spec.linux?.uidMappings), gid: host(spec.linux?.gidMappings) };
+/** The host id that `file` (uid_map or gid_map) of `pid` maps the namespace's 0 to. */
+function hostIdOfRoot(pid: number, file: 'uid_map' | 'gid_map'): number {
+  const root = readMap(pid, file)
+    .map((line) => line.split(' ').map(Number))
+    .find(([inside]) => inside === 0);
+  if (!root) throw new RuntimeError(`/proc/${pid}/${file} does not map 0: the container's user namespace has no root`);
+  return root[1];
 }
 
 /**
  * Gives a file we make for the init (the exec FIFO) to the container's root, as runc does: root of a user
  * namespace has no power over a file whose owner is not mapped into it (inotify on the FIFO needs read).
+ * The ids are read from the init's maps, so a user namespace joined by path is served the same way.
  */
-export function ownByContainerRoot(file: string, spec: Spec): void {
+export function ownByContainerRoot(file: string, spec: Spec, pid: number): void {
   if (!hasUserNamespace(spec)) return;
-  const { uid, gid } = hostRoot(spec);
+  const uid = hostIdOfRoot(pid, 'uid_map');
+  const gid = hostIdOfRoot(pid, 'gid_map');
   try {
     fs.chownSync(file, uid, gid);
   } catch (err) {

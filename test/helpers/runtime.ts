@@ -46,6 +46,10 @@ export const KNOWN_DIFFERENCES = {
    * check is never reached from a config.json); tslab refuses a setting it would not apply.
    */
   refusesMappingsWithoutUserNamespace: runtimeName() === 'tslab',
+  /** runc 1.1.5 wants linux.uidMappings/gidMappings even for a user namespace joined by path; tslab (as runc 1.2) takes the namespace's own. */
+  joinedUserNamespaceNeedsMappings: runtimeName() === 'runc',
+  /** runc 1.1.5 ignores mappings unlike those of the user namespace it joins; tslab refuses them (they cannot be applied). */
+  ignoresMappingsOfJoinedUserNamespace: runtimeName() === 'runc',
 };
 
 export function runtimeCommand(): { file: string; prefix: string[] } {

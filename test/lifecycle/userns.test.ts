@@ -2,7 +2,7 @@
 // outside, files made by the container owned by the mapped ids on the host, no power over the host's own
 // files or devices, the process tree, pid file, kill, delete and exit status as without one, and the
 // checks runc makes on the mappings.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -215,6 +215,72 @@ describe('lifecycle', () => {
     expectOk(await s.rt.exec(['kill', id, 'KILL']));
     const r = await run.result;
     expect(r.code).toBe(137);
+  });
+});
+
+/** A user namespace held by a process of ours (killed after the test), mapped as MAPPING; returns its path. */
+async function heldUserNamespace(): Promise<string> {
+  const holder = spawn('unshare', ['--user', 'sleep', '1000'], { stdio: 'ignore' });
+  s.defer(() => {
+    holder.kill('SIGKILL');
+  });
+  const own = nsInodes('self').user;
+  const file = `/proc/${holder.pid}/ns/user`;
+  for (let i = 0; i < 250 && fs.readlinkSync(file) === own; i++) await sleep(20);
+  expect(fs.readlinkSync(file)).not.toBe(own);
+  fs.writeFileSync(`/proc/${holder.pid}/uid_map`, `0 ${HOST_ID} ${SIZE}\n`);
+  fs.writeFileSync(`/proc/${holder.pid}/gid_map`, `0 ${HOST_ID} ${SIZE}\n`);
+  return file;
+}
+
+describe('a user namespace joined by path', () => {
+  test('the container joins it (its mappings given again) and is root there', async () => {
+    const userNs = await heldUserNamespace();
+    const { pid } = await runSleeper((spec) => {
+      spec.linux.namespaces = spec.linux.namespaces.map((ns: { type: string }) => (ns.type === 'user' ? { type: 'user', path: userNs } : ns));
+    });
+    expect(nsInodes(pid).user).toBe(fs.readlinkSync(userNs));
+    expect(procStatus(pid).Uid).toBe(`${HOST_ID} ${HOST_ID} ${HOST_ID} ${HOST_ID}`);
+    // The namespaces made for the container belong to the joined one: its root may set the hostname.
+    expect(nsInodes(pid).uts).not.toBe(nsInodes('self').uts);
+  });
+
+  test('without mappings in the config', async () => {
+    const userNs = await heldUserNamespace();
+    const b = await userBundle(['sh', '-c', 'id -u; cat /proc/self/uid_map'], {
+      mutate: (spec) => {
+        spec.linux.namespaces = spec.linux.namespaces.map((ns: { type: string }) => (ns.type === 'user' ? { type: 'user', path: userNs } : ns));
+        delete spec.linux.uidMappings;
+        delete spec.linux.gidMappings;
+      },
+    });
+    const r = await s.runFg(b, s.id());
+    if (KNOWN_DIFFERENCES.joinedUserNamespaceNeedsMappings) {
+      expectFail(r);
+      expect(r.stderr).toMatch(/no uid mappings found/);
+    } else {
+      expectOk(r);
+      expect(r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '))).toEqual(['0', `0 ${HOST_ID} ${SIZE}`]);
+    }
+  });
+
+  test('with mappings unlike its own', async () => {
+    const userNs = await heldUserNamespace();
+    const b = await userBundle(['true'], {
+      mutate: (spec) => {
+        spec.linux.namespaces = spec.linux.namespaces.map((ns: { type: string }) => (ns.type === 'user' ? { type: 'user', path: userNs } : ns));
+        spec.linux.uidMappings = [{ containerID: 0, hostID: HOST_ID + SIZE, size: SIZE }];
+      },
+    });
+    const id = s.id();
+    const r = await s.runFg(b, id);
+    if (KNOWN_DIFFERENCES.ignoresMappingsOfJoinedUserNamespace) {
+      expectOk(r);
+    } else {
+      expectFail(r);
+      expect(r.stderr).toMatch(/linux\.uidMappings .* differs from the uid_map of the user namespace joined by path/);
+      expect(await s.rt.stateOrNull(id)).toBeNull();
+    }
   });
 });
 

@@ -74,19 +74,16 @@ export function userNamespaceProblem(spec: Spec): UserNamespaceProblem | undefin
     }
     return undefined;
   }
-  if (namespaces[index].path) {
-    return {
-      field: `linux.namespaces[${index}].path`,
-      sentence: 'joining a user namespace by path is not supported by tslab yet: leave the path out to give the container a user namespace of its own (with linux.uidMappings and linux.gidMappings)',
-    };
-  }
   const pid = namespaces.find((ns) => ns.type === 'pid');
   if (pid?.path) {
     return {
       field: 'linux.namespaces',
-      sentence: 'a PID namespace joined by path together with a new user namespace is not supported by tslab: give the container a PID namespace of its own ({"type": "pid"} without a path)',
+      sentence: 'a PID namespace joined by path together with a user namespace is not supported by tslab: give the container a PID namespace of its own ({"type": "pid"} without a path)',
     };
   }
+  // A namespace joined by path has its mappings already: any given are checked against them at create.
+  const joined = Boolean(namespaces[index].path);
+  if (joined && uids.length + gids.length === 0) return undefined;
   const problem = mappingsProblem('uidMappings', uids) ?? mappingsProblem('gidMappings', gids);
   if (problem) return problem;
   const user = spec.process?.user;
