@@ -2,6 +2,7 @@
 // Exit statuses as docker's: the container's own, 125 for tslab's errors, 126 cannot execute, 127 not found.
 import { UsageError } from './args.js';
 import { listFlag, numberFlag, parseDockerArgs, stringFlag, type DockerFlag } from './docker-args.js';
+import { formatTable } from './table.js';
 
 const RUN_FLAGS: DockerFlag[] = [
   { long: 'name', value: true },
@@ -33,11 +34,6 @@ function ago(iso: string | undefined): string {
   if (seconds < 3600) return `${Math.round(seconds / 60)} minutes ago`;
   if (seconds < 86400) return `${Math.round(seconds / 3600)} hours ago`;
   return `${Math.round(seconds / 86400)} days ago`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] + 3))).join('').trimEnd()).join('\n');
 }
 
 async function runtimeFor(mine: boolean): Promise<string> {
@@ -96,7 +92,7 @@ export async function engineCommand(name: string, argv: string[], json: boolean)
         const command = JSON.stringify(r.command.join(' ')).slice(0, 22);
         rows.push([r.id.slice(0, 12), r.image, command, ago(r.created), status, ports, r.name]);
       }
-      write(`${table(rows)}\n`);
+      write(`${formatTable(rows)}\n`);
       return 0;
     }
     case 'logs': {

@@ -1,6 +1,7 @@
 // `tslab images/rmi/import/pull`.
 import { UsageError } from './args.js';
 import { parseDockerArgs } from './docker-args.js';
+import { formatTable } from './table.js';
 
 function humanSize(bytes: number): string {
   if (bytes < 1000) return `${bytes}B`;
@@ -34,8 +35,7 @@ export async function imageCommand(
         const [id, size] = 'error' in i ? ['<unreadable>', '-'] : [i.id.replace(/^sha256:/, '').slice(0, 12), humanSize(i.size)];
         rows.push([i.ref.slice(0, colon), i.ref.slice(colon + 1), id, size]);
       }
-      const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-      write(`${rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c] + 3)).join('').trimEnd()).join('\n')}\n`);
+      write(`${formatTable(rows)}\n`);
       // As docker lists what it can: the others are still listed, and the status is 0.
       for (const i of images) {
         if ('error' in i) warn(`tslab: ${i.ref} cannot be read: ${i.error} (tslab rmi ${i.ref} removes it)\n`);

@@ -2,6 +2,7 @@
 // Subcommands load their modules on demand so each invocation pays only for what it uses.
 import { type FlagSpec, type ParsedArgs, UsageError, flagString, flagValues, parseArgs } from './args.js';
 import { Logger } from './log.js';
+import { formatTable as pad } from './table.js';
 import type { UpdateFlag } from '../runtime/update.js';
 
 const VERSION = '0.1.0';
@@ -58,11 +59,6 @@ function createOptions(args: ParsedArgs) {
     preserveFds: preserve === undefined ? 0 : Number(preserve),
     consoleSocket: flagString(args, 'console-socket'),
   };
-}
-
-function pad(columns: string[][]): string {
-  const widths = columns[0].map((_, i) => Math.max(...columns.map((row) => row[i].length)));
-  return columns.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] + 3))).join('').trimEnd()).join('\n');
 }
 
 /**
