@@ -21,6 +21,7 @@ import type { IdMapping, Spec } from './spec/types.js';
 const UNSHARE = '/usr/bin/unshare';
 const NSENTER = '/usr/bin/nsenter';
 const SETPRIV = '/usr/bin/setpriv';
+const SETSID = '/usr/bin/setsid';
 /** bash, not dash: the handshake fd may be numbered above 9, which dash's redirections cannot name. */
 const BASH = '/bin/bash';
 
@@ -29,7 +30,8 @@ const BASH = '/bin/bash';
  * forks PID 1 (its stdin kept: an asynchronous command's would be /dev/null), tells us its pid and waits
  * for it, its own stderr silenced (bash reports a killed job there). `--keep-caps` (unshare) keeps the
  * capabilities across the execs made while the uid is still unmapped; setpriv then makes PID 1 uid/gid 0
- * of the namespace. No `setgroups deny` is written (we write the maps as root), so --clear-groups works.
+ * of the namespace, in a session of its own as a stage started without a user namespace is (a terminal
+ * needs one: TIOCSCTTY). No `setgroups deny` is written (we write the maps as root), so --clear-groups works.
  * A closed handshake (we died) makes `read` fail and bash exit before any PID 1 exists.
  */
 const HANDSHAKE = 'fd=$1; shift; echo >&$fd && read -r _ <&$fd || exit 1; "$@" <&0 {fd}>&- & echo $! >&$fd; exec {fd}>&- 2>/dev/null; wait $!';
@@ -117,7 +119,7 @@ export function spawnInUserNamespace(
     const handshakeFd = stdio.length;
     child = spawn(
       launcher[0],
-      [...launcher.slice(1), BASH, '-c', HANDSHAKE, 'handshake', String(handshakeFd), SETPRIV, '--reuid=0', '--regid=0', '--clear-groups', '--', command, ...args],
+      [...launcher.slice(1), BASH, '-c', HANDSHAKE, 'handshake', String(handshakeFd), SETSID, SETPRIV, '--reuid=0', '--regid=0', '--clear-groups', '--', command, ...args],
       { stdio: [...stdio, theirs], detached: true, env },
     );
     close(theirs);

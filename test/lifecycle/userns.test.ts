@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { setupSuite, type Bundle, type SpecJson } from '../helpers/bundle.js';
 import { nsInodes, procStatus } from '../helpers/kernel.js';
-import { KNOWN_DIFFERENCES, expectFail, expectOk, sleep } from '../helpers/runtime.js';
+import { KNOWN_DIFFERENCES, expectFail, expectOk, runtimeCommand, sleep } from '../helpers/runtime.js';
 
 const s = setupSuite('userns');
 
@@ -169,6 +169,19 @@ describe('no power over the host', () => {
 });
 
 describe('lifecycle', () => {
+  test('a terminal container: the init takes the pty as its controlling terminal', async () => {
+    const b = await userBundle(['sh', '-c', 'tty && id -u'], {
+      mutate: (spec) => {
+        spec.process.terminal = true;
+      },
+    });
+    // A foreground run on a terminal of its own (util-linux script gives it one), which it relays.
+    const { file, prefix } = runtimeCommand();
+    const command = [file, ...prefix, '--root', s.rt.root, 'run', '--bundle', b.dir, s.id()].join(' ');
+    const out = execFileSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 20_000 });
+    expect(out.replace(/\r/g, '').split('\n').map((l) => l.replace(/^(\^@|\0)+/, '').trim()).filter(Boolean)).toEqual(['/dev/pts/0', '0']);
+  });
+
   test('create: the pid file names the init, whose parent is outside the container and which is alone in its cgroup; kill and delete leave nothing', async () => {
     const b = await userBundle(['sleep', '1000']);
     const id = s.id();
