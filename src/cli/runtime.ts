@@ -96,6 +96,11 @@ function elapsed(): string {
   return `${performance.now().toFixed(1)} ms since start`;
 }
 
+/** The create's phases as --debug lines, each with its time. */
+function phases(ctx: Context): (what: string) => void {
+  return (what) => ctx.log.debug(`${what} (${elapsed()})`);
+}
+
 /** runc's update flags that take a value (update.ts turns them into LinuxResources). */
 const UPDATE_FLAG_NAMES = [
   'blkio-weight', 'cpu-period', 'cpu-quota', 'cpu-share', 'cpu-rt-period', 'cpu-rt-runtime', 'cpuset-cpus', 'cpuset-mems',
@@ -133,7 +138,7 @@ const COMMANDS: Record<string, Command> = {
       interruptible(async (signal) => {
         const opts = await withEarlyStage(createOptions(args), ctx);
         const { createContainer } = await import('../runtime/create.js');
-        const { child } = await createContainer(await store(ctx), { ...opts, signal, warn: (m) => ctx.log.warn(m) });
+        const { child } = await createContainer(await store(ctx), { ...opts, signal, warn: (m) => ctx.log.warn(m), phase: phases(ctx) });
         ctx.log.debug(`container ${opts.id}: init pid ${child.pid} waits for start (${elapsed()})`);
         // Its init goes to our caller's subreaper, as runc's does (only a user namespace puts a launcher between).
         const { releaseLauncher } = await import('../runtime/launch-userns.js');
@@ -154,7 +159,7 @@ const COMMANDS: Record<string, Command> = {
         const opts = await withEarlyStage({ ...createOptions(args), detach, keepTerminal: !detach }, ctx);
         const { runContainer } = await import('../runtime/run.js');
         // Once the container exists, a foreground run forwards these signals to it instead.
-        return runContainer(await store(ctx), { ...opts, signal }, (m) => ctx.log.warn(m));
+        return runContainer(await store(ctx), { ...opts, signal, phase: phases(ctx) }, (m) => ctx.log.warn(m));
       }),
   },
   exec: {

@@ -40,6 +40,8 @@ export interface CreateOptions extends LaunchOptions {
   warn?: (message: string) => void;
   /** Aborted (by SIGTERM or SIGINT to `create`): the create stops, undoes everything it made, and fails. */
   signal?: AbortSignal;
+  /** Told as each phase of the create ends (--debug's timings). */
+  phase?: (what: string) => void;
 }
 
 export interface CreatedContainer {
@@ -191,9 +193,11 @@ async function converse(
   joinAtReady: (controllers: readonly string[]) => boolean,
   journal: Journal,
   signal: AbortSignal | undefined,
+  phase: (what: string) => void,
 ): Promise<void> {
   for (;;) {
     const message: StageMessage | undefined = await unlessAborted(channel.next(), signal);
+    phase(`init says ${message?.type ?? 'nothing (its channel closed)'}`);
     if (!message) {
       const exited = await new Promise<string>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) resolve(String(child.exitCode ?? child.signalCode));
@@ -248,6 +252,7 @@ function makeExecFifo(file: string): void {
 
 export async function createContainer(store: StateStore, opts: CreateOptions): Promise<CreatedContainer> {
   const { signal } = opts;
+  const phase = opts.phase ?? (() => {});
   let stage = opts.launched;
   let release: () => void;
   try {
@@ -264,6 +269,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     const bundle = path.resolve(opts.bundle);
     const spec = loadSpec(bundle, (field) => opts.warn?.(`config.json: unknown field "${field}" ignored (a misspelling?)`));
     const rootfs = resolveRootfs(bundle, spec);
+    phase('config.json loaded and checked');
     if (stage && !matchesSpec(stage, spec)) {
       await discardStage(stage);
       stage = undefined;
@@ -291,6 +297,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
       // A stage that died already is reported by the conversation below; anything else is ours to report.
       if (child.exitCode === null && child.signalCode === null && readProcStat(child.pid!) !== undefined) throw err;
     }
+    phase('cgroups made, the init moved into those its boot may use');
     const channel = new OrchestratorChannel(child, stage.channelFd);
     const record: ContainerRecord = {
       ociVersion: spec.ociVersion,
@@ -320,13 +327,14 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
       terminal: terminal !== undefined,
     };
     channel.sendPlan(plan);
-    await converse(channel, child, manager, spec, () => ociState(record, 'creating'), terminal, joinAtReady, journal, signal);
+    await converse(channel, child, manager, spec, () => ociState(record, 'creating'), terminal, joinAtReady, journal, signal, phase);
     if (signal?.aborted) throw interrupted(signal);
     record.pidStartTime = readProcStat(child.pid!)?.startTime ?? 0;
     store.write(record);
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(child.pid));
     // Recorded: from here the stage waits for `start` (or delete); killed before this, it would end itself.
     await channel.finish({ type: 'committed' });
+    phase('recorded');
     closeTerminalRoute(terminal, true);
     return { record, child, terminalMaster: terminal?.master };
   } catch (err) {

@@ -41,7 +41,9 @@ export async function runContainer(store: StateStore, opts: CreateOptions & { de
   });
   try {
     startContainer(store, opts.id, warn);
+    opts.phase?.('started');
     const status = await exited;
+    opts.phase?.(`exited, status ${status}`);
     // Every holder of the pty's slave is gone with the container's PID namespace; drain what is left.
     if (relay) {
       let timer: NodeJS.Timeout | undefined;
@@ -54,5 +56,6 @@ export async function runContainer(store: StateStore, opts: CreateOptions & { de
     process.off('SIGWINCH', onResize);
     forwarders.forEach((remove) => remove());
     deleteContainer(store, opts.id, true, warn);
+    opts.phase?.('deleted');
   }
 }
