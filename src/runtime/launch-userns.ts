@@ -3,7 +3,8 @@
 // comes before Node starts: util-linux `unshare` creates the user namespace (and the PID namespace, owned by
 // it) and execs bash, which waits until we have written the uid_map and gid_map from outside, then forks
 // PID 1: it becomes root of the namespace (setpriv) and execs the stage. Every namespace the stage makes
-// later is owned by the new user namespace, as runc's are.
+// later is owned by the new user namespace, as runc's are. A user namespace joined by path is entered the
+// same way, with nsenter in place of unshare --user and no maps to write.
 //
 // The stage's pid is that of PID 1, not of bash: bash stays its parent, waits for it and exits with its
 // status (128+N for a signal N, as `run` reports it anyway), so a foreground `run` still waits on its own
@@ -91,10 +92,11 @@ function readLine(fd: number): string | undefined {
 }
 
 /**
- * Spawns the stage as PID 1 of a new PID namespace (or, with `pidNamespace` 'host', in the caller's) inside a
- * new user namespace, writes its mappings, and returns once it runs as root of that namespace. The returned
- * ChildProcess is unshare's, with `pid` set to the stage's own. Blocks for the few milliseconds unshare and
- * bash take to start: the mappings must be in place before the stage does anything.
+ * Spawns the stage as PID 1 of a new PID namespace (or, with `pidNamespace` 'host', in the caller's) inside
+ * the container's user namespace (new, its mappings written by us, or joined by path), and returns once it
+ * runs as root of that namespace. The returned ChildProcess is the launcher's (bash), with `pid` set to the
+ * stage's own. Blocks for the few milliseconds unshare and bash take to start: the mappings must be in
+ * place before the stage does anything.
  */
 export function spawnInUserNamespace(
   spec: Spec,
