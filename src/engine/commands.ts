@@ -1,6 +1,7 @@
 // The operations behind `tslab run/ps/logs/exec/stop/kill/rm/inspect`: the CLI parses and prints, this does.
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { distScript, helperEnv } from '../fs/package.js';
 import { isAlive } from '../linux/proc.js';
 import { createContainer } from './create.js';
@@ -23,7 +24,6 @@ export class EngineError extends Error {
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** `tslab run`: returns the exit status (foreground) or 0 after printing the id (-d). */
 export async function runContainer(options: RunOptions, runtime: string, write: (text: string) => void): Promise<number> {

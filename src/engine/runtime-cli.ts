@@ -4,13 +4,13 @@ import { spawnSync, type StdioOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { close } from '../linux/fs.js';
 import { PR_SET_CHILD_SUBREAPER, prctl, waitpidNoHang } from '../linux/process.js';
 import { acceptUnix, listenUnix, recvFd } from '../linux/socket.js';
 import { runtimeRoot } from './paths.js';
 import { type ContainerRuntime, type CreateRequest, type CreatedInit, type InitEnd, RuntimeCallError } from './container-runtime.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function lastLoggedError(logFile: string): string {
   try {

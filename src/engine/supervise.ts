@@ -2,6 +2,7 @@
 // network between create and start, starts it, waits for its end, records the exit status and cleans up.
 // The foreground `tslab run` is its own monitor; `run -d` starts a detached one.
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { relayTerminal } from '../runtime/terminal-relay.js';
 import { readProcStat } from '../linux/proc.js';
 import { exitStatus } from '../runtime/steps/exit-status.js';
@@ -11,7 +12,6 @@ import { loadRecord, saveRecord, type ContainerRecord } from './record.js';
 import { connectNetwork, disconnectNetwork } from './network.js';
 import { removeContainerFiles, unmountRootfs } from './storage.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface SuperviseOptions {
   /** The container's stdio: the terminal (foreground) or the log file (detached). */

@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { rootCertificates } from 'node:tls';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { hostPlatform } from './image.js';
 import { isLoopbackRegistry } from './reference.js';
 import { DigestMismatchError, type ImageStore } from './store.js';
@@ -322,21 +323,6 @@ export function isRetryable(err: unknown): boolean {
   return /socket hang up|aborted|premature close/i.test(message);
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /** A short description of an error for messages: its text, and Node's code when the text lacks it. */
 export function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
@@ -488,7 +474,10 @@ export class RegistryClient {
         const info = { what, attempt: attempt + 1, retries, delayMs, error };
         onRetry?.(info);
         this.options.onRetry?.(info);
-        await sleep(delayMs, signal);
+        // Aborted: fail with the caller's reason ("interrupted: pull again to resume"), not Node's AbortError.
+        await sleep(delayMs, undefined, { signal }).catch(() => {
+          throw signal!.reason as Error;
+        });
       }
     }
   }

@@ -1,6 +1,7 @@
 // `tslab demo LESSON`: an instructor's run of a lesson in front of a room. Reference steps, every cell in
 // order, commands typed out, a pause for a key (or --auto SECONDS) between cells, then everything cleaned up
 // so the demo can be run again.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { findLesson, loadCatalog, loadLesson } from './catalog.js';
 import type { Cell } from './markdown.js';
 import { Notebook } from './notebook.js';
@@ -13,7 +14,6 @@ export interface DemoOptions {
   write: (text: string) => void;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function typeOut(cell: Cell, write: (text: string) => void): Promise<void> {
   const body = renderCellBody(cell);

@@ -5,6 +5,7 @@
 //                 container's cgroup. Like runc's, the stream goes on after the container stops (its cgroup is
 //                 still there); it ends, with success, when the container is deleted.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadCgroupManager } from './cgroups/index.js';
 import { RuntimeError } from './errors.js';
 import { containerStatus } from './status.js';
@@ -44,16 +45,6 @@ function event(type: 'stats' | 'oom', id: string, data?: unknown): string {
   return `${JSON.stringify(data === undefined ? { type, id } : { type, id, data })}\n`;
 }
 
-const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 
 export async function containerEvents(store: StateStore, id: string, opts: EventsOptions): Promise<void> {
   const record = store.read(id);
@@ -73,6 +64,7 @@ export async function containerEvents(store: StateStore, id: string, opts: Event
       opts.write(event('stats', id, cgroups.stats()));
       nextStats += opts.intervalMs;
     }
-    await sleep(Math.min(OOM_POLL_MS, Math.max(0, nextStats - Date.now())), opts.signal);
+    // An abort ends the wait early; the loop then sees it and returns.
+    await sleep(Math.min(OOM_POLL_MS, Math.max(0, nextStats - Date.now())), undefined, { signal: opts.signal }).catch(() => undefined);
   }
 }

@@ -5,6 +5,7 @@
 // of the container's cgroups, v2 names first.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LESSON_LIMITS } from '../container.js';
 import { readText, requireContainer, verdict } from './common.js';
 import type { CheckResult } from './types.js';
@@ -32,10 +33,6 @@ function keyedValue(file: string | undefined, key: string): number | undefined {
 
 function readNumber(file: string | undefined): string {
   return file ? (readText(file)?.trim() ?? '?') : '?';
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 interface ProcCgroupLine {

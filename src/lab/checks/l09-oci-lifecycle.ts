@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureDefaultRootfs } from '../../fs/busybox-rootfs.js';
 import { readProcStat } from '../../linux/proc.js';
 import { defaultSpec, formatSpec } from '../../runtime/spec/default-spec.js';
@@ -70,10 +71,6 @@ function cmdline(pid: number): string {
 function alive(pid: number, startTime: number | undefined): boolean {
   const stat = readProcStat(pid);
   return stat !== undefined && stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function until(test: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
