@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadCgroupManager } from './cgroups/index.js';
 import { RuntimeError, fileError } from './errors.js';
-import { launchExec } from './exec/launch.js';
+import { type ExecRequest, type ExecTarget, launchDetachedExec, launchExec } from './exec/launch.js';
 import { MAX_CONFIG_BYTES, parseSpec, readConfigText } from './spec/load.js';
 import type { Process } from './spec/types.js';
 import { type StateStore, writeFileAtomic } from './state.js';
@@ -125,15 +125,18 @@ export async function execContainer(store: StateStore, opts: ExecOptions): Promi
   const proc = buildProcess(record.bundle, opts);
   checkTerminal(proc, opts);
   const cgroups = loadCgroupManager(record.cgroups);
-  const { child, terminalMaster, exited } = await launchExec(
-    { pid: record.pid, startTime: record.pidStartTime, joinCgroups: (pid) => cgroups.addProcess(pid), seccomp: record.seccomp },
-    { process: proc, preserveFds: opts.preserveFds, consoleSocket: opts.consoleSocket },
-  );
-  if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(child.pid));
+  const target: ExecTarget = { pid: record.pid, startTime: record.pidStartTime, joinCgroups: (pid) => cgroups.addProcess(pid), seccomp: record.seccomp };
+  const request: ExecRequest = { process: proc, preserveFds: opts.preserveFds, consoleSocket: opts.consoleSocket };
+  const writePidFile = (pid: number): void => {
+    if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid));
+  };
   if (opts.detach) {
-    child.unref();
+    // Left to our caller to reap, as runc leaves it: conmon and the containerd shim wait for this pid.
+    writePidFile((await launchDetachedExec(target, request)).pid);
     return 0;
   }
+  const { child, terminalMaster, exited } = await launchExec(target, request);
+  writePidFile(child.pid!);
   return waitInForeground(child.pid!, exited, terminalMaster);
 }
 

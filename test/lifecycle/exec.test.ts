@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { acceptUnix, listenUnix, pollReadable, recvFd } from '../../src/linux/socket.js';
 import { setupSuite, type Bundle, type SpecMutator } from '../helpers/bundle.js';
 import { capMask, procStatus, waitFor } from '../helpers/kernel.js';
-import { describeResult, expectError, expectOk, type RunResult, runtimeCommand, sleep } from '../helpers/runtime.js';
+import { REPO_ROOT, describeResult, expectError, expectOk, type RunResult, runtimeCommand, sleep } from '../helpers/runtime.js';
 
 const s = setupSuite('exec');
 
@@ -202,6 +202,56 @@ describe('exec in a running container', () => {
     expect(code).toBe(0);
     // ls's own directory fd is 3; nothing of ours is open at 3 or above otherwise.
     expect(lines(stdout).map(Number).filter((n) => n > 3)).toEqual([]);
+  });
+});
+
+/**
+ * A caller like conmon or the containerd shim: a child subreaper that runs `exec --detach --pid-file`, then
+ * waits for the pid the file names and prints its exit status as JSON (or what waitpid said instead).
+ */
+const SUBREAPER_CALLER = `
+const koffi = require('module').createRequire(process.argv[1] + '/')('koffi');
+const { spawnSync } = require('child_process');
+const fs = require('fs');
+const libc = koffi.load('libc.so.6');
+const prctl = libc.func('int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)');
+const waitpid = libc.func('int waitpid(int, _Out_ int *, int)');
+if (prctl(36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0) !== 0) throw new Error('PR_SET_CHILD_SUBREAPER failed');
+const [pidFile, file, ...args] = process.argv.slice(2);
+const r = spawnSync(file, args, { stdio: ['ignore', 'ignore', 'pipe'], timeout: 20000 });
+if (r.status !== 0) {
+  console.log(JSON.stringify({ runtime: r.status, stderr: String(r.stderr) }));
+} else {
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  const status = [0];
+  const got = waitpid(pid, status, 0);
+  console.log(JSON.stringify(got === pid ? { exit: (status[0] >> 8) & 0xff, signal: status[0] & 0x7f } : { waitpid: got, errno: koffi.errno() }));
+}
+`;
+
+describe('exec --detach: the program is left to the caller to reap', () => {
+  // runc leaves the program a zombie until it exits itself; the caller, a child subreaper, then reaps it
+  // and takes its exit status. A runtime that reaps it first (Node reaps every child it spawned) takes
+  // the status away: podman then says 255 and containerd waits for ever. The runtime's exit is delayed
+  // here (NODE_OPTIONS reaches tslab-runtime only) so that the program always ends before it.
+  test('a quick program\'s exit status reaches a subreaper caller even when the runtime ends after it', async () => {
+    const { id } = await running();
+    const dir = s.tmpDir('subreaper');
+    const pidFile = path.join(dir, 'exec.pid');
+    const slowExit = path.join(dir, 'slow-exit.cjs');
+    fs.writeFileSync(slowExit, 'const exit = process.exit.bind(process);\nprocess.exit = (code) => void setTimeout(() => exit(code), 1000);\n');
+    const { file, prefix } = runtimeCommand();
+    const caller = spawn(
+      process.execPath,
+      ['-e', SUBREAPER_CALLER, REPO_ROOT, pidFile, file, ...prefix, '--root', s.rt.root, 'exec', '--detach', '--pid-file', pidFile, id, 'sh', '-c', 'exit 7'],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: `--require ${slowExit}` }, cwd: REPO_ROOT },
+    );
+    let out = '';
+    caller.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    caller.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => caller.on('exit', (c) => resolve(c)));
+    expect(code, out).toBe(0);
+    expect(JSON.parse(out), out).toEqual({ exit: 7, signal: 0 });
   });
 });
 

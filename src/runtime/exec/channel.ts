@@ -1,8 +1,7 @@
 // Both ends of the exec stage's socketpair. The stage's end is synchronous (nothing else runs in it
 // meanwhile); the orchestrator's is event-driven, since it also relays signals and a terminal.
-import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import type { Readable, Writable } from 'node:stream';
+import * as net from 'node:net';
 import type { ExecMessage, ExecPlan, ExecReply } from './protocol.js';
 
 const MAX_LINE_BYTES = 8 * 1024 * 1024;
@@ -49,10 +48,11 @@ export class ExecOrchestratorChannel {
   private waiter?: (message: ExecMessage | undefined) => void;
   private buffered = '';
   private closed = false;
-  private readonly socket: Readable & Writable;
+  private readonly socket: net.Socket;
 
-  constructor(child: ChildProcess, fd: number) {
-    this.socket = child.stdio[fd] as Readable & Writable;
+  /** Takes over `fd`, the orchestrator's end of the socketpair (closed by close()). */
+  constructor(fd: number) {
+    this.socket = new net.Socket({ fd, readable: true, writable: true });
     this.socket.setEncoding('utf8');
     this.socket.on('data', (chunk: string) => {
       this.buffered += chunk;

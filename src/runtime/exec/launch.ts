@@ -1,7 +1,15 @@
 // Starting a process inside a running container: the orchestrator's side of exec. It spawns the exec stage
-// (a Node process) from a thread moved into the container's PID namespace, conducts it through its
-// requests (cgroups, terminal) and tells when execve() happened. Used by `tslab-runtime exec` and by the
-// lab's enter, which differ only in how they name the container and build the process.
+// (a Node process) into the container's PID namespace, conducts it through its requests (cgroups, terminal)
+// and tells when execve() happened. Used by `tslab-runtime exec` and by the lab's enter, which differ only in
+// how they name the container and build the process.
+//
+// A foreground exec keeps the program as its own child and waits for it. A detached one (runc's --detach,
+// what conmon and the containerd shim ask for) must not: Node reaps every child it spawned, so a program
+// that ends before we do would have its exit status taken from the caller, a child subreaper waiting for
+// the pid we report (conmon then says 255, the shim waits for ever). Its stage is therefore born of a
+// launcher that exits at once: `nsenter --pid --no-fork` puts the launcher's children in the container's
+// PID namespace, `setsid --fork` forks the stage and exits. The stage's parent is then gone, and the kernel
+// gives it to the nearest subreaper above us (runc's program is orphaned the same way).
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,6 +25,8 @@ import { ExecOrchestratorChannel } from './channel.js';
 import type { ExecPlan } from './protocol.js';
 
 const REAP_TIMEOUT_MS = 5000;
+const NSENTER = '/usr/bin/nsenter';
+const SETSID = '/usr/bin/setsid';
 
 /** The running container a process is started in. */
 export interface ExecTarget {
@@ -61,23 +71,34 @@ function stageScript(): string {
   return path.join(root, 'dist', 'runtime', 'exec', 'stage.cjs');
 }
 
-/** Spawns the stage from this thread moved into the init's PID namespace (children are born there), then moves back. */
-function spawnStage(target: ExecTarget, stdio: Array<number | 'pipe'>, preserveFds: number): ChildProcess {
-  const start = () => spawn(process.execPath, [stageScript()], { stdio, detached: true, env: { TSLAB_PRESERVE_FDS: String(preserveFds) } });
+/**
+ * Opens the init's PID namespace and checks, second, that the init is still the process we mean: the fd
+ * then holds the namespace of that process. `use` gets the fd and whether it is ours already.
+ */
+function withInitPidNamespace<T>(target: ExecTarget, use: (fd: number, same: boolean) => T): T {
   const nsPath = `/proc/${target.pid}/ns/pid`;
-  let theirs: number;
+  let fd: number;
   try {
-    theirs = open(nsPath, O_RDONLY | O_CLOEXEC);
+    fd = open(nsPath, O_RDONLY | O_CLOEXEC);
   } catch {
     throw new RuntimeError('cannot exec in a stopped container');
   }
   try {
-    // Opened first, checked second: the fd holds the namespace of the process we checked.
     if (!isAlive(target.pid, target.startTime)) throw new RuntimeError('cannot exec in a stopped container');
-    if (fs.readlinkSync(nsPath) === fs.readlinkSync('/proc/thread-self/ns/pid')) return start();
+    return use(fd, fs.readlinkSync(nsPath) === fs.readlinkSync('/proc/thread-self/ns/pid'));
+  } finally {
+    close(fd);
+  }
+}
+
+/** Spawns the stage as our child, from this thread moved into the init's PID namespace (children are born there), then moves back. */
+function spawnStage(target: ExecTarget, stdio: number[], env: NodeJS.ProcessEnv): ChildProcess {
+  const start = () => spawn(process.execPath, [stageScript()], { stdio, detached: true, env });
+  return withInitPidNamespace(target, (theirs, same) => {
+    if (same) return start();
     const ours = open('/proc/thread-self/ns/pid', O_RDONLY | O_CLOEXEC);
     try {
-      setns(theirs, CLONE_NEWPID, nsPath);
+      setns(theirs, CLONE_NEWPID, `/proc/${target.pid}/ns/pid`);
       try {
         return start();
       } finally {
@@ -86,9 +107,20 @@ function spawnStage(target: ExecTarget, stdio: Array<number | 'pipe'>, preserveF
     } finally {
       close(ours);
     }
-  } finally {
-    close(theirs);
-  }
+  });
+}
+
+/**
+ * Spawns the launcher of a stage that is not our child (see the top of this file). The launcher itself
+ * stays in our PID namespace: an orphan whose parent was inside the container's would go to the
+ * container's init instead, which reaps nothing. The namespace is handed to nsenter as an open fd.
+ */
+function spawnOrphanStage(target: ExecTarget, stdio: number[], env: NodeJS.ProcessEnv): ChildProcess {
+  const stage = [SETSID, '--fork', process.execPath, stageScript()];
+  return withInitPidNamespace(target, (theirs, same) => {
+    const argv = same ? stage : [NSENTER, `--pid=/proc/self/fd/${stdio.length}`, '--no-fork', '--', ...stage];
+    return spawn(argv[0]!, argv.slice(1), { stdio: same ? stdio : [...stdio, theirs], detached: true, env });
+  });
 }
 
 function exitOf(child: ChildProcess): Promise<number> {
@@ -98,7 +130,7 @@ function exitOf(child: ChildProcess): Promise<number> {
   });
 }
 
-/** Ends a stage that failed and waits until it is reaped (no zombie left behind). */
+/** Ends a process we spawned for a stage that failed and waits until it is reaped (no zombie left behind). */
 async function discard(child: ChildProcess, exited: Promise<number>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   try {
@@ -111,43 +143,59 @@ async function discard(child: ChildProcess, exited: Promise<number>): Promise<vo
   clearTimeout(timer);
 }
 
-/** Starts `request.process` in the target container; resolves once the program is exec'd. */
-export async function launchExec(target: ExecTarget, request: ExecRequest): Promise<ExecutedProcess> {
+interface Launched {
+  /** The process we spawned: the stage, or the launcher of an orphaned stage. */
+  spawned: ChildProcess;
+  spawnedExit: Promise<number>;
+  /** The stage's (then the program's) host pid. */
+  pid: number;
+  terminalMaster?: number;
+}
+
+/** Starts the stage (as `orphan` says), conducts it through its requests and resolves once the program is exec'd. */
+async function launch(target: ExecTarget, request: ExecRequest, orphan: boolean): Promise<Launched> {
   const preserveFds = request.preserveFds ?? 0;
   const terminal = request.process.terminal === true;
   let consoleSocket: number | undefined;
-  let ours = -1;
+  let terminalOurs = -1;
+  let channel: ExecOrchestratorChannel | undefined;
   let master: number | undefined;
-  let child: ChildProcess | undefined;
-  let exited: Promise<number> | undefined;
+  let spawned: ChildProcess | undefined;
+  let spawnedExit: Promise<number> | undefined;
   try {
-    let stagesEnd = -1;
-    if (terminal) {
-      if (request.consoleSocket) consoleSocket = connectUnix(request.consoleSocket);
-      [ours, stagesEnd] = socketpair();
-    }
-    const passed = Array.from({ length: preserveFds }, (_, i) => 3 + i);
-    const stdio: Array<number | 'pipe'> = [...(request.stdio ?? [0, 1, 2]), ...passed, 'pipe', ...(terminal ? [stagesEnd] : [])];
+    const [channelOurs, channelStages] = socketpair();
+    channel = new ExecOrchestratorChannel(channelOurs);
+    let terminalStages = -1;
     try {
-      child = spawnStage(target, stdio, preserveFds);
+      if (terminal) {
+        if (request.consoleSocket) consoleSocket = connectUnix(request.consoleSocket);
+        [terminalOurs, terminalStages] = socketpair();
+      }
+      const passed = Array.from({ length: preserveFds }, (_, i) => 3 + i);
+      const stdio = [...(request.stdio ?? [0, 1, 2]), ...passed, channelStages, ...(terminal ? [terminalStages] : [])];
+      const env = { TSLAB_PRESERVE_FDS: String(preserveFds) };
+      spawned = orphan ? spawnOrphanStage(target, stdio, env) : spawnStage(target, stdio, env);
     } finally {
-      if (stagesEnd >= 0) close(stagesEnd);
+      close(channelStages);
+      if (terminalStages >= 0) close(terminalStages);
     }
-    exited = exitOf(child);
-    const channel = new ExecOrchestratorChannel(child, 3 + preserveFds);
+    spawnedExit = exitOf(spawned);
     const plan: ExecPlan = { pid: target.pid, startTime: target.startTime, process: request.process, preserveFds, terminal, seccomp: target.seccomp };
     channel.send(plan);
+    let pid: number | undefined;
     let ready = false;
     for (;;) {
       const message = await channel.next();
       if (!message) {
-        if (ready) break; // the channel is close-on-exec: its end means execve() succeeded
-        throw new RuntimeError(`the exec stage ended before it ran the program (status ${await exited})`);
+        if (ready && pid !== undefined) break; // the channel is close-on-exec: its end means execve() succeeded
+        throw new RuntimeError(`the exec stage ended before it ran the program${orphan ? '' : ` (status ${await spawnedExit})`}`);
       }
       switch (message.type) {
         case 'join-cgroups':
+          if (!Number.isSafeInteger(message.pid) || message.pid <= 0) throw new RuntimeError(`the exec stage sent ${JSON.stringify(message.pid)} as its pid`);
+          pid = orphan ? message.pid : spawned.pid!;
           try {
-            target.joinCgroups(child.pid!);
+            target.joinCgroups(pid);
           } catch (err) {
             channel.send({ type: 'abort', message: (err as Error).message });
             throw err;
@@ -156,7 +204,7 @@ export async function launchExec(target: ExecTarget, request: ExecRequest): Prom
           break;
         case 'pty':
           if (!terminal) throw new RuntimeError('the exec stage sent a terminal nobody asked for');
-          master = recvFd(ours).fd;
+          master = recvFd(terminalOurs).fd;
           if (consoleSocket !== undefined) {
             sendFd(consoleSocket, master, '/dev/ptmx');
             close(master);
@@ -171,14 +219,33 @@ export async function launchExec(target: ExecTarget, request: ExecRequest): Prom
           throw new RuntimeError(message.message);
       }
     }
-    channel.close();
-    return { child, terminalMaster: master, exited };
+    return { spawned, spawnedExit, pid: pid!, terminalMaster: master };
   } catch (err) {
     if (master !== undefined) close(master);
-    if (child && exited) await discard(child, exited);
+    // An orphaned stage is not ours to kill: it ends by itself when its channel closes (below).
+    if (spawned && spawnedExit) await discard(spawned, spawnedExit);
     throw err;
   } finally {
+    channel?.close();
     if (consoleSocket !== undefined) close(consoleSocket);
-    if (ours >= 0) close(ours);
+    if (terminalOurs >= 0) close(terminalOurs);
   }
+}
+
+/** Starts `request.process` in the target container as our child; resolves once the program is exec'd. */
+export async function launchExec(target: ExecTarget, request: ExecRequest): Promise<ExecutedProcess> {
+  const { spawned, spawnedExit, terminalMaster } = await launch(target, request, false);
+  return { child: spawned, terminalMaster, exited: spawnedExit };
+}
+
+/**
+ * Starts `request.process` in the target container for our caller to reap (runc's --detach); resolves
+ * with its host pid once it is exec'd. A terminal needs a console socket: nobody here would read it.
+ */
+export async function launchDetachedExec(target: ExecTarget, request: ExecRequest): Promise<{ pid: number }> {
+  if (request.process.terminal && !request.consoleSocket) throw new RuntimeError('cannot allocate tty if runc will detach without setting console socket');
+  const { pid, spawnedExit } = await launch(target, request, true);
+  // The launcher exited as soon as it forked: reaped here, not left to our caller.
+  await spawnedExit;
+  return { pid };
 }

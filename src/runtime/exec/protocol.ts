@@ -17,7 +17,10 @@ export interface ExecPlan {
   seccomp?: Seccomp;
 }
 
-/** What the stage asks (join-cgroups, pty: answered with ExecReply) or tells (ready, error). */
-export type ExecMessage = { type: 'join-cgroups' } | { type: 'pty' } | { type: 'ready' } | { type: 'error'; message: string };
+/**
+ * What the stage asks (join-cgroups, pty: answered with ExecReply) or tells (ready, error). join-cgroups
+ * carries the stage's host pid: a detached stage is not the orchestrator's child and is known by it only.
+ */
+export type ExecMessage = { type: 'join-cgroups'; pid: number } | { type: 'pty' } | { type: 'ready' } | { type: 'error'; message: string };
 
 export type ExecReply = { type: 'ok' } | { type: 'abort'; message: string };

@@ -1,7 +1,8 @@
 // The exec stage: started by the orchestrator inside the container's PID namespace, it joins the rest of
 // the container (namespaces, root), is moved into its cgroups, takes on the process's identity and
 // execve()s the program, as runc's setns init does. Keep its imports few: every exec pays for them.
-//   node stage.cjs   (fd 3+N: the channel; fd 4+N: the terminal socket, with a terminal; N = preserved fds)
+//   node stage.cjs   (fd 3+N: the channel; fd 4+N: the terminal socket, with a terminal; N = preserved fds;
+//   a PID namespace fd nsenter was given may follow, closed with everything else not needed)
 import * as fs from 'node:fs';
 import { O_CLOEXEC, O_DIRECTORY, O_RDONLY, close, dup2, fchdir, open } from '../../linux/fs.js';
 import { lastCapability } from '../../linux/capabilities.js';
@@ -134,6 +135,8 @@ function main(): void {
   // As runc's init: nothing in the container may reach this process's fds, memory or executable (the
   // host's node) through /proc/<pid> without CAP_SYS_PTRACE. execve() undoes it.
   setDumpable(false);
+  // Read from the host's /proc while it is still ours: the orchestrator knows a detached stage by it only.
+  const hostPid = Number(fs.readlinkSync('/proc/self'));
   const preserveFds = Number(process.env.TSLAB_PRESERVE_FDS ?? 0);
   const channelFd = 3 + preserveFds;
   const channel = new ExecStageChannel(channelFd);
@@ -150,7 +153,7 @@ function main(): void {
     const opened = openContainer(plan);
     joinNamespaces(opened);
     // Joined after booting: the ~40 MB Node charged before stays out of the container's memory cgroup.
-    channel.request({ type: 'join-cgroups' });
+    channel.request({ type: 'join-cgroups', pid: hostPid });
     enterMount(opened);
     // Nothing of the host may be open when the cwd is entered (the CVE-2024-21626 class).
     assertNoHostFds(needed);
@@ -164,7 +167,7 @@ function main(): void {
     if (!proc.noNewPrivileges) seccomp?.load();
     applyIdentity(proc, lastCap);
     if (terminalSlave >= 0) {
-      // spawn(detached) made the stage a session leader, as TIOCSCTTY requires.
+      // spawn(detached) or `setsid --fork` made the stage a session leader, as TIOCSCTTY requires.
       makeControllingTerminal(terminalSlave);
       for (const fd of [0, 1, 2]) dup2(terminalSlave, fd);
       close(terminalSlave);
