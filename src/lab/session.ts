@@ -2,7 +2,6 @@
 // (interactive), `--yes` (headless), `tslab check` and `tslab demo` all drive a session.
 import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LessonInfo } from './catalog.js';
@@ -32,7 +31,7 @@ export type EnableOutcome =
   | { ok: false; error: string };
 
 function hostFacts(): HostFacts {
-  return { hostname: os.hostname(), mountCount: fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).length };
+  return { hostname: os.hostname() };
 }
 
 /** The message for a launch that failed, turning a missing piece into what to do next. */

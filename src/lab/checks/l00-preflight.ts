@@ -5,8 +5,8 @@ import { isStaticElf } from '../../fs/busybox-rootfs.js';
 import { errorText, fail, pass, readMountinfo, readStatusField, readText, verdict } from './common.js';
 import type { CheckResult, LessonCheck } from './types.js';
 
-/** Names to ask about: real ones, a prefix of a real one, the first column's "nodev", and nonsense. */
-const PROBE_NAMES = ['proc', 'tmpfs', 'sysfs', 'cgroup2', 'overlay', 'ext4', 'ext', 'nodev', 'tslab-no-such-fs'];
+/** Names to ask about: real ones, a prefix and a suffix of real ones, the first column's "nodev", and nonsense. */
+const PROBE_NAMES = ['proc', 'tmpfs', 'sysfs', 'cgroup2', 'overlay', 'ext4', 'ext', 'fs', 'nodev', 'tslab-no-such-fs'];
 
 const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox', '/sbin/busybox'];
 
@@ -39,7 +39,7 @@ async function probeFilesystems(ctx: Parameters<LessonCheck>[0], known: Set<stri
     name,
     wrong.join('; '),
     PROBE_NAMES.map((n) => `${n}=${known.has(n)}`).join(' '),
-    "compare the LAST tab-separated field of each line exactly: 'ext' is not 'ext4', and 'nodev' is the first column, not a name",
+    "compare the LAST tab-separated field of each line exactly (===): 'ext' is not 'ext4', 'fs' is not 'sysfs', and 'nodev' is the first column, not a name",
   );
 }
 

@@ -1,10 +1,19 @@
-// Lesson 4: the mount namespace and a fresh /proc. The container has a mount namespace of its own, none of
-// its mounts propagates (no "shared:" peer group), the /proc it sees lists exactly the processes of its PID
-// namespace (its pid 1 being the container's init), and the host did not gain a mount.
+// Lesson 4: the mount namespace and a fresh /proc. The container has a mount namespace of its own, every
+// mount in it is private (neither "shared:" nor "master:"), its /proc is a proc mounted nosuid,nodev,noexec
+// that lists exactly the processes of its PID namespace (its pid 1 being the container's init), and none of
+// its mounts reached the host. A host whose "/" has no shared submount would let a makeMountsPrivate without
+// MS_REC pass, so the check makes one of its own: a shared tmpfs under a temp dir, then a second container
+// from the same build, whose copy of that mount must be private too; the tmpfs is removed afterwards.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { MNT_DETACH, MS_SHARED, mount, umount2 } from '../../linux/mount.js';
+import type { CheckContext, CheckResult, LessonCheck } from './types.js';
 import {
   describeList,
-  hostMountCount,
+  endLaunched,
+  errorText,
+  launchWithPlan,
   nsInode,
   readMountinfo,
   readStatusField,
@@ -12,8 +21,11 @@ import {
   requireContainer,
   verdict,
   visiblePids,
+  type MountEntry,
 } from './common.js';
-import type { LessonCheck } from './types.js';
+
+const SCRATCH_PREFIX = 'tslab-check4-';
+const PROC_FLAGS = ['nosuid', 'nodev', 'noexec'];
 
 /** The pids, as numbered inside the namespace, of every host process in the PID namespace `ns`. */
 function membersOf(ns: string): number[] {
@@ -44,6 +56,60 @@ function sameSet(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+const propagation = (m: MountEntry) => m.optional.filter((o) => o.startsWith('shared:') || o.startsWith('master:'));
+
+/** Removes what an earlier run left when its process was killed midway (its owner pid is gone). */
+function removeStaleRuns(): void {
+  for (const name of fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(SCRATCH_PREFIX))) {
+    const dir = path.join(os.tmpdir(), name);
+    const owner = Number(readText(path.join(dir, 'owner')));
+    if (!Number.isInteger(owner) || owner <= 0 || fs.existsSync(`/proc/${owner}`)) continue;
+    removeScratch(dir);
+  }
+}
+
+function removeScratch(dir: string): void {
+  const shared = path.join(dir, 'shared');
+  while (readMountinfo('self').some((m) => m.mountPoint === shared)) umount2(shared, MNT_DETACH);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * A shared tmpfs of the check's own, then a second container of the same build: its copy of the tmpfs must be
+ * private. A makeMountsPrivate without MS_REC leaves it shared (and the launcher then refuses to mount /proc).
+ */
+async function ownSharedMountResult(ctx: CheckContext): Promise<CheckResult> {
+  const name = "with a shared mount on the host, the container's copy of it is private too (MS_REC reaches every mount)";
+  const hint = "makeMountsPrivate: mount(null, '/', null, MS_REC | MS_PRIVATE); without MS_REC only '/' itself changes, and every mount below it stays shared";
+  removeStaleRuns();
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), SCRATCH_PREFIX));
+  fs.writeFileSync(path.join(scratch, 'owner'), String(process.pid));
+  const shared = path.join(scratch, 'shared');
+  let pid: number | undefined;
+  try {
+    fs.mkdirSync(shared);
+    mount('tslab-check4', shared, 'tmpfs', 0, 'size=64k');
+    mount(null, shared, null, MS_SHARED);
+    const launched = await launchWithPlan(ctx.build, { level: 4, hostname: 'lesson-4-check', rootfs: '', rootSwitch: 'pivot', cgroupDirs: [], keepCapabilities: [] });
+    if (!launched.ok) return verdict(name, false, `the container could not start: ${launched.error}`, `its copy of ${shared} private`, hint);
+    pid = launched.pid;
+    const copy = readMountinfo(pid).find((m) => m.mountPoint === shared);
+    const tags = copy ? propagation(copy) : [];
+    return verdict(
+      name,
+      copy !== undefined && tags.length === 0,
+      copy ? `its copy of ${shared}: ${tags.join(' ') || 'private'}` : `no copy of ${shared} in the container's mountinfo`,
+      `its copy of ${shared} private (no shared: or master: tag)`,
+      hint,
+    );
+  } catch (err) {
+    return verdict(name, false, `the check could not set up its shared mount: ${errorText(err)}`, 'a shared tmpfs under a temp dir', 'this is a bug in tslab: please report it');
+  } finally {
+    if (pid !== undefined) await endLaunched(pid);
+    removeScratch(scratch);
+  }
+}
+
 export const check: LessonCheck = async (ctx) => {
   const container = requireContainer(ctx, 4);
   if (Array.isArray(container)) return container;
@@ -51,7 +117,10 @@ export const check: LessonCheck = async (ctx) => {
   const mine = nsInode(pid, 'mnt');
   const host = nsInode('self', 'mnt');
 
-  const shared = readMountinfo(pid).filter((m) => m.optional.some((o) => o.startsWith('shared:')));
+  const mounts = readMountinfo(pid);
+  const propagating = mounts.filter((m) => propagation(m).length > 0);
+  const proc = mounts.filter((m) => m.mountPoint === '/proc').pop();
+  const missingFlags = proc ? PROC_FLAGS.filter((f) => !proc.options.includes(f)) : PROC_FLAGS;
 
   // Processes come and go (a container cell may just be ending): compare twice before calling it a mismatch.
   const pidNs = nsInode(pid, 'pid') ?? '?';
@@ -65,8 +134,16 @@ export const check: LessonCheck = async (ctx) => {
   const initStart = startTimeInContainerProc(pid, 1);
   const procOk = sameSet(visible, members) && initStart === container.startTime;
 
-  const hostMounts = hostMountCount();
-  const hostProcMounts = readMountinfo('self').filter((m) => m.mountPoint === '/proc').length;
+  // Only what the container made can have reached the host: its proc (a superblock of its own, told by its
+  // device number), and through it the host's /proc would show another PID namespace.
+  const hostMounts = readMountinfo('self');
+  const leaked = proc && proc.fsType === 'proc' ? hostMounts.filter((m) => m.device === proc.device) : [];
+  let hostSelf: string;
+  try {
+    hostSelf = fs.readlinkSync('/proc/self');
+  } catch {
+    hostSelf = 'unreadable';
+  }
 
   return [
     verdict(
@@ -77,12 +154,17 @@ export const check: LessonCheck = async (ctx) => {
       'the launcher calls unshare(CLONE_NEWNS): restart the container with the enable cell',
     ),
     verdict(
-      'none of its mounts propagates (no shared: peer group)',
-      shared.length === 0,
-      shared.length ? `${shared.length} shared mounts: ${shared.slice(0, 4).map((m) => `${m.mountPoint} ${m.optional.join(' ')}`).join(', ')}` : 'every mount private',
-      'no mount with a shared:N tag in /proc/<pid>/mountinfo',
-      "makeMountsPrivate: mount(null, '/', null, MS_REC | MS_PRIVATE); MS_REC reaches every mount below /",
+      'every one of its mounts is private (no shared: or master: tag)',
+      propagating.length === 0,
+      propagating.length
+        ? `${propagating.length} mounts still propagate: ${propagating.slice(0, 4).map((m) => `${m.mountPoint} ${propagation(m).join(' ')}`).join(', ')}`
+        : `all ${mounts.length} mounts private`,
+      'no mount with a shared:N or master:N tag in /proc/<pid>/mountinfo',
+      propagating.some((m) => m.optional.some((o) => o.startsWith('master:')))
+        ? "master:N is MS_SLAVE: the copy still receives every mount the host makes. makeMountsPrivate: mount(null, '/', null, MS_REC | MS_PRIVATE)"
+        : "makeMountsPrivate: mount(null, '/', null, MS_REC | MS_PRIVATE); MS_REC reaches every mount below /",
     ),
+    await ownSharedMountResult(ctx),
     verdict(
       "its /proc lists only the container's processes",
       procOk,
@@ -93,13 +175,20 @@ export const check: LessonCheck = async (ctx) => {
         : 'a proc filesystem shows the PID namespace of the process that mounts it: mountProc runs in the container init',
     ),
     verdict(
-      "the host's mounts are unchanged",
-      hostMounts === ctx.host.mountCount && hostProcMounts <= 1,
-      `${hostMounts} mounts on the host, ${hostProcMounts} of them on /proc`,
-      `${ctx.host.mountCount} mounts (as when the lab started), one on /proc`,
-      hostProcMounts > 1
-        ? "a container's proc reached the host's /proc through shared propagation: make mounts private before mountProc; undo with: umount /proc (once)"
-        : 'something mounted or unmounted on the host since the lab started: compare /proc/self/mountinfo with what you expect',
+      'its /proc is mounted nosuid,nodev,noexec',
+      proc !== undefined && proc.fsType === 'proc' && missingFlags.length === 0,
+      proc ? `${proc.fsType} on /proc with ${proc.options.join(',')}` : 'nothing mounted on /proc',
+      `proc on /proc with ${PROC_FLAGS.join(',')}`,
+      `mountProc: mount('proc', target, 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC)${missingFlags.length ? `: ${missingFlags.join(', ')} missing` : ''}`,
+    ),
+    verdict(
+      "none of its mounts reached the host (the host's /proc is still the host's)",
+      leaked.length === 0 && hostSelf === String(process.pid),
+      leaked.length
+        ? `the container's proc (device ${proc!.device}) is mounted on the host at ${leaked.map((m) => m.mountPoint).join(', ')}`
+        : `the host's /proc/self is ${hostSelf}`,
+      `no mount of device ${proc?.device ?? '?'} on the host; the host's /proc/self is ${process.pid}`,
+      "a container's proc reached the host's /proc through shared propagation: make mounts private before mountProc; undo with: umount /proc (once)",
     ),
   ];
 };

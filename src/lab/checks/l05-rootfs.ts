@@ -1,7 +1,8 @@
 // Lesson 5: the root filesystem, checked on the last container of the lesson (the pivot_root one). Its root
 // holds the marker only the lab's rootfs copy has, the chroot breakout run inside it ends still inside
 // (told by the breakout's exit status), and its mount table holds no mount of the host's root filesystem
-// (the old root was detached, not just hidden).
+// (the old root was detached, not just hidden); its working directory is inside its root (a cwd left in the
+// detached old root is a way out of it).
 import * as fs from 'node:fs';
 import { readMountinfo, requireContainer, verdict } from './common.js';
 import type { LessonCheck } from './types.js';
@@ -26,7 +27,7 @@ export const check: LessonCheck = async (ctx) => {
       container.rootSwitch === 'pivot',
       `root switched by ${container.rootSwitch}`,
       'pivot',
-      'the last enable cell of this lesson (plain `tslab enable`) restarts the container with pivot_root: run it',
+      'the lesson\'s last "switch the feature on" cell (the one without chroot) restarts the container with pivot_root: run it',
     ),
   ];
 
@@ -51,8 +52,32 @@ export const check: LessonCheck = async (ctx) => {
       outcome,
       'it stayed inside',
       container.rootSwitch === 'chroot'
-        ? 'chroot is escapable: run the `tslab enable` cell that uses pivot_root'
+        ? 'chroot is escapable: run the "switch the feature on" cell that uses pivot_root'
         : 'after pivot_root the old root must be unmounted (umount2(oldRoot, MNT_DETACH)), and the process must chdir("/") into the new root',
+    ),
+  );
+
+  // The init's cwd and root, followed by the kernel: the same directory (dev:ino) after chdir('/').
+  const where = (link: string) => {
+    try {
+      const st = fs.statSync(`/proc/${pid}/${link}`);
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      return undefined;
+    }
+  };
+  const cwd = where('cwd');
+  const root = where('root');
+  const hostRootDir = fs.statSync('/');
+  results.push(
+    verdict(
+      "its working directory is its root (/)",
+      cwd !== undefined && cwd === root,
+      cwd === `${hostRootDir.dev}:${hostRootDir.ino}`
+        ? "its cwd is the host's root directory, in the detached old root: '..' and relative paths lead out of the container"
+        : `cwd ${cwd ?? 'unreadable'}, root ${root ?? 'unreadable'} (device:inode)`,
+      'the cwd and the root the same directory',
+      'end pivotInto with chdir("/"): after fchdir(oldRoot) and umount2 the cwd is still the old root, outside the new one',
     ),
   );
 

@@ -1,10 +1,48 @@
 // Lesson 6: the network namespace. The container's net link differs from the host's; the kernel lists
 // exactly lo and eth0 in its /proc/<pid>/net/dev; lo's flags, read over netlink from inside its namespace,
-// include UP; and real pings go both ways over the veth pair (exit statuses of busybox ping).
+// include UP; and real pings go both ways over the veth pair (exit statuses of busybox ping). Then
+// bringUpInterface alone, in a network namespace of its own, on an interface other than lo whose flags are
+// not lo's (NOARP, PROMISC, MULTICAST): they must survive, and a second call on the interface, now up,
+// must leave it up.
 import { execFile } from 'node:child_process';
 import { LESSON_VETH } from '../container.js';
-import { nsInode, readText, requireContainer, verdict } from './common.js';
-import type { LessonCheck } from './types.js';
+import { nsInode, probeInNewNamespaces, readText, requireContainer, verdict } from './common.js';
+import type { CheckContext, CheckResult, LessonCheck } from './types.js';
+
+const PROBE_IF = 'tslabchk0';
+const KEPT_FLAGS = ['NOARP', 'PROMISC', 'MULTICAST'];
+
+const flagsIn = (line: string | undefined) => /<([^>]*)>/.exec(line ?? '')?.[1].split(',').filter(Boolean);
+
+/** bringUpInterface(PROBE_IF) twice, in a new network namespace where PROBE_IF is a down veth with KEPT_FLAGS. */
+async function otherInterfaceResults(ctx: CheckContext): Promise<CheckResult[]> {
+  const setup = `ip link add ${PROBE_IF} type veth peer name tslabchk1 && ip link set ${PROBE_IF} arp off promisc on multicast on`;
+  const show = `ip -o link show ${PROBE_IF}`;
+  const first = await probeInNewNamespaces(ctx.build, ['--net'], 'bringUpInterface', [PROBE_IF], setup, show);
+  const flags = flagsIn(first.after[0]);
+  const lost = flags ? KEPT_FLAGS.filter((f) => !flags.includes(f)) : KEPT_FLAGS;
+  const again = await probeInNewNamespaces(ctx.build, ['--net'], 'bringUpInterface', [PROBE_IF], `${setup} && ip link set ${PROBE_IF} up`, show);
+  const flagsAgain = flagsIn(again.after[0]);
+  const saw = (reply: typeof first, f: string[] | undefined) => (!reply.ok ? `it threw: ${reply.error}` : f ? `flags <${f.join(',')}>` : `could not read the flags: ${reply.after.join(' ') || 'no output'}`);
+  return [
+    verdict(
+      `bringUpInterface('${PROBE_IF}') on a down interface with ${KEPT_FLAGS.join(', ')} adds UP and keeps those flags`,
+      first.ok && flags !== undefined && flags.includes('UP') && lost.length === 0,
+      saw(first, flags),
+      `flags including UP, ${KEPT_FLAGS.join(', ')}`,
+      !first.ok || !flags?.includes('UP')
+        ? 'bring up the interface named by the argument: getInterfaceFlags(sock, name), then setInterfaceFlags(sock, name, flags | IFF_UP)'
+        : `write back the flags you read with IFF_UP added (flags | IFF_UP): writing IFF_UP alone cleared ${lost.join(', ')}`,
+    ),
+    verdict(
+      `bringUpInterface('${PROBE_IF}') on an interface already up leaves it up`,
+      again.ok && flagsAgain !== undefined && flagsAgain.includes('UP'),
+      saw(again, flagsAgain),
+      'flags including UP',
+      'add the flag with | (flags | IFF_UP): ^ toggles it, and takes down an interface that was up',
+    ),
+  ];
+}
 
 /** Interface names in a process's /proc/<pid>/net/dev (its network namespace), sorted. */
 function netDevices(pid: number): string[] | undefined {
@@ -51,7 +89,7 @@ export const check: LessonCheck = async (ctx) => {
   const pingSaw = (r: { code: number; stderr: string }) =>
     r.code === 0 ? 'exit status 0' : `exit status ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').pop()}` : ''}`;
 
-  return [
+  const results: CheckResult[] = [
     verdict(
       'the container has a network namespace of its own',
       mine !== undefined && mine !== host,
@@ -97,4 +135,5 @@ export const check: LessonCheck = async (ctx) => {
       `check that ${veth.host} exists and is up on the host (ip -o link show ${veth.host}); restart the container with the enable cell`,
     ),
   ];
+  return [...results, ...(await otherInterfaceResults(ctx))];
 };

@@ -86,7 +86,7 @@ export const check: LessonCheck = async (ctx) => {
       `…${suffix} in each of ${hierarchies.length} hierarchies`,
       hierarchies.length === 0
         ? NOT_IN_CGROUPS
-        : 'joinCgroup(dir, pid) must write the pid (as text, one write) into <dir>/cgroup.procs; the launcher calls it for each directory',
+        : "joinCgroup(dir, pid) must write its `pid` argument (as text, one write; not process.pid, the launcher's own) into cgroup.procs of `dir` itself (not its parent); the launcher calls it for each directory",
     ),
   );
   if (dirs.length === 0) return results;

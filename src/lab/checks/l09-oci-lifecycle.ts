@@ -2,23 +2,25 @@
 // bundle with a private --root. Each stage is judged by kernel and filesystem state, not by what the
 // runtime prints: after create the init is alive, sleeping, not yet the program, and exec.fifo is a FIFO in
 // the state directory; after start the FIFO is gone and the same pid runs the program; after kill SIGKILL
-// `state` says stopped; after delete the state directory and the process are gone. Whatever happens, the
-// bundle, the state and any process or cgroup are removed (with the reference runtime if the learner's fails).
+// `state` says stopped; after delete the state directory and the process are gone. Last, a second container
+// whose init is killed before `start`: start must fail, not wait forever. Whatever happens, the bundle, the
+// state and any process or cgroup are removed (with the reference runtime if the learner's fails).
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ensureDefaultRootfs } from '../../fs/busybox-rootfs.js';
 import { readProcStat } from '../../linux/proc.js';
-import { defaultSpec, formatSpec } from '../../runtime/spec/default-spec.js';
 import { referenceBuild, runtimeExecutable } from '../step-build.js';
-import { errorText, fail, readText, verdict } from './common.js';
+import { errorText, fail, makeBundle, readText, verdict } from './common.js';
 import type { CheckResult, LessonCheck } from './types.js';
 
 // One id per lab process: the id also names the container's cgroups, which concurrent runs must not share.
 const ID = `tslab-check-lifecycle-${process.pid}`;
+const DEAD_ID = `${ID}-dead`;
 const PROGRAM = ['sleep', '1000'];
+/** How long `start` of a container whose init is dead may take before it counts as hanging. */
+const DEAD_START_TIMEOUT_MS = 8000;
 
 interface RunResult {
   code: number | null;
@@ -82,15 +84,36 @@ async function until(test: () => boolean | Promise<boolean>, timeoutMs: number):
   }
 }
 
-function makeBundle(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  fs.cpSync(ensureDefaultRootfs(), path.join(dir, 'rootfs'), { recursive: true, verbatimSymlinks: true });
-  const spec = defaultSpec({ terminal: false });
-  spec.process!.args = PROGRAM;
-  fs.writeFileSync(path.join(dir, 'config.json'), formatSpec(spec));
-}
-
 const SCRATCH_PREFIX = 'tslab-check9-';
+
+/** create, SIGKILL the init, then start: it must fail within DEAD_START_TIMEOUT_MS, not wait for a byte that never comes. */
+async function deadInitResult(rt: (args: string[], timeoutMs?: number) => Promise<RunResult>, bundle: string): Promise<CheckResult> {
+  const name = 'start of a container whose init has died fails at once (it does not wait forever)';
+  const created = await rt(['create', '--bundle', bundle, DEAD_ID]);
+  let deadPid = 0;
+  try {
+    deadPid = (JSON.parse((await rt(['state', DEAD_ID])).stdout) as { pid?: number }).pid ?? 0;
+  } catch {
+    deadPid = 0;
+  }
+  const deadStart = deadPid > 0 ? readProcStat(deadPid)?.startTime : undefined;
+  if (created.code !== 0 || deadStart === undefined) {
+    return fail(name, `create ${said(created)}`, 'a created container', 'create runs the runtime with your steps of lessons 1-8: fix what the stages above say first');
+  }
+  process.kill(deadPid, 'SIGKILL');
+  await until(() => !alive(deadPid, deadStart), 3000);
+  const started = await rt(['start', DEAD_ID], DEAD_START_TIMEOUT_MS);
+  const hung = started.code === null;
+  return verdict(
+    name,
+    !hung && started.code !== 0,
+    hung ? `start was still waiting after ${DEAD_START_TIMEOUT_MS / 1000} s (ended by the check)` : `start ${said(started)}`,
+    "a non-zero exit status at once, e.g. 'cannot start a container that has stopped'",
+    hung
+      ? 'releaseInit must open the FIFO with O_NONBLOCK (a blocking open waits for a writer that will never come) and, while no byte has come, check initAlive() and throw when it is false'
+      : 'releaseInit must not report success without the init\'s byte: throw when initAlive() turns false',
+  );
+}
 
 /** Removes what an earlier run of this check left when its process was killed midway (its owner pid is gone). */
 async function removeStaleRuns(): Promise<void> {
@@ -121,7 +144,7 @@ export const check: LessonCheck = async (ctx) => {
   let startTime: number | undefined;
   try {
     try {
-      makeBundle(bundle);
+      makeBundle(bundle, PROGRAM);
     } catch (err) {
       return [fail('a bundle for the check', errorText(err), 'config.json and a busybox rootfs', 'is a static busybox installed? (apt-get install busybox-static)')];
     }
@@ -200,14 +223,15 @@ export const check: LessonCheck = async (ctx) => {
         'delete is the reference code: if an earlier stage failed, fix that first',
       ),
     );
+    results.push(await deadInitResult(rt, bundle));
     return results;
   } catch (err) {
     results.push(fail('the lifecycle ran to its end', errorText(err), 'no error', 'run the cells of this lesson to see where it stops'));
     return results;
   } finally {
     // Whatever happened: the reference runtime removes what is left (state, cgroups, a live init).
-    if (fs.existsSync(stateDir)) {
-      await runtime(runtimeExecutable(referenceBuild()), root, scratch, ['delete', '--force', ID], 20_000).catch(() => undefined);
+    for (const id of [ID, DEAD_ID].filter((i) => fs.existsSync(path.join(root, i)))) {
+      await runtime(runtimeExecutable(referenceBuild()), root, scratch, ['delete', '--force', id], 20_000).catch(() => undefined);
     }
     if (pid > 0 && alive(pid, startTime)) {
       try {

@@ -7,10 +7,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ensureDefaultRootfs } from '../../fs/busybox-rootfs.js';
-import { defaultSpec, formatSpec } from '../../runtime/spec/default-spec.js';
+import { loadCatalog } from '../catalog.js';
 import { projectRoot } from '../paths.js';
-import { errorText, fail, readText, verdict } from './common.js';
+import { errorText, fail, makeBundle, readText, verdict } from './common.js';
+import { likelyPiece, pieceName, type Failure } from './suspects.js';
 import type { LessonCheck } from './types.js';
 
 const TIMEOUT_MS = 6 * 60_000;
@@ -24,7 +24,7 @@ interface JsonReport {
   testResults?: Array<{
     name?: string;
     message?: string;
-    assertionResults?: Array<{ fullName?: string; title?: string; status?: string }>;
+    assertionResults?: Array<{ fullName?: string; title?: string; status?: string; failureMessages?: string[] }>;
   }>;
 }
 
@@ -103,11 +103,7 @@ function removeStaleRuns(): void {
  */
 function firstContainerError(runtimePath: string, scratch: string): string | undefined {
   const bundle = path.join(scratch, 'bundle');
-  fs.mkdirSync(bundle);
-  fs.cpSync(ensureDefaultRootfs(), path.join(bundle, 'rootfs'), { recursive: true, verbatimSymlinks: true });
-  const spec = defaultSpec({ terminal: false });
-  spec.process!.args = ['true'];
-  fs.writeFileSync(path.join(bundle, 'config.json'), formatSpec(spec));
+  makeBundle(bundle, ['true']);
   const root = path.join(scratch, 'state');
   const run = spawnSync(runtimePath, ['--root', root, 'run', '--bundle', bundle, `tslab-check10-${process.pid}`], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -118,6 +114,14 @@ function firstContainerError(runtimePath: string, scratch: string): string | und
   // A failed run may leave its container: the reference runtime removes it whatever the learner's did.
   spawnSync(path.join(projectRoot(), 'bin', 'tslab-runtime.cjs'), ['--root', root, 'delete', '--force', `tslab-check10-${process.pid}`], { stdio: 'ignore' });
   return (run.stderr || run.error?.message || `exit status ${run.status}`).trim();
+}
+
+/** "Most likely: lesson N's fn() in sandbox/steps/F (why). " or nothing when no piece stands out. */
+function suspectSentence(failures: Failure[]): string {
+  const suspect = likelyPiece(failures, loadCatalog());
+  if (!suspect) return '';
+  const n = suspect.lesson.number;
+  return `most likely: ${pieceName(suspect.lesson)}, as ${suspect.why}. \`tslab check ${n}\` tests that piece alone, \`tslab solution ${n}\` shows the reference. `;
 }
 
 export const check: LessonCheck = async (ctx) => {
@@ -134,7 +138,7 @@ export const check: LessonCheck = async (ctx) => {
           'your runtime runs a first container (run of `true` in a busybox bundle) before the suite',
           firstError,
           'exit status 0',
-          'the message names the piece that failed; `tslab lessons` shows which pieces are still to write',
+          `${suspectSentence([{ test: 'a first container (run of true)', message: firstError }])}the message names the piece that failed; \`tslab lessons\` shows which pieces are still to write`,
         ),
       ];
     }
@@ -159,12 +163,14 @@ export const check: LessonCheck = async (ctx) => {
         ),
       ];
     }
-    const failed = (report.testResults ?? []).flatMap((file) => {
-      const tests = (file.assertionResults ?? []).filter((t) => t.status === 'failed').map((t) => t.fullName ?? t.title ?? '?');
+    const failures: Failure[] = (report.testResults ?? []).flatMap((file) => {
+      const where = path.relative(root, file.name ?? '?');
+      const tests = (file.assertionResults ?? []).filter((t) => t.status === 'failed');
       // A file that failed to load has no test results, only a message.
-      if (!tests.length && file.message) return [`${path.relative(root, file.name ?? '?')}: ${file.message.split('\n')[0]}`];
-      return tests.map((t) => `${path.relative(root, file.name ?? '?')}: ${t}`);
+      if (!tests.length && file.message) return [{ test: `${where}: ${file.message.split('\n')[0]}`, message: file.message }];
+      return tests.map((t) => ({ test: `${where}: ${t.fullName ?? t.title ?? '?'}`, message: (t.failureMessages ?? []).join('\n') }));
     });
+    const failed = failures.map((f) => f.test);
     const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
     const counts = `${report.numPassedTests ?? 0} passed, ${report.numFailedTests ?? 0} failed, ${skipped} skipped of ${report.numTotalTests ?? 0} (${seconds} s)`;
     const leaked = /the run leaked[^\n]*\n((?:\s+\S.*\n?)*)/.exec(run.output)?.[1]?.trim().split('\n').slice(0, 4).map((l) => l.trim());
@@ -183,7 +189,7 @@ export const check: LessonCheck = async (ctx) => {
           .join('; '),
         'vitest exit status 0: every test passed and nothing leaked',
         failed.length
-          ? `run one failing file alone, from ${root}: TSLAB_TEST_RUNTIME_BIN=${ctx.runtimePath} npx vitest run --project lifecycle:tslab test/lifecycle/<file>; its message shows the runtime's command line and stderr`
+          ? `${suspectSentence(failures)}run one failing file alone, from ${root}: TSLAB_TEST_RUNTIME_BIN=${ctx.runtimePath} npx vitest run --project lifecycle:tslab test/lifecycle/<file>; its message shows the runtime's command line and stderr`
           : `every test passed but vitest did not exit 0 (a leak or a crash of the run): run ${command} from ${root} and read its end`,
       ),
     ];

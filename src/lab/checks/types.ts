@@ -13,7 +13,6 @@ export interface CommandResult {
 /** Facts about the host recorded when the lab session started, to prove a lesson left the host alone. */
 export interface HostFacts {
   hostname: string;
-  mountCount: number;
 }
 
 export interface CheckContext {
@@ -31,6 +30,8 @@ export interface CheckContext {
   /** Runs `sh -c command` on the host. */
   onHost(command: string, timeoutMs?: number): Promise<CommandResult>;
   host: HostFacts;
+  /** Shows a line under the check cell while a long check runs (the capstone: one per test file). */
+  progress?(line: string): void;
 }
 
 export interface CheckResult {

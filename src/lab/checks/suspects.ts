@@ -1,0 +1,68 @@
+// The capstone's guess at the lesson piece behind failing lifecycle tests. Each failure is weighed: a piece's
+// own syscalls or names in the failure message (the runtime's stderr is quoted there) count 3, the subject
+// of the test (its file and name) counts 1. The piece with the most weight is named, with the evidence.
+import type { LessonInfo } from '../catalog.js';
+
+export interface Failure {
+  /** "test/lifecycle/hooks.test.ts: hooks > poststart runs" */
+  test: string;
+  /** What the failure said (assertion, runtime stderr); may be empty. */
+  message: string;
+}
+
+interface Evidence {
+  lesson: number;
+  /** Words in a failure message that only this piece's work produces. */
+  message: RegExp;
+  /** Subjects of tests this piece's work decides. */
+  subject: RegExp;
+}
+
+// Lesson 4's pieces only build the lesson container; lesson 0's only answers the preflight: the runtime uses neither.
+const EVIDENCE: Evidence[] = [
+  { lesson: 1, message: /exitStatus/, subject: /exit status|exits? with|killed by|\bsignal/i },
+  { lesson: 2, message: /sethostname|setHostname/, subject: /hostname|\buts\b/i },
+  { lesson: 3, message: /CLONE_NEWPID|setns|spawnInNewPidNamespace|pid_for_children/, subject: /hooks?\b|poststop|pid namespace|pid 1\b|terminal|console/i },
+  { lesson: 5, message: /pivot_root|umount2|pivotInto|fchdir/, subject: /pivot|rootfs|\broot\b|chroot|readonly/i },
+  { lesson: 6, message: /SIOC[GS]IFFLAGS|bringUpInterface/, subject: /loopback|\blo\b|network/i },
+  { lesson: 7, message: /cgroup\.procs|joinCgroup/, subject: /cgroup|memory|pids|cpu|oom/i },
+  { lesson: 8, message: /PR_CAPBSET|PR_SET_NO_NEW_PRIVS|prctl|dropBoundingSet|setNoNewPrivs/, subject: /capabilit|bounding|no.?new.?priv|CapBnd|CapEff/i },
+  { lesson: 9, message: /exec\.fifo|releaseInit|cannot start a container/, subject: /\bstart\b|created|fifo/i },
+];
+
+/** "lesson 3's spawnInNewPidNamespace() in sandbox/steps/pid-namespace.ts" */
+export function pieceName(lesson: LessonInfo): string {
+  return `lesson ${lesson.number}'s ${lesson.piece!.functions.map((f) => `${f}()`).join(' / ')} in sandbox/steps/${lesson.piece!.file}`;
+}
+
+/** The lesson whose piece the failures most likely come from, and why; undefined when nothing points anywhere. */
+export function likelyPiece(failures: Failure[], catalog: LessonInfo[]): { lesson: LessonInfo; why: string } | undefined {
+  const weight = new Map<number, number>();
+  const examples = new Map<number, string[]>();
+  for (const failure of failures) {
+    // A piece still to write names itself: "... is not written yet (lesson N)".
+    const unwritten = /is not written yet \(lesson (\d+)\)/.exec(failure.message);
+    const hits = unwritten
+      ? [{ lesson: Number(unwritten[1]), points: 10 }]
+      : EVIDENCE.flatMap((e) => {
+          const points = (e.message.test(failure.message) ? 3 : 0) + (e.subject.test(failure.test) ? 1 : 0);
+          return points ? [{ lesson: e.lesson, points }] : [];
+        });
+    for (const { lesson, points } of hits) {
+      weight.set(lesson, (weight.get(lesson) ?? 0) + points);
+      examples.set(lesson, [...(examples.get(lesson) ?? []), failure.test]);
+    }
+  }
+  const ranked = [...weight.entries()].sort((a, b) => b[1] - a[1]);
+  const top = ranked[0];
+  const lesson = top && catalog.find((l) => l.number === top[0] && l.piece);
+  if (!lesson) return undefined;
+  const shown = examples.get(lesson.number)!;
+  const runnerUp = ranked[1] ? catalog.find((l) => l.number === ranked[1][0]) : undefined;
+  return {
+    lesson,
+    why:
+      `${shown.length} of ${failures.length} failure${failures.length === 1 ? '' : 's'} point to it (${shown.slice(0, 3).join('; ')}${shown.length > 3 ? '; ...' : ''})` +
+      (runnerUp?.piece ? `; next most likely: ${pieceName(runnerUp)}` : ''),
+  };
+}
