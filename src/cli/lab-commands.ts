@@ -29,7 +29,7 @@ async function withNotebook(run: (notebook: import('../lab/notebook.js').Noteboo
   const tookOver = (await import('../lab/lock.js')).acquireLabLock();
   if (tookOver) write(`${style.warn(tookOver)}\n`);
   const notebook = new Notebook({ ...opts, write });
-  const recovered = notebook.recoverCrashedSession();
+  const recovered = notebook.undoLeftovers();
   if (recovered) write(`${style.warn(recovered)}\n`);
   const cleanUp = (): string => {
     try {

@@ -94,11 +94,11 @@ export class Notebook {
   }
 
   /**
-   * Undoes what a session that ended without cleaning up (kill -9, a crash) left on the host: its lesson
+   * Undoes what an earlier session left on the host (killed, crashed, or its clean-up failed): its lesson
    * container and every other journalled change. Returns a sentence saying what was found and done, or
    * undefined when nothing was left. Called with the lab lock held, so no live session owns these.
    */
-  recoverCrashedSession(): string | undefined {
+  undoLeftovers(): string | undefined {
     const container = currentContainer();
     const left = journal.pending();
     if (!container && !left.length) return undefined;
@@ -112,7 +112,7 @@ export class Notebook {
     } catch (err) {
       done = err instanceof Error ? err.message : String(err);
     }
-    return `An earlier lab session ended without cleaning up (killed or crashed) and left ${found}; ${done}. This session starts its own container; your progress is kept.`;
+    return `An earlier lab session did not clean up (it was killed, it crashed, or its clean-up failed) and left ${found}; ${done}. This session starts its own container; your progress is kept.`;
   }
 
   private firstLesson(): LessonInfo {
@@ -286,7 +286,7 @@ export class Notebook {
         return true;
       }
       case 'check': {
-        const results = await this.session.check(lesson);
+        const results = await this.session.check(lesson, (line) => this.opts.write(`${outputLine(line, 'stdout')}\n`));
         this.opts.write(`${renderCheckResults(results)}\n`);
         return results.length > 0 && results.every((r) => r.ok);
       }

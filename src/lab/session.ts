@@ -141,7 +141,7 @@ export class LabSession {
     return this.container ? enterCommand(this.container, ['/bin/sh', '-c', command]) : undefined;
   }
 
-  async check(lesson: LessonInfo): Promise<CheckResult[]> {
+  async check(lesson: LessonInfo, onProgress?: (line: string) => void): Promise<CheckResult[]> {
     const check = CHECKS[lesson.id];
     if (!check) return [{ name: `lesson ${lesson.id} has checks`, ok: false, saw: 'none', expected: 'a check module', hint: 'this is a bug in tslab' }];
     let build: StepBuild;
@@ -165,6 +165,7 @@ export class LabSession {
       onHost: (command, timeoutMs) =>
         runCommand(['/bin/sh', '-c', command], { timeoutMs, env: this.cellEnv(runtimePath), onStart: (c) => (this.running = c) }),
       host: this.host,
+      progress: onProgress,
     };
     try {
       return await check(ctx);

@@ -213,7 +213,7 @@ describe('tslab reset after a crash', () => {
     const r = await runTslab(['start', first.id, '--yes', '--reference'], { env: { TSLAB_DATA_DIR: s.dataDir }, timeoutMs: 120_000 });
     const before = r.stdout.split(`Lesson ${first.number}: ${first.title}`)[0];
     expect(before, describeResult(r)).toContain(`the lab lock was left by tslab process ${holder}, which is no longer running`);
-    expect(before).toContain(`An earlier lab session ended without cleaning up (killed or crashed) and left the lesson container of ${lesson.id} (level ${container.level}, host pid ${container.pid})`);
+    expect(before).toContain(`An earlier lab session did not clean up (it was killed, it crashed, or its clean-up failed) and left the lesson container of ${lesson.id} (level ${container.level}, host pid ${container.pid})`);
     expect(before).toMatch(new RegExp(`undone: [^\\n]*process ${container.pid}`));
     const left = await labLeftovers(s.dataDir, s.before, s.watcher.stop());
     expect(left, 'what start left behind').toEqual([]);
@@ -275,6 +275,28 @@ describe('tslab demo', () => {
     expect(fs.existsSync(path.join(s.dataDir, 'lab', 'progress.json'))).toBe(false); // a demo is not the learner's progress
     const left = await labLeftovers(s.dataDir, s.before, s.watcher.stop());
     expect(left, 'what the demo left behind').toEqual([]);
+  });
+});
+
+describe('the capstone shows its progress', () => {
+  const capstone = catalog.find((l) => !l.piece && l.number > 0);
+  test.runIf(capstone)('`check` of the capstone prints a line per finished test file and a summary per lesson piece before its verdict', { timeout: 400_000 }, async () => {
+    const s = begin('capstone-progress');
+    const r = await runTslab(['check', capstone!.id, '--reference'], {
+      env: { TSLAB_DATA_DIR: s.dataDir, TSLAB_CAPSTONE_FILES: 'test/lifecycle/cli.test.ts' },
+      timeoutMs: 380_000,
+    });
+    // Whether the run passes depends also on what else runs on this machine (the suite's leak check sees
+    // the whole host); the progress must be there either way.
+    const out = r.stdout;
+    const header = out.indexOf('the lifecycle suite against your runtime, file by file');
+    const file = out.search(/\[1\/1\] [✔✘] cli\.test\.ts: (\d+ passed|\d+ of \d+ failed), \d+ s\n/);
+    const summary = out.search(/every test passed: no lesson piece is at fault|by lesson piece:/);
+    const verdict = out.indexOf('the lifecycle suite passes against your runtime');
+    expect(header, describeResult(r)).toBeGreaterThan(-1);
+    expect(file, describeResult(r)).toBeGreaterThan(header);
+    expect(summary, describeResult(r)).toBeGreaterThan(file);
+    expect(verdict, describeResult(r)).toBeGreaterThan(summary);
   });
 });
 

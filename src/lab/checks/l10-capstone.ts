@@ -11,6 +11,7 @@ import { loadCatalog } from '../catalog.js';
 import { projectRoot } from '../paths.js';
 import { errorText, fail, makeBundle, readText, verdict } from './common.js';
 import { likelyPiece, pieceName, type Failure } from './suspects.js';
+import { SuiteProgress, pieceSummary } from '../suite-progress.js';
 import type { LessonCheck } from './types.js';
 
 const TIMEOUT_MS = 6 * 60_000;
@@ -42,12 +43,12 @@ function suiteFiles(): string[] {
   return (process.env.TSLAB_CAPSTONE_FILES ?? '').split(/\s+/).filter(Boolean);
 }
 
-function runVitest(root: string, runtimePath: string, reportFile: string): Promise<VitestRun> {
+function runVitest(root: string, runtimePath: string, reportFile: string, onLine?: (line: string) => void): Promise<VitestRun> {
   return new Promise((resolve) => {
     const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
     const child = spawn(
       process.execPath,
-      [vitest, 'run', '--project', 'lifecycle:tslab', '--reporter=json', `--outputFile=${reportFile}`, ...suiteFiles()],
+      [vitest, 'run', '--project', 'lifecycle:tslab', '--reporter=json', `--outputFile.json=${reportFile}`, '--reporter=default', ...suiteFiles()],
       {
         cwd: root,
         env: { ...process.env, TSLAB_TEST_RUNTIME_BIN: runtimePath, NO_COLOR: '1' },
@@ -57,8 +58,14 @@ function runVitest(root: string, runtimePath: string, reportFile: string): Promi
       },
     );
     let output = '';
+    let partial = '';
     const keep = (chunk: Buffer) => {
-      output = (output + chunk.toString('utf8')).slice(-20_000);
+      const text = chunk.toString('utf8');
+      output = (output + text).slice(-20_000);
+      // The default reporter's lines, whole, for the progress display (one per finished file).
+      const lines = (partial + text).split('\n');
+      partial = lines.pop()!.slice(-1000);
+      for (const line of lines) onLine?.(line);
     };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
@@ -143,7 +150,12 @@ export const check: LessonCheck = async (ctx) => {
       ];
     }
     const started = Date.now();
-    const run = await runVitest(root, ctx.runtimePath, reportFile);
+    const progress = new SuiteProgress(root, suiteFiles());
+    ctx.progress?.('the lifecycle suite against your runtime, file by file (a few minutes):');
+    const run = await runVitest(root, ctx.runtimePath, reportFile, (line) => {
+      const shown = progress.line(line);
+      if (shown) ctx.progress?.(shown);
+    });
     const seconds = Math.round((Date.now() - started) / 1000);
     let report: JsonReport | undefined;
     try {
@@ -171,6 +183,7 @@ export const check: LessonCheck = async (ctx) => {
       return tests.map((t) => ({ test: `${where}: ${t.fullName ?? t.title ?? '?'}`, message: (t.failureMessages ?? []).join('\n') }));
     });
     const failed = failures.map((f) => f.test);
+    for (const line of pieceSummary(failures, loadCatalog())) ctx.progress?.(line);
     const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
     const counts = `${report.numPassedTests ?? 0} passed, ${report.numFailedTests ?? 0} failed, ${skipped} skipped of ${report.numTotalTests ?? 0} (${seconds} s)`;
     const leaked = /the run leaked[^\n]*\n((?:\s+\S.*\n?)*)/.exec(run.output)?.[1]?.trim().split('\n').slice(0, 4).map((l) => l.trim());
