@@ -3,7 +3,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import * as fs from 'node:fs';
 
-export const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
+const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
 
 /** A blob's bytes do not hash to the digest they were stored or announced under. */
 export class DigestMismatchError extends Error {
@@ -29,7 +29,10 @@ export class InvalidDigestError extends Error {
   }
 }
 
-export function isDigest(value: unknown): value is string {
+// A string is only tested (a type guard on it would make the false branch `never`); anything else is narrowed.
+export function isDigest(value: string): boolean;
+export function isDigest(value: unknown): value is string;
+export function isDigest(value: unknown): boolean {
   return typeof value === 'string' && DIGEST_PATTERN.test(value);
 }
 

@@ -22,26 +22,12 @@ import { rootCertificates } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hostPlatform } from './image.js';
 import { isLoopbackRegistry } from './reference.js';
+import { isDigest } from './digest.js';
+import { MEDIA_TYPE } from './media-types.js';
 import { DigestMismatchError, type ImageStore } from './store.js';
 
-export const MEDIA_TYPES = {
-  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
-  ociIndex: 'application/vnd.oci.image.index.v1+json',
-  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
-  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-  dockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
-  dockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
-} as const;
-
 /** What a pull accepts for a manifest, best first. */
-export const MANIFEST_ACCEPT = [
-  MEDIA_TYPES.ociIndex,
-  MEDIA_TYPES.dockerList,
-  MEDIA_TYPES.ociManifest,
-  MEDIA_TYPES.dockerManifest,
-].join(', ');
-
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const MANIFEST_ACCEPT = [MEDIA_TYPE.ociIndex, MEDIA_TYPE.dockerManifestList, MEDIA_TYPE.ociManifest, MEDIA_TYPE.dockerManifest].join(', ');
 /** A manifest larger than this is refused (the distribution spec suggests registries cap them at 4 MiB). */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_REDIRECTS = 5;
@@ -178,7 +164,7 @@ export function selectManifest(index: ImageIndex, want: Platform, name = 'the im
 function checkDescriptor(d: unknown, where: string): Descriptor {
   const desc = d as Partial<Descriptor> | null;
   if (!desc || typeof desc !== 'object') throw new RegistryError(`${where}: not a descriptor`);
-  if (typeof desc.digest !== 'string' || !DIGEST.test(desc.digest)) {
+  if (typeof desc.digest !== 'string' || !isDigest(desc.digest)) {
     throw new RegistryError(
       `${where}: digest ${JSON.stringify(desc.digest)} is not supported (only sha256:<64 lowercase hex>)`,
       undefined,
@@ -207,19 +193,19 @@ export function parseManifest(body: Buffer, contentType?: string): ParsedManifes
   const header = contentType?.split(';')[0].trim().toLowerCase();
   const declared = typeof json.mediaType === 'string' ? json.mediaType : undefined;
   let mediaType = declared ?? (header && header !== 'application/json' && header !== 'application/octet-stream' ? header : undefined);
-  if (!mediaType) mediaType = Array.isArray(json.manifests) ? MEDIA_TYPES.ociIndex : MEDIA_TYPES.ociManifest;
+  if (!mediaType) mediaType = Array.isArray(json.manifests) ? MEDIA_TYPE.ociIndex : MEDIA_TYPE.ociManifest;
 
-  if (mediaType === MEDIA_TYPES.dockerSchema1 || mediaType === MEDIA_TYPES.dockerSchema1Signed || json.schemaVersion === 1) {
+  if (mediaType === MEDIA_TYPE.dockerSchema1 || mediaType === MEDIA_TYPE.dockerSchema1Signed || json.schemaVersion === 1) {
     throw new RegistryError('the registry serves this image as a Docker schema 1 manifest, which tslab does not pull (push it again with a current client)', undefined, 'MANIFEST_UNSUPPORTED');
   }
   if (json.schemaVersion !== 2) throw new RegistryError(`the manifest has schemaVersion ${JSON.stringify(json.schemaVersion)}, not 2`, undefined, 'MANIFEST_INVALID');
 
-  if (mediaType === MEDIA_TYPES.ociIndex || mediaType === MEDIA_TYPES.dockerList) {
+  if (mediaType === MEDIA_TYPE.ociIndex || mediaType === MEDIA_TYPE.dockerManifestList) {
     if (!Array.isArray(json.manifests)) throw new RegistryError('the index has no manifests list', undefined, 'MANIFEST_INVALID');
     const manifests = json.manifests.map((m, i) => checkDescriptor(m, `index entry ${i}`));
     return { kind: 'index', mediaType, index: { ...(json as object), schemaVersion: 2, manifests } as ImageIndex };
   }
-  if (mediaType === MEDIA_TYPES.ociManifest || mediaType === MEDIA_TYPES.dockerManifest) {
+  if (mediaType === MEDIA_TYPE.ociManifest || mediaType === MEDIA_TYPE.dockerManifest) {
     const config = checkDescriptor(json.config, 'the manifest config');
     if (!Array.isArray(json.layers)) throw new RegistryError('the manifest has no layers list', undefined, 'MANIFEST_INVALID');
     const layers = json.layers.map((l, i) => checkDescriptor(l, `layer ${i}`));
@@ -691,7 +677,7 @@ export class RegistryClient {
       });
       if (res.status !== 200) throw statusError(res.status, res.headers, body, `manifest ${this.registry}/${repo}:${reference}`);
       const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
-      if (DIGEST.test(reference) && digest !== reference) {
+      if (isDigest(reference) && digest !== reference) {
         throw new DigestMismatchError(reference, digest, `manifest ${this.registry}/${repo}@${reference}`);
       }
       const said = res.headers['docker-content-digest'];
