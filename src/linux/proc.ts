@@ -1,4 +1,5 @@
-// What /proc/<pid>/stat says about a process: enough to tell whether a saved pid is still the same process.
+// What /proc/<pid>/stat says about a process (enough to tell whether a saved pid is still the same
+// process), and what /proc/<pid>/cgroup says about its cgroups.
 import * as fs from 'node:fs';
 
 export interface ProcStat {
@@ -36,4 +37,25 @@ export function waitForExit(pid: number, startTime: number, timeoutMs: number): 
     sleepSync(2);
   }
   return true;
+}
+
+/** One line of /proc/<pid>/cgroup: "hierarchy-id:controllers:path". */
+export interface ProcCgroupEntry {
+  id: number;
+  /** Empty for the cgroup2 line ("0::/path"). */
+  controllers: string[];
+  path: string;
+}
+
+export function parseProcCgroup(text: string): ProcCgroupEntry[] {
+  const out: ProcCgroupEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const first = line.indexOf(':');
+    const second = line.indexOf(':', first + 1);
+    if (first < 0 || second < 0) continue;
+    const ctl = line.slice(first + 1, second);
+    out.push({ id: Number(line.slice(0, first)), controllers: ctl === '' ? [] : ctl.split(','), path: line.slice(second + 1) });
+  }
+  return out;
 }

@@ -20,6 +20,7 @@
 import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { parseMountinfo } from '../../linux/mountinfo.js';
+import { parseProcCgroup, type ProcCgroupEntry } from '../../linux/proc.js';
 import { CgroupError } from './errors.js';
 
 export type CgroupMode = 'v1' | 'v2' | 'hybrid';
@@ -50,6 +51,7 @@ export interface CgroupLayout {
 }
 
 export { parseMountinfo, type MountinfoEntry } from '../../linux/mountinfo.js';
+export { parseProcCgroup, type ProcCgroupEntry } from '../../linux/proc.js';
 
 /** v1 mount options that are not controller names (see cgroup1_parse_param in the kernel). */
 const V1_NON_CONTROLLER_OPTIONS = new Set([
@@ -98,27 +100,6 @@ export function detectCgroupMode(mountinfo?: string): CgroupLayout {
   const layout: CgroupLayout = { mode, v1: hierarchies, controllers };
   if (unified) layout.unified = unified;
   return layout;
-}
-
-/** One line of /proc/<pid>/cgroup: "hierarchy-id:controllers:path". */
-export interface ProcCgroupEntry {
-  id: number;
-  /** Empty for the cgroup2 line ("0::/path"). */
-  controllers: string[];
-  path: string;
-}
-
-export function parseProcCgroup(text: string): ProcCgroupEntry[] {
-  const out: ProcCgroupEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    const first = line.indexOf(':');
-    const second = line.indexOf(':', first + 1);
-    if (first < 0 || second < 0) continue;
-    const ctl = line.slice(first + 1, second);
-    out.push({ id: Number(line.slice(0, first)), controllers: ctl === '' ? [] : ctl.split(','), path: line.slice(second + 1) });
-  }
-  return out;
 }
 
 /** The path (as /proc/self/cgroup shows it) of the process's cgroup in hierarchy `h`, or undefined if not listed. */
