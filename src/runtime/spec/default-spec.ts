@@ -1,6 +1,6 @@
 // The starter config.json that `runc spec` writes, and printing a spec the way runc prints it.
 
-import { SPEC_SCHEMA, type Field, type Schema } from './load.js';
+import { SPEC_SCHEMA, zeroOf, type Field, type Schema } from './load.js';
 import type { Spec } from './types.js';
 
 /**
@@ -109,21 +109,6 @@ function isOmitted(field: Field, value: unknown): boolean {
   return false;
 }
 
-function zero(schema: Schema): unknown {
-  switch (schema.kind) {
-    case 'string':
-      return '';
-    case 'bool':
-      return false;
-    case 'int':
-      return 0;
-    case 'struct':
-      return {};
-    default:
-      return null; // Go prints a nil slice, map or interface as null
-  }
-}
-
 /** Byte order of UTF-8, as Go's sort.Strings orders map keys. */
 function compareUtf8(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -170,7 +155,7 @@ function write(value: unknown, schema: Schema | undefined, indent: string): stri
       known.add(field.name);
       let v = Object.hasOwn(obj, field.name) ? obj[field.name] : undefined;
       if (isOmitted(field, v)) continue;
-      if (v === undefined) v = zero(field.schema);
+      if (v === undefined) v = zeroOf(field.schema, true);
       members.push([field.name, write(v, field.schema, inner)]);
     }
   }

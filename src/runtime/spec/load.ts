@@ -545,8 +545,11 @@ function expectedText(schema: Schema): string {
   }
 }
 
-/** The value Go leaves in a field that JSON did not fill. */
-function zeroOf(schema: Schema): unknown {
+/**
+ * The value Go leaves in a field that JSON did not fill. Its slices and maps are nil: empty ones here, to be
+ * iterated, or, `asPrinted`, null, as Go's encoder writes nil.
+ */
+export function zeroOf(schema: Schema, asPrinted = false): unknown {
   switch (schema.kind) {
     case 'string':
       return '';
@@ -555,12 +558,12 @@ function zeroOf(schema: Schema): unknown {
     case 'int':
       return 0;
     case 'array':
-      return [];
+      return asPrinted ? null : [];
     case 'map':
-      return {};
+      return asPrinted ? null : {};
     case 'struct': {
       const out: Record<string, unknown> = {};
-      for (const f of schema.fields) if (f.omit === 'never') out[f.name] = zeroOf(f.schema);
+      for (const f of schema.fields) if (f.omit === 'never') out[f.name] = zeroOf(f.schema, asPrinted);
       return out;
     }
     case 'any':
