@@ -1,6 +1,11 @@
 // Global setup for every vitest project: a per-run token and temp dir, a snapshot of the host, and at
 // the end the leak check. The teardown THROWS when the run left anything behind (mounts, cgroups,
 // state dirs, processes, network namespaces, veth devices), which makes `vitest run` exit non-zero.
+//
+// Under test/run-suite.mjs (TSLAB_TEST_SHARED_HOST=1) other vitest processes run beside this one: the
+// checks named by this run's prefix and paths stay here, and the whole-host snapshot (network namespaces,
+// veths, bridges, addresses, overlay mounts: things no prefix names) is taken and compared by the runner,
+// once around all of them.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,7 +24,7 @@ export default function setup(project: TestProject): () => Promise<void> {
   fs.mkdirSync(run.base, { recursive: true });
   project.provide('tslabTest', run);
 
-  const snapshot = snapshotHost();
+  const snapshot = process.env.TSLAB_TEST_SHARED_HOST === '1' ? undefined : snapshotHost();
   // Leftovers of earlier runs are not this run's fault, but worth a word.
   const stale = findPrefixedCgroups('tslabtest-').filter((p) => !p.includes(run.prefix));
   if (stale.length) console.warn(`[tslab tests] cgroups left by an earlier run (not touched):\n  ${stale.join('\n  ')}`);

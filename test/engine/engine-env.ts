@@ -197,8 +197,10 @@ export function engineLeftovers(dataDir: string, before: { veth: string[]; cgrou
   }
   if (isMountedUnder(dataDir)) left.push(`a mount below ${dataDir}`);
   if (linkExists(BRIDGE)) left.push(`the bridge ${BRIDGE}`);
+  // Only the engine's own veths ("tsl" + 12 hex, src/net/container-net.ts): the lab's and the kernel tests'
+  // may come and go meanwhile (test/run-suite.mjs runs them beside these files).
   const veth = new Set(before.veth);
-  for (const v of vethNames()) if (!veth.has(v)) left.push(`veth ${v}`);
+  for (const v of vethNames()) if (!veth.has(v) && /^tsl[0-9a-f]{12}$/.test(v)) left.push(`veth ${v}`);
   const cgroups = new Set(before.cgroups);
   for (const c of containerCgroups()) if (!cgroups.has(c)) left.push(`cgroup ${c}`);
   for (const p of processesOf(dataDir)) left.push(`process ${p}`);

@@ -219,18 +219,26 @@ export function findLeaks(scope: LeakScope, snapshot?: HostSnapshot): Leak[] {
     for (const p of findPrefixedEntries(dir, scope.prefix, 3)) leaks.push({ kind: 'state', what: p });
   }
   for (const p of findProcesses(scope)) leaks.push({ kind: 'process', what: p });
-  if (snapshot) {
-    const netns = new Set(snapshot.netns);
-    for (const n of listNetns()) if (!netns.has(n)) leaks.push({ kind: 'netns', what: `${n} (appeared during the run)` });
-    const veth = new Set(snapshot.veth);
-    for (const v of listLinks('veth')) if (!veth.has(v)) leaks.push({ kind: 'veth', what: `${v} (appeared during the run)` });
-    const bridges = new Set(snapshot.bridges);
-    for (const b of listLinks('bridge')) if (!bridges.has(b)) leaks.push({ kind: 'bridge', what: `${b} (appeared during the run)` });
-    const addresses = new Set(snapshot.addresses);
-    for (const a of listAddresses()) if (!addresses.has(a)) leaks.push({ kind: 'address', what: `${a} (appeared during the run)` });
-    const overlays = new Set(snapshot.overlays);
-    for (const m of listOverlayMounts()) if (!overlays.has(m)) leaks.push({ kind: 'mount', what: `overlay on ${m} (appeared during the run)` });
-  }
+  if (snapshot) leaks.push(...hostChanges(snapshot));
+  return leaks;
+}
+
+/**
+ * Network namespaces, veth devices, bridges, IPv4 addresses and overlay mounts that appeared since the
+ * snapshot. Whole-host: anything else running on the machine meanwhile shows here too.
+ */
+export function hostChanges(snapshot: HostSnapshot): Leak[] {
+  const leaks: Leak[] = [];
+  const netns = new Set(snapshot.netns);
+  for (const n of listNetns()) if (!netns.has(n)) leaks.push({ kind: 'netns', what: `${n} (appeared during the run)` });
+  const veth = new Set(snapshot.veth);
+  for (const v of listLinks('veth')) if (!veth.has(v)) leaks.push({ kind: 'veth', what: `${v} (appeared during the run)` });
+  const bridges = new Set(snapshot.bridges);
+  for (const b of listLinks('bridge')) if (!bridges.has(b)) leaks.push({ kind: 'bridge', what: `${b} (appeared during the run)` });
+  const addresses = new Set(snapshot.addresses);
+  for (const a of listAddresses()) if (!addresses.has(a)) leaks.push({ kind: 'address', what: `${a} (appeared during the run)` });
+  const overlays = new Set(snapshot.overlays);
+  for (const m of listOverlayMounts()) if (!overlays.has(m)) leaks.push({ kind: 'mount', what: `overlay on ${m} (appeared during the run)` });
   return leaks;
 }
 
