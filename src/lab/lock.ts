@@ -24,6 +24,27 @@ function parseHolder(text: string): Holder | undefined {
   return { pid, startTime: Number.isInteger(startTime) ? startTime : undefined };
 }
 
+/** Who holds the flock on `fd` per /proc/locks ("process N (its command)"), when the file names nobody alive. */
+function lockOwner(fd: number): string | undefined {
+  const ino = fs.fstatSync(fd).ino;
+  let locks = '';
+  try {
+    locks = fs.readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return undefined;
+  }
+  // "1: FLOCK  ADVISORY  WRITE 14986 fe:00:16637957 0 EOF": the pid, then major:minor:inode.
+  const pid = locks.split('\n').map((l) => /\bFLOCK\s+\S+\s+\S+\s+(\d+)\s+[0-9a-f]+:[0-9a-f]+:(\d+)\s/.exec(l)).find((m) => m && Number(m[2]) === ino)?.[1];
+  if (!pid) return undefined;
+  let command = '';
+  try {
+    command = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().slice(0, 80);
+  } catch {
+    // Gone meanwhile.
+  }
+  return `process ${pid}${command ? ` (${command})` : ''}`;
+}
+
 function holderAlive(holder: Holder): boolean {
   return holder.startTime === undefined ? readProcStat(holder.pid) !== undefined : isAlive(holder.pid, holder.startTime);
 }
@@ -39,9 +60,10 @@ export function acquireLabLock(): string | undefined {
   try {
     flock(fd, LOCK_EX | LOCK_NB, LOCK_FILE);
   } catch (err) {
+    const owner = holder && holderAlive(holder) ? `tslab process ${holder.pid}` : lockOwner(fd);
     fs.closeSync(fd);
     if (err instanceof SyscallError && err.code === 'EAGAIN') {
-      const who = holder ? (holderAlive(holder) ? ` (tslab process ${holder.pid})` : ` (by a process that inherited it from tslab process ${holder.pid}, which has ended)`) : '';
+      const who = owner ? ` (${owner})` : '';
       throw new LabBusyError(
         `another lab session holds the lab lock ${LOCK_FILE}${who}: its lesson container, veth and cgroups have the same names as ours. Finish it first.`,
       );

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { LOCK_EX, flock } from '../../src/linux/fs.js';
 import { AS_NOBODY, worldReadableBuild } from '../helpers/unprivileged.js';
 import {
   REPO_ROOT,
@@ -240,6 +241,21 @@ describe('refusals', () => {
       expect(fs.existsSync(path.join(s.dataDir, 'lab'))).toBe(false);
     },
   );
+
+  test('while another process holds the lab lock, `tslab reset` refuses and names that process (found in /proc/locks)', async () => {
+    const s = begin('busy');
+    const file = fs.existsSync('/run') ? '/run/tslab-lab.lock' : '/tmp/tslab-lab.lock';
+    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    try {
+      flock(fd, LOCK_EX, file); // waits if a lab run of another test file holds it
+      const r = await runTslab(['reset'], { env: { TSLAB_DATA_DIR: s.dataDir } });
+      expect(r.code, describeResult(r)).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`another lab session holds the lab lock ${file} \\((tslab )?process ${process.pid}\\b`));
+      expect(r.output).not.toMatch(STACK_FRAME);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
 
   test('`tslab start` without a terminal and without --yes exits 2 and points to --yes', async () => {
     const s = begin('no-tty');
