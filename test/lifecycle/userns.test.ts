@@ -76,12 +76,12 @@ async function processesLeftIn(userNs: string): Promise<number[]> {
   return processesIn(userNs);
 }
 
-/** The pids in the container's cgroup of the pids controller (v1), or its unified cgroup (v2). */
-function pidsCgroupProcs(pid: number): { dir: string; pids: number[] } {
+/** The container's cgroup of `controller` (v1), or its unified cgroup (v2), and the pids in it. */
+function cgroupProcs(pid: number, controller = 'pids'): { dir: string; pids: number[] } {
   const lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n');
-  const v1 = lines.find((l) => l.split(':')[1].split(',').includes('pids'));
-  const [, , rel] = (v1 ?? lines.find((l) => l.startsWith('0::'))!).split(':');
-  const dir = v1 ? path.join('/sys/fs/cgroup/pids', rel) : path.join('/sys/fs/cgroup', rel);
+  const v1 = lines.find((l) => l.split(':')[1].split(',').includes(controller));
+  const [, controllers, rel] = (v1 ?? lines.find((l) => l.startsWith('0::'))!).split(':');
+  const dir = v1 ? path.join('/sys/fs/cgroup', controllers, rel) : path.join('/sys/fs/cgroup', rel);
   const pids = fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').trim().split('\n').filter(Boolean).map(Number);
   return { dir, pids };
 }
@@ -199,7 +199,7 @@ describe('lifecycle', () => {
     expect(procStatus(ppid).Uid.split(' ')[0]).toBe('0');
     expectOk(await s.rt.exec(['start', id]));
     await s.rt.waitForStatus(id, 'running');
-    const cgroup = pidsCgroupProcs(pid);
+    const cgroup = cgroupProcs(pid);
     expect(cgroup.pids).toEqual([pid]);
     expect(processesIn(userNs)).toEqual([pid]);
     expectOk(await s.rt.exec(['kill', id, 'KILL']));
@@ -208,6 +208,19 @@ describe('lifecycle', () => {
     expect(await s.rt.stateOrNull(id)).toBeNull();
     expect(await processesLeftIn(userNs)).toEqual([]);
     expect(fs.existsSync(cgroup.dir)).toBe(false);
+  });
+
+  test('with cpu, memory and pids limits the init runs in its cgroups, alone there, under the limits', async () => {
+    const { pid } = await runSleeper((spec) => {
+      spec.linux.resources = { cpu: { quota: 50000, period: 100000 }, memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 50 } };
+    });
+    const v2 = !fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(':pids:');
+    for (const controller of ['cpu', 'memory', 'pids']) expect(cgroupProcs(pid, controller).pids, controller).toEqual([pid]);
+    const read = (controller: string, v1File: string, v2File: string) =>
+      fs.readFileSync(path.join(cgroupProcs(pid, controller).dir, v2 ? v2File : v1File), 'utf8').trim();
+    expect(read('cpu', 'cpu.cfs_quota_us', 'cpu.max')).toBe(v2 ? '50000 100000' : '50000');
+    expect(read('memory', 'memory.limit_in_bytes', 'memory.max')).toBe(String(64 * 1024 * 1024));
+    expect(read('pids', 'pids.max', 'pids.max')).toBe('50');
   });
 
   test('delete --force ends a running container and everything in its user namespace', async () => {
