@@ -277,11 +277,6 @@ function portsOf(links: NetlinkLink[], name: string): string[] {
   return bridge ? links.filter((l) => l.masterIndex === bridge.index).map((l) => l.name) : [];
 }
 
-/** The interfaces attached to the bridge (its ports). */
-export function bridgePorts(name: string): string[] {
-  return portsOf(netlinkStep(`bridge ${name}`, () => withRouteSocket(listLinks)), name);
-}
-
 /** Deletes the bridge if nothing is attached to it; true if this call deleted it (false: in use, or not there). */
 export function removeBridgeIfUnused(cfg: BridgeConfig): boolean {
   checkInterfaceName(cfg.name);

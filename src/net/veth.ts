@@ -28,75 +28,16 @@ export function checkInterfaceName(name: string): void {
   }
 }
 
-/** A failed `ip` command; `stderr` is what iproute2 said. */
-class IpCommandError extends NetworkSetupError {
-  constructor(
-    message: string,
-    readonly stderr: string,
-  ) {
-    super(message);
-  }
-
-  /** iproute2's ways of saying that the named device is not there. */
-  get noSuchDevice(): boolean {
-    return /Cannot find device|does not exist|No such device/i.test(this.stderr);
-  }
-
-  get exists(): boolean {
-    return /File exists/i.test(this.stderr);
-  }
-}
-
-/** Runs `ip ARGS` (in the network namespace of `netnsOfPid`, through nsenter, if given); returns its stdout. */
-function runIp(args: string[], netnsOfPid?: number): string {
+/** Runs `ip ARGS` (in the network namespace of `netnsOfPid`, through nsenter, if given). */
+function ip(args: string[], netnsOfPid?: number): void {
   const [command, argv] = netnsOfPid === undefined ? ['ip', args] : ['nsenter', [`--net=/proc/${netnsOfPid}/ns/net`, 'ip', ...args]];
   try {
-    return execFileSync(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+    execFileSync(command, argv, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   } catch (err) {
     const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
     if (missing) throw new NetworkSetupError(`${command} is not installed: apt-get install iproute2 util-linux`);
-    throw new IpCommandError(`ip ${args.join(' ')}${netnsOfPid === undefined ? '' : ` (in the network namespace of pid ${netnsOfPid})`}: ${stderr || 'failed'}`, stderr);
-  }
-}
-
-/** `ip -j ARGS`, parsed. */
-export function ipJson<T>(args: string[], netnsOfPid?: number): T {
-  const out = runIp(['-j', ...args], netnsOfPid).trim();
-  return (out ? JSON.parse(out) : []) as T;
-}
-
-function ip(args: string[], netnsOfPid?: number): void {
-  runIp(args, netnsOfPid);
-}
-
-export interface LinkInfo {
-  ifname: string;
-  operstate?: string;
-  flags?: string[];
-  master?: string;
-  address?: string;
-  linkinfo?: { info_kind?: string };
-}
-
-/** The interface `name` in this network namespace (with details: its kind), or undefined if there is none. */
-export function findLink(name: string): LinkInfo | undefined {
-  try {
-    return ipJson<LinkInfo[]>(['-d', 'link', 'show', 'dev', name])[0];
-  } catch (err) {
-    if (err instanceof IpCommandError && err.noSuchDevice) return undefined;
-    throw err;
-  }
-}
-
-/** Deletes the interface `name` (a veth takes its peer with it); false if it was not there. */
-export function deleteLink(name: string): boolean {
-  try {
-    ip(['link', 'del', 'dev', name]);
-    return true;
-  } catch (err) {
-    if (err instanceof IpCommandError && err.noSuchDevice) return false;
-    throw err;
+    throw new NetworkSetupError(`ip ${args.join(' ')}${netnsOfPid === undefined ? '' : ` (in the network namespace of pid ${netnsOfPid})`}: ${stderr || 'failed'}`);
   }
 }
 

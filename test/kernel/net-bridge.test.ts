@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   type BridgeConfig,
   NET_LOCK_FILE,
-  bridgePorts,
   defaultBridgeConfig,
   ensureBridge,
   formatIPv4,
@@ -17,7 +16,7 @@ import {
   removeBridgeIfUnused,
 } from '../../src/net/bridge.js';
 import { attachToBridge, detachFromBridge } from '../../src/net/container-net.js';
-import { deleteLink, findLink, ipJson } from '../../src/net/veth.js';
+import { bridgePorts, deleteLink, findLink, ipJson } from '../helpers/ip.js';
 import { exited } from '../helpers/kernel-tests.js';
 
 const isRoot = process.getuid?.() === 0;

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type BridgeConfig, NET_LOCK_FILE, formatIPv4, overlappingRoutes, parseCidr, removeBridgeIfUnused } from '../../src/net/bridge.js';
 import { attachToBridge, detachFromBridge } from '../../src/net/container-net.js';
 import { PortMappingError, startPortProxy, stopPortProxy } from '../../src/net/port-proxy.js';
-import { deleteLink } from '../../src/net/veth.js';
+import { deleteLink } from '../helpers/ip.js';
 import { isAlive, readProcStat } from '../../src/linux/proc.js';
 import { exited } from '../helpers/kernel-tests.js';
 import { REPO_ROOT } from '../helpers/runtime.js';
