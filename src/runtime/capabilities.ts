@@ -1,7 +1,7 @@
 // Linux capability names and numbers (include/uapi/linux/capability.h), as config.json spells them.
 //
-// A capability set is a 64-bit mask: bit N set means capability N is in the set. The kernel's
-// capset(2) takes each set as two 32-bit halves (low word first), hence `maskHalves`.
+// A capability set is a 64-bit mask: bit N set means capability N is in the set (linux/capabilities.ts
+// splits it into the two 32-bit words capset(2) takes).
 
 /** Capability names indexed by their number: CAPABILITIES[0] is CAP_CHOWN, CAPABILITIES[40] is CAP_CHECKPOINT_RESTORE. */
 export const CAPABILITIES: readonly string[] = Object.freeze([
@@ -106,24 +106,6 @@ export function maskToCaps(mask: bigint): string[] {
   const names: string[] = [];
   for (let i = 0; i < 64; i++) if ((mask >> BigInt(i)) & 1n) names.push(capabilityName(i));
   return names;
-}
-
-/** Split a 64-bit capability mask into the two unsigned 32-bit words capset(2) wants: `lo` is bits 0-31, `hi` bits 32-63. */
-export function maskHalves(mask: bigint): { lo: number; hi: number } {
-  return {
-    lo: Number(mask & 0xffff_ffffn),
-    hi: Number((mask >> 32n) & 0xffff_ffffn),
-  };
-}
-
-/** Join two unsigned 32-bit words (as capget(2) returns them) back into a 64-bit mask. */
-export function halvesToMask(lo: number, hi: number): bigint {
-  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-}
-
-/** `capsToMask` then `maskHalves`: the capset(2) words for a list of names. */
-export function capsToHalves(names: readonly string[]): { lo: number; hi: number } {
-  return maskHalves(capsToMask(names));
 }
 
 /** Docker's (and podman's) default capability set for a container: what `tslab run` and the lab's lesson container keep. */
