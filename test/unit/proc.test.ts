@@ -1,4 +1,4 @@
-// What /proc/<pid>/stat says about a process (src/runtime/proc.ts): the parser must survive command
+// What /proc/<pid>/stat says about a process (src/linux/proc.ts): the parser must survive command
 // names with spaces and parentheses, and "alive" must mean the same process (start time) and not a zombie.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
