@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { namespaceLink, readStatusField } from '../linux/proc.js';
 
 export type KernelState = Array<[label: string, value: string]>;
 
@@ -17,8 +18,7 @@ function read(file: string): string | undefined {
 }
 
 function statusField(pid: number, field: string): string {
-  const line = read(`/proc/${pid}/status`)?.split('\n').find((l) => l.startsWith(`${field}:`));
-  return line ? line.slice(field.length + 1).trim() : '?';
+  return readStatusField(pid, field) ?? '?';
 }
 
 function hostnameOf(pid: number): string {
@@ -59,13 +59,7 @@ function cgroupLimit(dirs: string[], files: string[]): string | undefined {
 export function readKernelState(pid: number, cgroupDirs: string[] = []): KernelState {
   const rows: KernelState = [['pid (host view)', String(pid)]];
   for (const ns of NAMESPACES) {
-    let link = '?';
-    try {
-      link = fs.readlinkSync(`/proc/${pid}/ns/${ns}`);
-    } catch {
-      // The process is gone.
-    }
-    rows.push([`${ns} namespace`, link]);
+    rows.push([`${ns} namespace`, namespaceLink(pid, ns) ?? '?']);
   }
   const pids = visiblePids(pid);
   rows.push(

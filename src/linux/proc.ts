@@ -1,5 +1,5 @@
-// What /proc/<pid>/stat says about a process (enough to tell whether a saved pid is still the same
-// process), and what /proc/<pid>/cgroup says about its cgroups.
+// What /proc says about a process: its stat (enough to tell whether a saved pid is still the same
+// process), its status fields, its namespace links, and its cgroups.
 import * as fs from 'node:fs';
 
 export interface ProcStat {
@@ -37,6 +37,27 @@ export function waitForExit(pid: number, startTime: number, timeoutMs: number): 
     sleepSync(2);
   }
   return true;
+}
+
+/** A field of /proc/<pid>/status ("NSpid", "CapEff"...), trimmed; undefined if the process or the field is not there. */
+export function readStatusField(pid: number | 'self', field: string): string | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const line = text.split('\n').find((l) => l.startsWith(`${field}:`));
+  return line === undefined ? undefined : line.slice(field.length + 1).trim();
+}
+
+/** The namespace link of a process, e.g. "uts:[4026531838]" for namespaceLink(pid, 'uts'); undefined if unreadable. */
+export function namespaceLink(pid: number | 'self', ns: string): string | undefined {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/ns/${ns}`);
+  } catch {
+    return undefined;
+  }
 }
 
 /** One line of /proc/<pid>/cgroup: "hierarchy-id:controllers:path". */

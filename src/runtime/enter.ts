@@ -8,15 +8,15 @@ import { close, open, O_CLOEXEC, O_WRONLY } from '../linux/fs.js';
 import { CLOSE_RANGE_CLOEXEC, closeRange } from '../linux/fs.js';
 import { maskToCaps } from './capabilities.js';
 import { launchExec } from './exec/launch.js';
-import { readProcStat } from '../linux/proc.js';
+import { readProcStat, readStatusField } from '../linux/proc.js';
 import type { Process } from './spec/types.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 function statusField(pid: number, field: string): string {
-  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
-  if (!line) throw new Error(`/proc/${pid}/status has no ${field}`);
-  return line.slice(field.length + 1).trim();
+  const value = readStatusField(pid, field);
+  if (value === undefined) throw new Error(`/proc/${pid}/status has no ${field} (is process ${pid} gone?)`);
+  return value;
 }
 
 function parseArgs(argv: string[]): { pid: number; cgroupDirs: string[]; command: string[] } {
