@@ -43,7 +43,7 @@ async function runtimeFor(mine: boolean): Promise<string> {
   return runtimeExecutable(await buildWithSteps(loadCatalog().flatMap((l) => (l.piece ? [l.piece.file] : []))));
 }
 
-export async function engineCommand(name: string, argv: string[], json: boolean): Promise<number> {
+async function engineCommand(name: string, argv: string[], json: boolean): Promise<number> {
   const engine = await import('../engine/commands.js');
   switch (name) {
     case 'run': {

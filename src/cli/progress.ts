@@ -50,7 +50,7 @@ const STATUS_TEXT: Record<LayerProgress['status'], string> = {
 };
 
 /** The short form docker shows for a blob: the first 12 hex digits. */
-export function shortDigest(digest: string): string {
+function shortDigest(digest: string): string {
   return digest.replace(/^sha256:/, '').slice(0, 12);
 }
 

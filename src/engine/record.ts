@@ -67,7 +67,7 @@ export function newContainerId(): string {
   return randomBytes(32).toString('hex');
 }
 
-export function recordFile(id: string): string {
+function recordFile(id: string): string {
   checkId(id);
   return path.join(containerDir(id), 'record.json');
 }
@@ -105,7 +105,7 @@ export function listRecords(): ContainerRecord[] {
 }
 
 /** Why a container is shown as exited with no status: the monitor that would have recorded its end is gone. */
-export function lostMonitorNote(monitorPid: number): string {
+function lostMonitorNote(monitorPid: number): string {
   return `its monitor (pid ${monitorPid}) died before recording the container's end: the exit status is unknown`;
 }
 

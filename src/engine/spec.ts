@@ -36,7 +36,7 @@ export interface RunOptions {
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
 /** "64m", "1g", "512k", "1048576" -> bytes (docker's units, binary). */
-export function parseSize(text: string): number {
+function parseSize(text: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([bkmg]?)b?$/i.exec(text.trim());
   if (!match) throw new RunOptionError(`invalid size "${text}": use a number with an optional unit b, k, m or g (e.g. 64m)`);
   const bytes = Math.floor(Number(match[1]) * SIZE_UNITS[match[2].toLowerCase()]);
@@ -59,7 +59,7 @@ function readEnvFile(file: string): string[] {
 }
 
 /** Later entries win per variable name; a bare NAME takes the value from tslab's own environment. */
-export function mergeEnv(...lists: string[][]): string[] {
+function mergeEnv(...lists: string[][]): string[] {
   const merged = new Map<string, string>();
   for (const list of lists) {
     for (const entry of list) {
@@ -112,7 +112,7 @@ function idField(entry: string[], field: number, what: 'uid' | 'gid', file: stri
  * "user[:group]" (numbers, or names looked up in the image's /etc/passwd and /etc/group, read inside the
  * rootfs only) -> ids; a user without a group gets the primary group of its passwd entry, else 0, as docker.
  */
-export function resolveUser(user: string, rootfs: string, origin = 'user'): { uid: number; gid: number } {
+function resolveUser(user: string, rootfs: string, origin = 'user'): { uid: number; gid: number } {
   const source = `${origin} "${user}"`;
   const [u, g, ...more] = user.split(':');
   if (more.length || !u) throw new RunOptionError(`invalid ${source}: use USER[:GROUP], each a name or a number`);

@@ -9,7 +9,7 @@ const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox', '/sbin/busybox']
 
 export class RootfsError extends Error {}
 
-export function defaultRootfsPath(): string {
+function defaultRootfsPath(): string {
   return path.join(dataDir(), 'rootfs', 'busybox');
 }
 

@@ -13,8 +13,8 @@ import { MEDIA_TYPE } from './media-types.js';
 import { ImageStore } from './store.js';
 import type { TarFile } from './tar-writer.js';
 
-export const BUILTIN_REF = 'busybox:latest';
-export const BUILTIN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const BUILTIN_REF = 'busybox:latest';
+const BUILTIN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox', '/sbin/busybox'];
 
 function treeEntries(dir: string, mtime: Date): TarFile[] {

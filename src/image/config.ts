@@ -111,7 +111,7 @@ function checkPorts(v: unknown, what: string): Record<string, object> {
 }
 
 /** The process fields of an image config ("config" in the config file), checked; see the top of the file. */
-export function checkProcessConfig(v: unknown, what: string): ImageConfig {
+function checkProcessConfig(v: unknown, what: string): ImageConfig {
   if (v === undefined || v === null) return {};
   if (!isObject(v)) fail(what, 'its "config" is not an object');
   const out: ImageConfig = {};

@@ -24,7 +24,7 @@ export class ImportError extends Error {
 }
 
 /** The most bytes of a JSON document of an archive (oci-layout, index.json, manifest.json). */
-export const MAX_JSON_FILE = 8 * 1024 * 1024;
+const MAX_JSON_FILE = 8 * 1024 * 1024;
 
 export interface Source {
   /** Directory the archive's paths are relative to. */
@@ -42,7 +42,7 @@ export interface Source {
 }
 
 /** A path inside the archive, normalised; refuses absolute paths and `..`. */
-export function cleanRelative(p: string, what: string): string {
+function cleanRelative(p: string, what: string): string {
   const parts = p.split('/').filter((s) => s !== '' && s !== '.');
   if (p.startsWith('/') || parts.includes('..') || parts.length === 0 || p.includes('\0')) {
     throw new ImportError(`${what} ${shown(p)} is not a path inside the archive`);

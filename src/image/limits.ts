@@ -39,8 +39,8 @@ export interface TarLimits {
   sizeVariable: string;
 }
 
-export const DEFAULT_MAX_LAYER_SIZE = 1024 ** 3;
-export const DEFAULT_MAX_IMPORT_SIZE = 8 * 1024 ** 3;
+const DEFAULT_MAX_LAYER_SIZE = 1024 ** 3;
+const DEFAULT_MAX_IMPORT_SIZE = 8 * 1024 ** 3;
 
 /** One layer: TSLAB_MAX_LAYER_SIZE (default 1 GiB) uncompressed, a million entries. */
 export function layerLimits(): TarLimits {

@@ -28,7 +28,7 @@ const HOST_NAME = /^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])(?:\.(?:[
 const IPV6 = /^\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9]+)?\]$/;
 const MAX_NAME = 255;
 
-export const DEFAULT_TAG = 'latest';
+const DEFAULT_TAG = 'latest';
 
 /** True when the first path component of a reference names a registry host, by Docker's rule. */
 function looksLikeHost(component: string): boolean {

@@ -280,7 +280,7 @@ export function parseChallenges(values: string | string[] | undefined): Challeng
 }
 
 /** TSLAB_REGISTRY_AUTH=user:pass, if set. */
-export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Credentials | undefined {
+function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Credentials | undefined {
   const raw = env.TSLAB_REGISTRY_AUTH;
   if (!raw) return undefined;
   const colon = raw.indexOf(':');
@@ -300,7 +300,7 @@ const RETRYABLE_CODES = new Set([
 ]);
 
 /** True for errors worth another try: RegistryErrors marked so, and network errors. */
-export function isRetryable(err: unknown): boolean {
+function isRetryable(err: unknown): boolean {
   if (err instanceof RegistryError) return err.retryable;
   if (err instanceof DigestMismatchError) return false;
   const code = (err as NodeJS.ErrnoException | null)?.code;
@@ -310,7 +310,7 @@ export function isRetryable(err: unknown): boolean {
 }
 
 /** A short description of an error for messages: its text, and Node's code when the text lacks it. */
-export function describeError(err: unknown): string {
+function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const code = (err as NodeJS.ErrnoException).code;
   return code && !err.message.includes(code) ? `${err.message} (${code})` : err.message;

@@ -107,7 +107,7 @@ export function shown(raw: string): string {
 }
 
 /** An archive path as components: refuses absolute paths, `..` and over-long ones; drops "." and empty components. */
-export function splitEntryPath(raw: string, what: string): string[] {
+function splitEntryPath(raw: string, what: string): string[] {
   if (raw.includes('\0')) throw new LayerSecurityError(`${what} ${shown(raw)} contains a NUL byte`);
   if (raw.startsWith('/')) throw new LayerSecurityError(`${what} ${shown(raw)} is absolute; a layer may only name paths inside itself`);
   if (Buffer.byteLength(raw) >= PATH_MAX) throw new LayerFormatError(`${what} ${shown(raw)} is ${Buffer.byteLength(raw)} bytes long; a path has at most ${PATH_MAX - 1}`);

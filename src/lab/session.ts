@@ -35,7 +35,7 @@ function hostFacts(): HostFacts {
 }
 
 /** The message for a launch that failed, turning a missing piece into what to do next. */
-export function explainLaunchError(err: unknown): string {
+function explainLaunchError(err: unknown): string {
   if (err instanceof LaunchError && err.notWrittenYet) {
     const { lesson, fn, file } = err.notWrittenYet;
     return `${err.message}\nOpen sandbox/steps/${file}, fill in ${fn}() (\`tslab solution ${lesson}\` shows the reference), then run this cell again.`;

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { LessonInfo } from './catalog.js';
 import { projectRoot, sandboxDir } from './paths.js';
 
-export function referencePiecePath(lesson: LessonInfo): string | undefined {
+function referencePiecePath(lesson: LessonInfo): string | undefined {
   return lesson.piece ? path.join(projectRoot(), 'src', 'runtime', 'steps', lesson.piece.file) : undefined;
 }
 

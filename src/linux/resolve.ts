@@ -7,7 +7,6 @@ import type { Stats } from 'node:fs';
 import { check, fn } from './libc.js';
 
 export const O_PATH = 0o10000000;
-export const O_NOFOLLOW = 0o400000;
 export const O_NOCTTY = 0o400;
 
 export const RESOLVE_NO_MAGICLINKS = 0x02;

@@ -38,9 +38,9 @@ export interface BridgeConfig {
   gateway: string;
 }
 
-export const DEFAULT_BRIDGE = 'tslab0';
+const DEFAULT_BRIDGE = 'tslab0';
 export const DEFAULT_SUBNET = '172.29.0.0/16';
-export const SUBNET_ENV = 'TSLAB_SUBNET';
+const SUBNET_ENV = 'TSLAB_SUBNET';
 /** The lock serializing bridge creation, attachment and removal on this machine (never removed: flock dies with its holder). */
 export const NET_LOCK_FILE = fs.existsSync('/run') ? '/run/tslab-net.lock' : path.join(os.tmpdir(), 'tslab-net.lock');
 

@@ -30,7 +30,7 @@ export interface ContainerNetwork {
 }
 
 /** The name of the container's interface. */
-export const CONTAINER_IFACE = 'eth0';
+const CONTAINER_IFACE = 'eth0';
 
 /** `--network VALUE` -> mode; a clear error for anything else. */
 export function parseNetworkMode(value: string): NetworkMode {

@@ -23,11 +23,11 @@ export interface EtcFilesOptions {
 }
 
 /** The host's resolv.conf, then systemd-resolved's list of real upstream servers (when the first only has its 127.0.0.53 stub). */
-export const HOST_RESOLV_CONF = ['/etc/resolv.conf', '/run/systemd/resolve/resolv.conf'];
+const HOST_RESOLV_CONF = ['/etc/resolv.conf', '/run/systemd/resolve/resolv.conf'];
 
 const HOSTNAME_RE = /^(?=.{1,64}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 
-export function checkHostname(name: string, what = 'hostname'): void {
+function checkHostname(name: string, what = 'hostname'): void {
   if (!HOSTNAME_RE.test(name)) {
     throw new NetworkSetupError(`${what} "${name}" is not a valid host name (letters, digits, '-' and '.', at most 64 bytes)`);
   }

@@ -26,7 +26,7 @@ export interface PortMapping {
 export class PortMappingError extends Error {}
 
 /** The host address a mapping listens on when it names none. */
-export const DEFAULT_LISTEN_ADDRESS = '0.0.0.0';
+const DEFAULT_LISTEN_ADDRESS = '0.0.0.0';
 
 function parsePort(text: string, spec: string, which: string): number {
   if (/^\d+-\d+$/.test(text)) throw new PortMappingError(`-p ${spec}: port ranges are not supported; give one ${which} port per -p`);
@@ -71,7 +71,7 @@ export function formatPortMapping(m: PortMapping): string {
 }
 
 /** A close-on-exec IPv4 TCP socket bound to address:port and listening; returns its fd. */
-export function listenTcp(address: string, port: number, backlog = 511): number {
+function listenTcp(address: string, port: number, backlog = 511): number {
   const ip = parseIPv4(address);
   if (ip === undefined) throw new PortMappingError(`${address} is not an IPv4 address`);
   return listenTcp4(ip, port, backlog, `${address}:${port}`);

@@ -124,7 +124,7 @@ function spawnOptions(hook: Hook, files: HookFiles) {
 }
 
 /** Runs one hook and waits for it to exit (runtime commands and the PID-1 stage, which have nothing else to do). */
-export function runHook(kind: HookKind, hook: Hook, state: State): void {
+function runHook(kind: HookKind, hook: Hook, state: State): void {
   const files = new HookFiles(kind, state);
   try {
     const { args, options } = spawnOptions(hook, files);

@@ -9,7 +9,7 @@
 import { RuntimeError } from './errors.js';
 
 /** The longest directory name (NAME_MAX): runc's own mkdir/lstat fails beyond it with ENAMETOOLONG. */
-export const MAX_ID_LENGTH = 255;
+const MAX_ID_LENGTH = 255;
 
 /** A container ID that runc would refuse. */
 export class ContainerIdError extends RuntimeError {

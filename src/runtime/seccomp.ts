@@ -92,20 +92,3 @@ function requireApi(level: number, flag: string, apply: () => void): void {
   if (api < level) throw new RuntimeError(`seccomp: ${flag} needs libseccomp API level ${level} or more, but this machine's libseccomp and kernel offer level ${api}`);
   apply();
 }
-
-/**
- * Builds and loads the filter of config.json's linux.seccomp into the calling thread; nothing when there is
- * none. Throws a RuntimeError naming what failed. Loading needs no_new_privs or CAP_SYS_ADMIN, so without
- * no_new_privs it goes before the capabilities are dropped (runc's order). Only the calling thread is
- * filtered: call it from the thread that execs, and let Node's event loop run no more after it (a profile
- * without io_uring_enter, such as podman's or docker's, makes Node 24's libuv abort).
- */
-export function installSeccomp(seccomp: Seccomp | undefined): void {
-  const filter = prepareSeccomp(seccomp);
-  if (!filter) return;
-  try {
-    filter.load();
-  } finally {
-    filter.release();
-  }
-}

@@ -17,7 +17,7 @@ import { readProcStat } from '../linux/proc.js';
 import type { Hooks, Seccomp } from './spec/types.js';
 
 export const DEFAULT_ROOT = '/run/tslab';
-export const EXEC_FIFO = 'exec.fifo';
+const EXEC_FIFO = 'exec.fifo';
 const STATE_FILE = 'state.json';
 const JOURNAL_FILE = 'journal.json';
 /** state.json holds the config's hooks and annotations; anything larger was not written by us. */

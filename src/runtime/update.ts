@@ -33,7 +33,7 @@ const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 **
  * A memory size as runc reads it (go-units RAMInBytes): a number, optionally with a binary unit, "64M", "1.5g",
  * "512 KiB", "100mb"; "-1" is "no limit".
  */
-export function parseMemorySize(flag: string, value: string): number {
+function parseMemorySize(flag: string, value: string): number {
   if (value === '-1') return -1;
   const m = /^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$/.exec(value);
   const bytes = m ? Math.trunc(Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()]!) : NaN;
@@ -53,7 +53,7 @@ function parseInteger(flag: string, value: string, unsigned: boolean): number {
 }
 
 /** runc's flags as a LinuxResources document; 0 and "" mean "not given", as in runc. */
-export function resourcesFromFlags(flags: UpdateOptions['flags'], warn: (m: string) => void): Record<string, unknown> {
+function resourcesFromFlags(flags: UpdateOptions['flags'], warn: (m: string) => void): Record<string, unknown> {
   if (flags['l3-cache-schema'] || flags['mem-bw-schema']) {
     throw new RuntimeError('Intel RDT (--l3-cache-schema, --mem-bw-schema) is not supported by tslab-runtime');
   }
@@ -128,7 +128,7 @@ function readResourcesText(file: string): string {
 }
 
 /** What an update asks for, read and checked as config.json's linux.resources is. */
-export function updateRequest(opts: UpdateOptions): Resources {
+function updateRequest(opts: UpdateOptions): Resources {
   const changes = opts.resourcesFile !== undefined
     ? parseResources(readResourcesText(opts.resourcesFile), opts.resourcesFile === '-' ? 'standard input' : opts.resourcesFile)
     : parseResources(JSON.stringify(resourcesFromFlags(opts.flags, opts.warn)), 'the update flags');

@@ -112,7 +112,7 @@ export function planV2Cpu(cpu: CpuResources | undefined): CgroupWrite[] {
 }
 
 /** The controller a v2 file belongs to: its prefix ('memory.high' -> 'memory'); 'cgroup' files are core. */
-export function v2FileController(file: string): string {
+function v2FileController(file: string): string {
   return file.slice(0, file.indexOf('.'));
 }
 
