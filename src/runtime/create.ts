@@ -105,9 +105,14 @@ class Journal {
     private readonly id: string,
   ) {}
 
-  stage(child: ChildProcess): void {
-    if (child.pid === undefined) return; // never born: the spawn error is reported by the conversation
-    this.entries.stage = journalProcess(child.pid);
+  stage(stage: LaunchedStage): void {
+    // Journaled already by claimAndLaunchEarly: the same entry, not written twice.
+    if (stage.journaled) {
+      this.entries.stage = stage.journaled;
+      return;
+    }
+    if (stage.child.pid === undefined) return; // never born: the spawn error is reported by the conversation
+    this.entries.stage = journalProcess(stage.child.pid);
     this.save();
   }
 
@@ -265,7 +270,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
   const journal = new Journal(store, opts.id);
   try {
     if (signal?.aborted) throw interrupted(signal);
-    if (stage) journal.stage(stage.child);
+    if (stage) journal.stage(stage);
     const bundle = path.resolve(opts.bundle);
     const spec = loadSpec(bundle, (field) => opts.warn?.(`config.json: unknown field "${field}" ignored (a misspelling?)`));
     const rootfs = resolveRootfs(bundle, spec);
@@ -276,7 +281,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     }
     if (!stage) {
       stage = launchStage(spec, opts);
-      journal.stage(stage.child);
+      journal.stage(stage);
     }
     const { child, terminal } = stage;
     makeExecFifo(store.fifoPath(opts.id));
@@ -325,6 +330,9 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
       cgroupV2: manager.mode === 'v2',
       startCgroups: manager.toJSON().hierarchies.filter((h) => joinAtStart(h.controllers)).map((h) => h.dir),
       terminal: terminal !== undefined,
+      joinCgroups: manager.toJSON().hierarchies.some((h) => joinAtReady(h.controllers)),
+      runtimeHooks: (spec.hooks?.prestart?.length ?? 0) + (spec.hooks?.createRuntime?.length ?? 0) > 0,
+      state: ociState(record, 'creating'),
     };
     channel.sendPlan(plan);
     await converse(channel, child, manager, spec, () => ociState(record, 'creating'), terminal, joinAtReady, journal, signal, phase);

@@ -11,7 +11,7 @@ import { connectUnix, socketpair } from '../linux/socket.js';
 import { RuntimeError } from './errors.js';
 import { hasUserNamespace, spawnInUserNamespace } from './launch-userns.js';
 import type { Spec } from './spec/types.js';
-import { type StateStore, journalProcess } from './state.js';
+import { type JournalProcess, type StateStore, journalProcess } from './state.js';
 import { spawnInNewPidNamespace } from './steps/pid-namespace.js';
 
 const REAP_TIMEOUT_MS = 5000;
@@ -40,6 +40,8 @@ export interface LaunchedStage {
   /** fd number of the orchestrator's channel in child.stdio. */
   channelFd: number;
   terminal?: TerminalRoute;
+  /** What claimAndLaunchEarly wrote to the create's journal for it, so create need not write it again. */
+  journaled?: JournalProcess;
   /** The spec it was launched from: create checks the validated one still asks for the same. */
   launchedFor: { pidNamespace: string; terminal: boolean; userNamespace: boolean };
 }
@@ -57,6 +59,16 @@ function stageScript(): string {
     dir = path.dirname(dir);
   }
   return path.join(dir, 'dist', 'runtime', 'init', 'stage.cjs');
+}
+
+/**
+ * The stage's command line: through the package's code-cache loader (bin/cached-require.cjs) when the stage is
+ * the package's own build (<package>/dist/runtime/init/stage.cjs), else the bundle alone (a learner's build).
+ */
+function stageArgs(): string[] {
+  const stage = stageScript();
+  const loader = path.join(path.dirname(stage), '..', '..', '..', 'bin', 'cached-require.cjs');
+  return fs.existsSync(loader) ? [loader, stage] : [stage];
 }
 
 function wantsTerminal(spec: Spec, opts: LaunchOptions): boolean {
@@ -85,7 +97,7 @@ function pidNamespaceOf(spec: Spec): string {
 /** Spawns from the calling thread after moving it into the container's PID namespace, then moves it back. */
 function spawnInPidNamespace(pidNamespace: string, stdio: Array<number | 'pipe'>, preserveFds: number): ChildProcess {
   const spawnStage = () =>
-    spawn(process.execPath, [stageScript()], {
+    spawn(process.execPath, stageArgs(), {
       stdio,
       detached: true,
       env: { TSLAB_PRESERVE_FDS: String(preserveFds) },
@@ -159,7 +171,10 @@ export function claimAndLaunchEarly(store: StateStore, id: string, bundle: strin
   const release = store.claim(id);
   const launched = launchStageEarly(bundle, opts);
   try {
-    if (launched?.child.pid !== undefined) store.writeJournal(id, { stage: journalProcess(launched.child.pid), hooks: [] });
+    if (launched?.child.pid !== undefined) {
+      launched.journaled = journalProcess(launched.child.pid);
+      store.writeJournal(id, { stage: launched.journaled, hooks: [] });
+    }
     return { release, launched };
   } catch (err) {
     launched?.child.kill('SIGKILL');

@@ -19,6 +19,12 @@ export interface StagePlan {
   startCgroups: string[];
   /** process.terminal: the stage makes a pty inside the container and sends its master over fd 4+preserveFds. */
   terminal: boolean;
+  /** Some cgroups are joined when the stage is ready for them: it asks (join-cgroups); else that round trip is skipped. */
+  joinCgroups: boolean;
+  /** The orchestrator has prestart or createRuntime hooks to run: the stage asks (run-hooks); else it is skipped. */
+  runtimeHooks: boolean;
+  /** The container's state while it is created, as the hooks the stage runs see it. */
+  state: State;
 }
 
 /**

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT } from './runtime.js';
 
-const FILES = ['package.json', 'bin/tslab.cjs', 'bin/tslab-runtime.cjs', 'dist/cli/tslab.cjs', 'dist/cli/engine-commands.cjs', 'dist/cli/lab-commands.cjs', 'dist/cli/runtime.cjs', 'dist/runtime/init/stage.cjs'];
+const FILES = ['package.json', 'bin/tslab.cjs', 'bin/tslab-runtime.cjs', 'bin/cached-require.cjs', 'dist/cli/tslab.cjs', 'dist/cli/engine-commands.cjs', 'dist/cli/lab-commands.cjs', 'dist/cli/runtime.cjs', 'dist/runtime/init/stage.cjs'];
 
 export const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 

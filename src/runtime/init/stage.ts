@@ -257,7 +257,7 @@ async function main(): Promise<void> {
       throw new Error('a mount namespace is required: add {"type": "mount"} to linux.namespaces (without one the container\'s mounts would be made in the host\'s mount namespace)');
     }
     // Join the cgroups before the cgroup namespace exists, so that namespace is rooted at them.
-    channel.request({ type: 'join-cgroups' });
+    if (plan.joinCgroups) channel.request({ type: 'join-cgroups' });
     if (create) unshare(create);
     refuseHostChanges(spec, runtimeNs);
     // A new network namespace has only a loopback interface, down: bring it up, as runc's "loopback" network does.
@@ -269,9 +269,9 @@ async function main(): Promise<void> {
     const openWatch = inotifyWatch(`/proc/self/fd/${execFifo}`, IN_OPEN);
     // Also in a mount namespace joined by path: runc builds the root there too.
     prepareRootfs(plan);
-    const { state } = channel.request({ type: 'run-hooks' });
+    const state = plan.runtimeHooks ? channel.request({ type: 'run-hooks' }).state! : plan.state;
     // Hooks inside the container see it as the container does: its init is pid 1 (in a new PID namespace).
-    const insideState = { ...state!, pid: process.pid };
+    const insideState = { ...state, pid: process.pid };
     runHooks('createContainer', spec.hooks?.createContainer, insideState);
     enterRootfs(plan);
     checkFifoReachable(execFifo);
