@@ -157,9 +157,11 @@ describe('the checks catch what they look for', () => {
 });
 
 describe('src/ and sandbox/', () => {
-  test('the sources were read: every part has files, and every relative import names a file that exists', () => {
+  test('the sources were read: every part has files, every file is in a part, every relative import names a file that exists', () => {
     const parts = new Set(files.map(partOf));
     for (const part of Object.keys(ALLOWED)) expect(parts.has(part), part).toBe(true);
+    // A file at src/'s root, or in a folder the table does not know, belongs to no part.
+    expect(files.filter((f) => !Object.hasOwn(ALLOWED, partOf(f) ?? '')).map((f) => path.relative(REPO_ROOT, f))).toEqual([]);
     const missing = edges.filter((e) => !e.to.startsWith('package:') && !fs.existsSync(e.to)).map((e) => `${e.from} -> ${e.to}`);
     expect(missing).toEqual([]);
     expect(edges.length).toBeGreaterThan(500);
