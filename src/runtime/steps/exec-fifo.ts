@@ -8,7 +8,11 @@ export function releaseInit(fifo: string, initAlive: () => boolean): void {
   try {
     const byte = Buffer.alloc(1);
     while (readSome(fd, byte, fifo) !== 1) {
-      if (!initAlive()) throw new Error('cannot start a container that has stopped');
+      if (!initAlive()) {
+        // Since the read above, the init may have written its byte, exec'd and already exited (/bin/true): read once more.
+        if (readSome(fd, byte, fifo) === 1) break;
+        throw new Error('cannot start a container that has stopped');
+      }
       pollReadable(fd, 1); // wait up to 1 ms for the byte
     }
   } finally {
