@@ -60,7 +60,7 @@ export function acquireLabLock(): string | undefined {
   try {
     flock(fd, LOCK_EX | LOCK_NB, LOCK_FILE);
   } catch (err) {
-    const owner = holder && holderAlive(holder) ? `tslab process ${holder.pid}` : lockOwner(fd);
+    const owner = holder && holderAlive(holder) ? `process ${holder.pid} (tslab)` : lockOwner(fd);
     fs.closeSync(fd);
     if (err instanceof SyscallError && err.code === 'EAGAIN') {
       const who = owner ? ` (${owner})` : '';
