@@ -24,7 +24,9 @@ const engines = (runtime: string) => ({
 
 export default defineConfig({
   test: {
-    // Containers share one kernel: files run one after another so kernel-state checks see only their own work.
+    // Containers share one kernel: within a vitest process files run one after another, so a file's checks of
+    // kernel state see only its own work. `npm test` (test/run-suite.mjs) runs two such processes at a time,
+    // never two whose host-wide checks would see each other's work.
     fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 60_000,
