@@ -66,7 +66,7 @@ export const check: LessonCheck = async (ctx) => {
       `NSpid: ${nspid.join(' ') || '?'}`,
       `NSpid: ${pid} 1`,
       nspid.length < 2
-        ? 'its pid exists in one namespace only: unshare(CLONE_NEWPID) must come before spawnChild(), which must be called'
+        ? 'its pid exists in one namespace only: the order is unshare(CLONE_NEWPID), then spawnChild(), and only then setns back (in a finally)'
         : 'the first child born in the new namespace gets pid 1: call spawnChild() right after unshare, once',
     ),
     verdict(
