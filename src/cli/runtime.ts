@@ -142,7 +142,7 @@ const COMMANDS: Record<string, Command> = {
         ctx.log.debug(`container ${opts.id}: init pid ${child.pid} waits for start (${elapsed()})`);
         // Its init goes to our caller's subreaper, as runc's does (only a user namespace puts a launcher between).
         const { releaseLauncher } = await import('../runtime/launch-userns.js');
-        releaseLauncher(child);
+        await releaseLauncher(child);
         child.unref();
         return 0;
       }),

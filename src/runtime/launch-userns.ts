@@ -159,17 +159,27 @@ export function spawnInUserNamespace(
 /**
  * Lets the bash between us and a detached container's init go. The init lives on and is adopted by the
  * nearest subreaper, which then sees its exit, as it would runc's init's. Nothing for a stage not started in
- * a user namespace.
+ * a user namespace. Resolves once bash is reaped: until then its zombie still counts as a process of the
+ * container's user namespace (a zombie keeps its credentials), and our caller looks at the container next.
  */
-export function releaseLauncher(child: ChildProcess): void {
+export async function releaseLauncher(child: ChildProcess): Promise<void> {
   const launcher = launchers.get(child);
   if (launcher === undefined) return;
   launchers.delete(child);
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const reaped = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 2000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
   try {
     process.kill(launcher, 'SIGKILL');
   } catch {
     // It exited with the init.
   }
+  if (!(await reaped)) throw new RuntimeError(`the launcher (pid ${launcher}) of the container's init did not end on SIGKILL`);
 }
 
 /** The host id that `file` (uid_map or gid_map) of `pid` maps the namespace's 0 to. */

@@ -13,7 +13,7 @@ export async function runContainer(store: StateStore, opts: CreateOptions & { de
   const { child, terminalMaster } = await createContainer(store, { ...opts, keepTerminal: !opts.detach, warn });
   if (opts.detach) {
     startContainer(store, opts.id, warn);
-    releaseLauncher(child);
+    await releaseLauncher(child);
     child.unref();
     return 0;
   }

@@ -7,6 +7,7 @@ import { SyscallError } from '../../linux/error.js';
 import { CLOSE_RANGE_CLOEXEC, FD_CLOEXEC, O_CLOEXEC, O_DIRECTORY, close, closeRange, fchdir, fcntl, open, setCloexec, umask } from '../../linux/fs.js';
 import { PR_CAPBSET_READ, PR_SET_KEEPCAPS, prctl, prlimit, resetSignals, setgroups, setresgid, setresuid } from '../../linux/process.js';
 import { O_PATH, setDumpable } from '../../linux/resolve.js';
+import { sleepSync } from '../../linux/proc.js';
 import { capabilityName, capabilityNumber, capsToMask } from '../capabilities.js';
 import { rlimitNumber } from '../rlimits.js';
 import type { Process } from '../spec/types.js';
@@ -88,7 +89,7 @@ function openFds(): number[] {
 export function assertNoHostFds(allowed: ReadonlySet<number>): void {
   const suspects = filesHeldByPath(allowed);
   if (suspects.size === 0) return;
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, TRANSIENT_FD_GRACE_MS);
+  sleepSync(TRANSIENT_FD_GRACE_MS);
   for (const [fd, target] of filesHeldByPath(allowed)) {
     if (suspects.get(fd) === target) {
       throw new Error(`the container init still holds fd ${fd} on ${target}, which the process could reach through /proc/self/fd/${fd}; refusing to go on`);
