@@ -53,6 +53,8 @@ const on24 = (name, project, extra) => ({ name: `${name} on Node 24`, node: '24'
 const JOBS = [
   // Lesson 4's check compares the host's total mount count with the count when the lab started.
   { name: 'lab lessons', projects: ['lab'], only: ['test/lab/lessons.test.ts'], uses: LAB_USES, watches: ['lab', 'mount'] },
+  // Wrong pieces of every lesson through the lesson's check (the capstone's with a few lifecycle tests each).
+  { name: 'lab mutants', projects: ['lab'], only: ['test/lab/mutants.test.ts'], uses: LAB_USES, watches: ['lab'] },
   { name: 'lifecycle:tslab', projects: ['lifecycle:tslab'], except: lifecycleMounts },
   // Their beforeAll snapshots the host's netns, veths, bridges, addresses and overlays; afterAll compares.
   { name: 'engines', projects: ['engines:runc', 'engines:tslab'], uses: ['cg64', 'overlay', 'mount', 'net'], watches: ['net', 'overlay'] },
@@ -64,7 +66,7 @@ const JOBS = [
   on24('lifecycle:tslab', 'lifecycle:tslab'),
   // Host mounts of their own (a tmpfs or bind made on the host for the container to see).
   { name: 'lifecycle mounts', projects: ['lifecycle:tslab', 'lifecycle:runc'], only: lifecycleMounts, uses: ['mount'] },
-  { name: 'lab', projects: ['lab'], except: ['test/lab/lessons.test.ts'], uses: LAB_USES, watches: ['lab'] },
+  { name: 'lab', projects: ['lab'], except: ['test/lab/lessons.test.ts', 'test/lab/mutants.test.ts'], uses: LAB_USES, watches: ['lab'] },
   on24('lab', 'lab', { uses: LAB_USES, watches: ['lab'] }),
   on24('engine', 'engine', { uses: ENGINE_USES, watches: ['tslab0', 'cg64'] }),
   { name: 'kernel', projects: ['kernel'], uses: ['net', 'mount'] },
@@ -244,6 +246,7 @@ for (const r of results) {
   if (c) for (const k of Object.keys(total)) total[k] += c[k];
   const what = c ? `${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped` : 'no counts (vitest did not finish)';
   console.log(`  ${r.status === 0 ? 'ok    ' : 'FAILED'} ${r.seconds.toFixed(0).padStart(4)} s  ${label(r.job)}: ${what}`);
+  for (const failure of c?.failures ?? []) console.log(`      ✗ ${failure}`);
 }
 if (hostLeaks.length) {
   console.log(`the run changed the host (or something else on this machine did meanwhile):\n${leaks.formatLeaks(hostLeaks)}`);
