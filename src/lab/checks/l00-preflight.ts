@@ -23,13 +23,16 @@ async function probeFilesystems(ctx: Parameters<LessonCheck>[0], known: Set<stri
   const name = 'filesystemSupported(name) agrees with /proc/filesystems';
   const wrong: string[] = [];
   const answers: string[] = [];
-  for (const fsName of PROBE_NAMES) {
-    let answer: unknown;
-    try {
-      answer = await ctx.probe('filesystemSupported', [fsName]);
-    } catch (err) {
-      return fail(name, `filesystemSupported('${fsName}') threw ${errorText(err)}`, 'true or false for each name', 'write filesystemSupported in sandbox/steps/preflight.ts');
+  // One process per name, all at once: each answer is independent of the others.
+  const replies = await Promise.all(
+    PROBE_NAMES.map((fsName) => ctx.probe('filesystemSupported', [fsName]).then((answer) => ({ answer }), (err: unknown) => ({ err }))),
+  );
+  for (const [i, fsName] of PROBE_NAMES.entries()) {
+    const reply = replies[i];
+    if ('err' in reply) {
+      return fail(name, `filesystemSupported('${fsName}') threw ${errorText(reply.err)}`, 'true or false for each name', 'write filesystemSupported in sandbox/steps/preflight.ts');
     }
+    const answer = reply.answer;
     const truth = known.has(fsName);
     answers.push(`${fsName}=${String(answer)}`);
     if (answer !== truth) wrong.push(`'${fsName}' -> ${JSON.stringify(answer)} (the kernel says ${truth})`);

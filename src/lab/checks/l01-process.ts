@@ -86,7 +86,7 @@ function containerResults(ctx: CheckContext): CheckResult[] {
       state !== '' && state !== 'Z' && state !== 'X',
       `pid ${pid}, state ${state || 'gone'}, running: ${cmdline || '?'}`,
       'a running (or sleeping) process',
-      "run the lesson's `tslab enable` cell again",
+      'run the lesson\'s "switch the feature on" cell again',
     ),
   ];
   if (container.level > 1) {
