@@ -21,6 +21,8 @@ const DEAD_ID = `${ID}-dead`;
 const PROGRAM = ['sleep', '1000'];
 /** How long `start` of a container whose init is dead may take before it counts as hanging. */
 const DEAD_START_TIMEOUT_MS = 8000;
+/** How long after `start` begins the check kills the (stopped) init: start is waiting for its byte by then. */
+const INIT_DIES_AFTER_MS = 500;
 
 interface RunResult {
   code: number | null;
@@ -86,9 +88,13 @@ async function until(test: () => boolean | Promise<boolean>, timeoutMs: number):
 
 const SCRATCH_PREFIX = 'tslab-check9-';
 
-/** create, SIGKILL the init, then start: it must fail within DEAD_START_TIMEOUT_MS, not wait for a byte that never comes. */
+/**
+ * create, SIGSTOP the init, start, and SIGKILL the init while start waits for its byte: start must fail
+ * within DEAD_START_TIMEOUT_MS. The init dies during releaseInit (a stopped init never writes), so the
+ * piece itself must notice: killed before start, the runtime would refuse without calling it.
+ */
 async function deadInitResult(rt: (args: string[], timeoutMs?: number) => Promise<RunResult>, bundle: string): Promise<CheckResult> {
-  const name = 'start of a container whose init has died fails at once (it does not wait forever)';
+  const name = 'start of a container whose init dies while start waits fails at once (it does not wait forever)';
   const created = await rt(['create', '--bundle', bundle, DEAD_ID]);
   let deadPid = 0;
   try {
@@ -100,18 +106,24 @@ async function deadInitResult(rt: (args: string[], timeoutMs?: number) => Promis
   if (created.code !== 0 || deadStart === undefined) {
     return fail(name, `create ${said(created)}`, 'a created container', 'create runs the runtime with your steps of lessons 1-8: fix what the stages above say first');
   }
-  process.kill(deadPid, 'SIGKILL');
-  await until(() => !alive(deadPid, deadStart), 3000);
-  const started = await rt(['start', DEAD_ID], DEAD_START_TIMEOUT_MS);
+  process.kill(deadPid, 'SIGSTOP');
+  const starting = rt(['start', DEAD_ID], DEAD_START_TIMEOUT_MS);
+  await sleep(INIT_DIES_AFTER_MS);
+  if (alive(deadPid, deadStart)) process.kill(deadPid, 'SIGKILL');
+  const started = await starting;
   const hung = started.code === null;
   return verdict(
     name,
     !hung && started.code !== 0,
-    hung ? `start was still waiting after ${DEAD_START_TIMEOUT_MS / 1000} s (ended by the check)` : `start ${said(started)}`,
+    hung
+      ? `start was still waiting ${(DEAD_START_TIMEOUT_MS - INIT_DIES_AFTER_MS) / 1000} s after the init was killed (ended by the check)`
+      : started.code === 0
+        ? 'start exit status 0, though the init never wrote its byte (it was stopped, then killed)'
+        : `start ${said(started)}`,
     "a non-zero exit status at once, e.g. 'cannot start a container that has stopped'",
     hung
       ? 'releaseInit must open the FIFO with O_NONBLOCK (a blocking open waits for a writer that will never come) and, while no byte has come, check initAlive() and throw when it is false'
-      : 'releaseInit must not report success without the init\'s byte: throw when initAlive() turns false',
+      : "releaseInit must not report success without the init's byte: read until one byte comes, and throw when initAlive() turns false",
   );
 }
 
@@ -186,7 +198,9 @@ export const check: LessonCheck = async (ctx) => {
         started.code === 0 && fifoGone && execed && status(st2) === 'running',
         `start ${said(started)}; exec.fifo ${fifoGone ? 'gone' : 'still there'}; pid ${pid} runs "${cmdline(pid) || '(nothing)'}"; status ${status(st2) ?? '?'}`,
         `exit status 0; no exec.fifo; "${PROGRAM.join(' ')}"; running`,
-        started.code !== 0
+        started.code === null
+          ? 'start hung: open the FIFO O_RDONLY|O_NONBLOCK. A blocking open waits for a writer, and the init opens its end only once your open has returned (it watches the FIFO with inotify), so neither moves'
+          : started.code !== 0
           ? 'start calls your releaseInit(fifo, initAlive): open the FIFO O_RDONLY|O_NONBLOCK, read until one byte comes (read gives 0 or throws EAGAIN until then: pollReadable(fd, 1) and retry), close'
           : !fifoGone
             ? 'after the byte is read, releaseInit must unlink(fifo): while it exists the status stays "created"'
