@@ -103,7 +103,7 @@ export function spawnInUserNamespace(
   pidNamespace: string,
   command: string,
   args: string[],
-  stdio: Array<number | 'pipe'>,
+  stdio: Array<number | 'pipe' | 'ignore'>,
   env: NodeJS.ProcessEnv,
 ): ChildProcess {
   if (pidNamespace !== 'new' && pidNamespace !== 'host') {

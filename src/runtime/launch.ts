@@ -95,7 +95,7 @@ function pidNamespaceOf(spec: Spec): string {
 }
 
 /** Spawns from the calling thread after moving it into the container's PID namespace, then moves it back. */
-function spawnInPidNamespace(pidNamespace: string, stdio: Array<number | 'pipe'>, preserveFds: number): ChildProcess {
+function spawnInPidNamespace(pidNamespace: string, stdio: Array<number | 'pipe' | 'ignore'>, preserveFds: number): ChildProcess {
   const spawnStage = () =>
     spawn(process.execPath, stageArgs(), {
       stdio,
@@ -141,7 +141,10 @@ export function launchStage(spec: Spec, opts: LaunchOptions): LaunchedStage {
     // engine's pipe, a socket) would otherwise be in the container's init, where nothing expects it.
     closeRange(3 + preserveFds, 0xffffffff, CLOSE_RANGE_CLOEXEC);
     const passed = Array.from({ length: preserveFds }, (_, i) => 3 + i);
-    const stdio: Array<number | 'pipe'> = [...(opts.stdio ?? [0, 1, 2]), ...passed, 'pipe', ...(terminal ? [stagesEnd] : [])];
+    // A terminal container's stdio is its pty, made by the stage; until start the stage holds /dev/null, as
+    // runc's init does. Holding ours instead kept an engine's pipe open after create had exited: containerd's
+    // shim reads create's output to EOF before it answers, so `ctr run -t` never reached start.
+    const stdio: Array<number | 'pipe' | 'ignore'> = [...(terminal ? (['ignore', 'ignore', 'ignore'] as const) : (opts.stdio ?? [0, 1, 2])), ...passed, 'pipe', ...(terminal ? [stagesEnd] : [])];
     const userNamespace = hasUserNamespace(spec);
     const child = userNamespace
       ? spawnInUserNamespace(spec, pidNamespace, process.execPath, [stageScript()], stdio, { TSLAB_PRESERVE_FDS: String(preserveFds) })

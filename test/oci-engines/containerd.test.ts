@@ -32,9 +32,7 @@ import {
 } from './harness.js';
 
 /** Checks that fail on tslab-runtime only, and why (see knownFailures). */
-const TSLAB_KNOWN_FAILURES: Record<string, string> = {
-  'run -t: a terminal': 'ctr run -t shows nothing and does not end within 20 s (the task is left for removeContainer to kill)',
-};
+const TSLAB_KNOWN_FAILURES: Record<string, string> = {};
 
 const { check, checkTable } = knownFailures(TSLAB_KNOWN_FAILURES);
 const IMAGE = 'localhost/tslab-busybox:engines';
