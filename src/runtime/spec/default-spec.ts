@@ -1,6 +1,6 @@
 // The starter config.json that `runc spec` writes, and printing a spec the way runc prints it.
 
-import { SPEC_SCHEMA, zeroOf, type Field, type Schema } from './load.js';
+import { SPEC_SCHEMA, zeroOf, type Field, type Schema } from './decode.js';
 import type { Spec } from './types.js';
 
 /**
