@@ -18,6 +18,7 @@ import {
   type LessonContainer,
 } from './container.js';
 import type { LaunchPlan } from './container/plan.js';
+import { ensureDefaultRootfs } from '../fs/busybox-rootfs.js';
 import { diffKernelState, readKernelState, type DiffRow } from './kernel-state.js';
 import type { Cell } from './markdown.js';
 import type { Progress } from './progress.js';
@@ -119,6 +120,7 @@ export class LabSession {
       TSLAB_LEVEL: this.container ? String(this.container.level) : '0',
       TSLAB_CGROUP_DIRS: this.container?.cgroupDirs.join(' ') ?? '',
       TSLAB_ROOTFS: this.container && this.container.level >= 5 ? labRootfs() : '',
+      TSLAB_IMAGE_ROOTFS: ensureDefaultRootfs(),
       TSLAB_PROJECT: projectRoot(),
       ...(runtimePath ? { TSLAB_RUNTIME: runtimePath } : {}),
     };
