@@ -45,18 +45,9 @@ export async function imageCommand(
     case 'rmi': {
       const args = parseDockerArgs(argv, [{ long: 'force', short: 'f', value: false }]);
       if (!args.positional.length) throw new UsageError('rmi needs an image: tslab rmi IMAGE...');
-      const { listRecords } = await import('../engine/record.js');
-      for (const ref of args.positional) {
-        const digest = store.resolve(ref);
-        if (!digest) throw new UsageError(`no such image: ${ref}`);
-        const users = listRecords().filter((r) => r.imageDigest === digest);
-        if (users.length && !args.flags.has('force')) {
-          throw new UsageError(`image ${ref} is used by container ${users.map((u) => u.name).join(', ')}: remove it first (tslab rm), or rmi -f`);
-        }
-        store.untag(ref.includes(':') || ref.startsWith('sha256:') ? ref : `${ref}:latest`);
-        write(`Untagged: ${ref}\n`);
-      }
-      for (const removed of store.garbageCollect()) write(`Deleted: ${removed}\n`);
+      const { removeImages } = await import('../engine/images.js');
+      const deleted = removeImages(store, args.positional, args.flags.has('force'), (ref) => write(`Untagged: ${ref}\n`));
+      for (const removed of deleted) write(`Deleted: ${removed}\n`);
       return 0;
     }
     case 'import': {
