@@ -2,85 +2,9 @@
 // by tslab.ts, done by src/lab. Bundled apart from the container commands, so `tslab run` does not load
 // the lab (its Markdown renderer and prompts) at every start.
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { type ParsedArgs, UsageError, flagString } from './args.js';
 
 const write = (text: string) => void process.stdout.write(text);
-
-async function bundle(dir: string, command: string[], announce = true): Promise<void> {
-  const { ensureDefaultRootfs } = await import('../fs/busybox-rootfs.js');
-  const { defaultSpec, formatSpec } = await import('../runtime/spec/default-spec.js');
-  const target = path.resolve(dir);
-  if (fs.existsSync(path.join(target, 'config.json'))) throw new UsageError(`${target}/config.json exists: remove it or pick another directory`);
-  fs.mkdirSync(target, { recursive: true });
-  fs.cpSync(ensureDefaultRootfs(), path.join(target, 'rootfs'), { recursive: true, verbatimSymlinks: true });
-  const spec = defaultSpec({ terminal: false });
-  if (command.length) spec.process!.args = command;
-  fs.writeFileSync(path.join(target, 'config.json'), formatSpec(spec));
-  if (announce) write(`bundle ready: ${target}\n  cd ${target} && tslab-runtime run demo\n`);
-}
-
-/** Runs the lab's Notebook until it ends, cleaning up the host on quit, on Ctrl-C and on errors. */
-async function withNotebook(run: (notebook: import('../lab/notebook.js').Notebook) => Promise<number>, opts: { source: 'reference' | 'mine'; lesson?: string; yes: boolean }): Promise<number> {
-  const { Notebook, QuitRequested } = await import('../lab/notebook.js');
-  const { style } = await import('../lab/render.js');
-  const tookOver = (await import('../lab/lock.js')).acquireLabLock();
-  if (tookOver) write(`${style.warn(tookOver)}\n`);
-  const notebook = new Notebook({ ...opts, write });
-  const recovered = notebook.undoLeftovers();
-  if (recovered) write(`${style.warn(recovered)}\n`);
-  const cleanUp = (): string => {
-    try {
-      const undone = notebook.cleanup();
-      return `cleaned up: ${undone.length ? undone.join(', ') : 'nothing to undo'}`;
-    } catch (err) {
-      return err instanceof Error ? err.message : String(err);
-    }
-  };
-  const interrupted = (signal: NodeJS.Signals) => {
-    process.stdout.write(`\n${signal === 'SIGINT' ? 'Interrupted' : `Got ${signal}`}; ${cleanUp()}.\n`);
-    process.exit(128 + os.constants.signals[signal]);
-  };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, interrupted);
-  process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
-    // enquirer 2.4.1 on Node >= 24.2 throws ERR_USE_AFTER_CLOSE from its keypress handler when Ctrl-C closes a
-    // prompt (enquirer issue #483): that is the learner quitting.
-    if (err.code === 'ERR_USE_AFTER_CLOSE') {
-      process.stdout.write(`\nProgress saved. \`tslab start\` resumes here.\n${cleanUp()}\n`);
-      process.exit(0);
-    }
-    process.stderr.write(`tslab: ${err.stack ?? err.message}\n${cleanUp()}\n`);
-    process.exit(1);
-  });
-  try {
-    return await run(notebook);
-  } catch (err) {
-    if (err instanceof QuitRequested) {
-      write('\nProgress saved. `tslab start` resumes here.\n');
-      return 0;
-    }
-    throw err;
-  } finally {
-    write(`${cleanUp()}\n`);
-  }
-}
-
-async function check(lessonName: string, source: 'reference' | 'mine'): Promise<number> {
-  const { findLesson, loadCatalog, loadLesson } = await import('../lab/catalog.js');
-  const lesson = loadLesson(findLesson(loadCatalog(), lessonName));
-  return withNotebook(async (notebook) => {
-    const cells = lesson.doc.segments.flatMap((s) => (s.type === 'cell' ? [s.cell] : []));
-    // The checks look at the lesson's finished state: its last "enable" cell, then the check itself.
-    const enable = cells.filter((c) => c.kind === 'enable').pop();
-    if (enable && !(await notebook.runCell(lesson, enable))) return 1;
-    const check = cells.find((c) => c.kind === 'check') ?? { kind: 'check' as const, args: [], code: '' };
-    if (!(await notebook.runCell(lesson, check))) return 1;
-    notebook.recordPass(lesson);
-    return 0;
-  }, { source, lesson: lessonName, yes: true });
-}
 
 async function shell(): Promise<number> {
   const { currentContainer, enterCommand } = await import('../lab/container.js');
@@ -91,27 +15,6 @@ async function shell(): Promise<number> {
   return spawnSync(command, args, { stdio: 'inherit' }).status ?? 1;
 }
 
-/** Undoes every host change the lab made; forgets progress (of one lesson, or all) only when asked. */
-async function reset(lessonName: string | undefined, forgetProgress: boolean): Promise<void> {
-  const { stopLessonContainer } = await import('../lab/container.js');
-  const { resetProgress } = await import('../lab/progress.js');
-  const { findLesson, loadCatalog } = await import('../lab/catalog.js');
-  if (lessonName && !forgetProgress) {
-    throw new UsageError(`reset undoes host changes and keeps progress; to forget lesson ${lessonName}'s progress: tslab reset --progress ${lessonName}`);
-  }
-  const id = lessonName ? findLesson(loadCatalog(), lessonName).id : undefined;
-  const tookOver = (await import('../lab/lock.js')).acquireLabLock();
-  if (tookOver) write(`${tookOver}\n`);
-  const undone = stopLessonContainer();
-  write(`host changes undone: ${undone.length ? undone.join(', ') : 'none were left'}\n`);
-  if (forgetProgress) {
-    resetProgress(id);
-    write(`${id ? `progress of ${id}` : 'all progress'} forgotten\n`);
-  } else {
-    write('progress kept (`tslab reset --progress` forgets it)\n');
-  }
-}
-
 /** Runs lab command `name` with its words `rest` and the parsed flags; returns the exit status. */
 async function labCommand(name: string, rest: string[], args: ParsedArgs): Promise<number> {
   const source = args.flags.has('reference') ? 'reference' : 'mine';
@@ -119,7 +22,8 @@ async function labCommand(name: string, rest: string[], args: ParsedArgs): Promi
     case 'start': {
       const yes = args.flags.has('yes');
       if (!yes && !process.stdin.isTTY) throw new UsageError('tslab start is interactive and needs a terminal; add --yes to run a lesson headless');
-      return await withNotebook((notebook) => notebook.run(), { source, lesson: rest[0], yes });
+      const { withNotebook } = await import('../lab/lifecycle.js');
+      return await withNotebook((notebook) => notebook.run(), { source, lesson: rest[0], yes, write });
     }
     case 'lessons': {
       const { loadCatalog } = await import('../lab/catalog.js');
@@ -130,7 +34,7 @@ async function labCommand(name: string, rest: string[], args: ParsedArgs): Promi
     }
     case 'check':
       if (!rest[0]) throw new UsageError('check needs a lesson: tslab check LESSON (see tslab lessons)');
-      return await check(rest[0], source);
+      return await (await import('../lab/check-lesson.js')).checkLesson(rest[0], source, write);
     case 'solution': {
       if (!rest[0]) throw new UsageError('solution needs a lesson: tslab solution LESSON');
       const { findLesson, loadCatalog } = await import('../lab/catalog.js');
@@ -141,24 +45,38 @@ async function labCommand(name: string, rest: string[], args: ParsedArgs): Promi
     }
     case 'shell':
       return await shell();
-    case 'reset':
-      await reset(rest[0], args.flags.has('progress'));
+    case 'reset': {
+      const forgetProgress = args.flags.has('progress');
+      if (rest[0] && !forgetProgress) {
+        throw new UsageError(`reset undoes host changes and keeps progress; to forget lesson ${rest[0]}'s progress: tslab reset --progress ${rest[0]}`);
+      }
+      (await import('../lab/lifecycle.js')).resetLab(rest[0], forgetProgress, write);
       return 0;
+    }
     case 'demo': {
       if (!rest[0]) throw new UsageError('demo needs a lesson: tslab demo LESSON [--auto SECONDS]');
       const auto = flagString(args, 'auto');
       if (auto !== undefined && !(Number(auto) >= 0)) throw new UsageError(`--auto needs a number of seconds, not "${auto}"`);
       const { runDemo } = await import('../lab/demo.js');
+      const { withNotebook } = await import('../lab/lifecycle.js');
       return await withNotebook((notebook) => runDemo({ lesson: rest[0], autoSeconds: auto === undefined ? undefined : Number(auto), write }, notebook), {
         source: 'reference',
         yes: true,
+        write,
       });
     }
 
-    case 'bundle':
+    case 'bundle': {
       if (!rest[0]) throw new UsageError('bundle needs a directory: tslab bundle DIR');
-      await bundle(rest[0], rest.slice(1));
+      const { BundleExistsError, writeBundle } = await import('../lab/bundle.js');
+      try {
+        const target = writeBundle(rest[0], rest.slice(1));
+        write(`bundle ready: ${target}\n  cd ${target} && tslab-runtime run demo\n`);
+      } catch (err) {
+        throw err instanceof BundleExistsError ? new UsageError(err.message) : err;
+      }
       return 0;
+    }
     case 'rootfs': {
       const { ensureDefaultRootfs } = await import('../fs/busybox-rootfs.js');
       write(`${ensureDefaultRootfs()}\n`);
