@@ -346,7 +346,7 @@ const COMMANDS: Record<string, Command> = {
     flags: [{ names: ['format', 'f'], takesValue: true }],
     arity: [1, 1],
     async run(args, ctx) {
-      const { containerPids } = await import('../runtime/pause.js');
+      const { containerPids } = await import('../runtime/ps.js');
       const pids = containerPids(await store(ctx), args.positional[0]);
       const format = flagString(args, 'format') ?? 'table';
       if (format === 'json') process.stdout.write(`${JSON.stringify(pids)}\n`);

@@ -21,7 +21,3 @@ export function pauseContainer(store: StateStore, id: string, pause: boolean): v
     release();
   }
 }
-
-export function containerPids(store: StateStore, id: string): number[] {
-  return loadCgroupManager(store.read(id).cgroups).pids();
-}
