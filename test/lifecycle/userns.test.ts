@@ -310,6 +310,79 @@ describe('a user namespace joined by path', () => {
   });
 });
 
+/** The lines of an exec's output, spaces in each evened out. */
+function outputLines(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim().split(/\s+/).join(' '))
+    .filter(Boolean);
+}
+
+describe('exec into a container with a user namespace', () => {
+  test('the process is root inside, sees the mapping from its side, and its exit status passes through', async () => {
+    const { id } = await runSleeper();
+    const r = await s.rt.exec(['exec', id, 'sh', '-c', 'id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; exit 7']);
+    expect(r.code, r.stderr).toBe(7);
+    expect(outputLines(r.stdout)).toEqual(['0', '0', `0 ${HOST_ID} ${SIZE}`, `0 ${HOST_ID} ${SIZE}`]);
+  });
+
+  test('--detach --pid-file: the process joins every namespace and the cgroup of the init, as the mapped root', async () => {
+    const { id, pid } = await runSleeper();
+    const pidFile = path.join(s.tmpDir('exec-pid'), 'exec.pid');
+    expectOk(await s.rt.exec(['exec', '--detach', '--pid-file', pidFile, id, 'sleep', '30']));
+    const execPid = Number(fs.readFileSync(pidFile, 'utf8'));
+    s.defer(() => {
+      try {
+        process.kill(execPid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    });
+    // --detach may return between the stage's execve and the kernel's update of /proc/<pid>/exe.
+    for (let i = 0; i < 100 && fs.readlinkSync(`/proc/${execPid}/exe`) !== '/bin/busybox'; i++) await sleep(20);
+    expect(fs.readlinkSync(`/proc/${execPid}/exe`)).toBe('/bin/busybox');
+    const inside = nsInodes(execPid);
+    const init = nsInodes(pid);
+    for (const ns of ['user', 'pid', 'mnt', 'uts', 'ipc', 'net', 'cgroup'] as const) expect(inside[ns], ns).toBe(init[ns]);
+    expect(procStatus(execPid).Uid).toBe(`${HOST_ID} ${HOST_ID} ${HOST_ID} ${HOST_ID}`);
+    expect(fs.readFileSync(`/proc/${execPid}/cgroup`, 'utf8')).toBe(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
+    expect(Number(procStatus(execPid).NSpid.split(/\s+/).at(-1))).toBeGreaterThan(1);
+    process.kill(execPid, 'SIGKILL');
+    for (let i = 0; i < 250 && fs.existsSync(`/proc/${execPid}`); i++) await sleep(20);
+    expect(fs.existsSync(`/proc/${execPid}`)).toBe(false);
+  });
+
+  test('--user, --env and --cwd: a non-root user of the container, mapped on the host', async () => {
+    const { id } = await runSleeper();
+    const r = await s.rt.exec(['exec', '--user', '1000:1001', '--env', 'FOO=bar', '--cwd', '/tmp', id, 'sh', '-c', 'id -u; id -g; echo $FOO; pwd; grep Uid /proc/self/status']);
+    expectOk(r);
+    expect(outputLines(r.stdout)).toEqual(['1000', '1001', 'bar', '/tmp', 'Uid: 1000 1000 1000 1000']);
+  });
+
+  test('--tty: the process gets a terminal of the container\'s own', async () => {
+    const { id } = await runSleeper();
+    // A foreground exec on a terminal of its own (util-linux script gives it one), which it relays.
+    const { file, prefix } = runtimeCommand();
+    const command = [file, ...prefix, '--root', s.rt.root, 'exec', '--tty', id, 'sh', '-c', "'tty; id -u'"].join(' ');
+    const out = execFileSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 20_000 });
+    const text = outputLines(out.replace(/\r/g, '').replace(/\0|\^@/g, ''));
+    expect(text[0]).toMatch(/^\/dev\/pts\/\d+$/);
+    expect(text.slice(1)).toEqual(['0']);
+  });
+
+  test('into a user namespace joined by path', async () => {
+    const userNs = await heldUserNamespace();
+    const { id, pid } = await runSleeper((spec) => {
+      spec.linux.namespaces = spec.linux.namespaces.map((ns: { type: string }) => (ns.type === 'user' ? { type: 'user', path: userNs } : ns));
+    });
+    const r = await s.rt.exec(['exec', id, 'sh', '-c', 'id -u; cat /proc/self/uid_map; readlink /proc/self/ns/user']);
+    expectOk(r);
+    const [uid, map, ns] = outputLines(r.stdout);
+    expect([uid, map]).toEqual(['0', `0 ${HOST_ID} ${SIZE}`]);
+    expect(ns).toBe(nsInodes(pid).user);
+  });
+});
+
 describe('refused, as runc refuses them', () => {
   test('mappings without a user namespace', async () => {
     const b = await s.bundle((spec) => {

@@ -71,34 +71,71 @@ function stageScript(): string {
   return path.join(root, 'dist', 'runtime', 'exec', 'stage.cjs');
 }
 
+/** Fds of the init's namespaces that a stage is born into; one that is ours already is not opened. */
+interface InitNamespaces {
+  pid?: number;
+  user?: number;
+}
+
 /**
- * Opens the init's PID namespace and checks, second, that the init is still the process we mean: the fd
- * then holds the namespace of that process. `use` gets the fd and whether it is ours already.
+ * Opens the init's PID and user namespaces (those that are not ours already) and checks, second, that the
+ * init is still the process we mean: the fds then hold the namespaces of that process.
  */
-function withInitPidNamespace<T>(target: ExecTarget, use: (fd: number, same: boolean) => T): T {
-  const nsPath = `/proc/${target.pid}/ns/pid`;
-  let fd: number;
+function withInitNamespaces<T>(target: ExecTarget, use: (ns: InitNamespaces) => T): T {
+  const ns: InitNamespaces = {};
   try {
-    fd = open(nsPath, O_RDONLY | O_CLOEXEC);
-  } catch {
-    throw new RuntimeError('cannot exec in a stopped container');
-  }
-  try {
+    try {
+      for (const name of ['pid', 'user'] as const) {
+        const nsPath = `/proc/${target.pid}/ns/${name}`;
+        if (fs.readlinkSync(nsPath) !== fs.readlinkSync(`/proc/thread-self/ns/${name}`)) ns[name] = open(nsPath, O_RDONLY | O_CLOEXEC);
+      }
+    } catch {
+      throw new RuntimeError('cannot exec in a stopped container');
+    }
     if (!isAlive(target.pid, target.startTime)) throw new RuntimeError('cannot exec in a stopped container');
-    return use(fd, fs.readlinkSync(nsPath) === fs.readlinkSync('/proc/thread-self/ns/pid'));
+    return use(ns);
   } finally {
-    close(fd);
+    if (ns.pid !== undefined) close(ns.pid);
+    if (ns.user !== undefined) close(ns.user);
   }
 }
 
-/** Spawns the stage as our child, from this thread moved into the init's PID namespace (children are born there), then moves back. */
+/**
+ * `stage` as run in the init's namespaces `ns` by nsenter, which is given them as open fds appended to
+ * `stdio`. The user namespace is why nsenter is needed at all: a multithreaded process cannot join one
+ * (setns: EINVAL), so Node cannot join it for itself. nsenter, single-threaded, joins it (last, after the
+ * PID namespace, whatever the order here) and becomes uid and gid 0 there, with every capability of that
+ * namespace, kept across its exec of the stage: the stage starts as the container's init did. Without
+ * --pid, nsenter does not fork: the stage is the process spawned.
+ */
+function inNamespaces(ns: InitNamespaces, stdio: number[], stage: string[], extra: string[] = []): { argv: string[]; stdio: number[] } {
+  const flags: string[] = [];
+  const fds: number[] = [];
+  for (const name of ['pid', 'user'] as const) {
+    const fd = ns[name];
+    if (fd === undefined) continue;
+    flags.push(`--${name}=/proc/self/fd/${stdio.length + fds.length}`);
+    fds.push(fd);
+  }
+  if (!flags.length) return { argv: stage, stdio };
+  return { argv: [NSENTER, ...flags, ...extra, '--', ...stage], stdio: [...stdio, ...fds] };
+}
+
+function spawnCommand(command: { argv: string[]; stdio: number[] }, env: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(command.argv[0]!, command.argv.slice(1), { stdio: command.stdio, detached: true, env });
+}
+
+/**
+ * Spawns the stage as our child, from this thread moved into the init's PID namespace (children are born
+ * there; nsenter --pid would fork and leave itself as our child), then moves back.
+ */
 function spawnStage(target: ExecTarget, stdio: number[], env: NodeJS.ProcessEnv): ChildProcess {
-  const start = () => spawn(process.execPath, [stageScript()], { stdio, detached: true, env });
-  return withInitPidNamespace(target, (theirs, same) => {
-    if (same) return start();
+  return withInitNamespaces(target, ({ pid, user }) => {
+    const start = () => spawnCommand(inNamespaces({ user }, stdio, [process.execPath, stageScript()]), env);
+    if (pid === undefined) return start();
     const ours = open('/proc/thread-self/ns/pid', O_RDONLY | O_CLOEXEC);
     try {
-      setns(theirs, CLONE_NEWPID, `/proc/${target.pid}/ns/pid`);
+      setns(pid, CLONE_NEWPID, `/proc/${target.pid}/ns/pid`);
       try {
         return start();
       } finally {
@@ -113,14 +150,10 @@ function spawnStage(target: ExecTarget, stdio: number[], env: NodeJS.ProcessEnv)
 /**
  * Spawns the launcher of a stage that is not our child (see the top of this file). The launcher itself
  * stays in our PID namespace: an orphan whose parent was inside the container's would go to the
- * container's init instead, which reaps nothing. The namespace is handed to nsenter as an open fd.
+ * container's init instead, which reaps nothing.
  */
 function spawnOrphanStage(target: ExecTarget, stdio: number[], env: NodeJS.ProcessEnv): ChildProcess {
-  const stage = [SETSID, '--fork', process.execPath, stageScript()];
-  return withInitPidNamespace(target, (theirs, same) => {
-    const argv = same ? stage : [NSENTER, `--pid=/proc/self/fd/${stdio.length}`, '--no-fork', '--', ...stage];
-    return spawn(argv[0]!, argv.slice(1), { stdio: same ? stdio : [...stdio, theirs], detached: true, env });
-  });
+  return withInitNamespaces(target, (ns) => spawnCommand(inNamespaces(ns, stdio, [SETSID, '--fork', process.execPath, stageScript()], ['--no-fork']), env));
 }
 
 function exitOf(child: ChildProcess): Promise<number> {

@@ -1,8 +1,9 @@
-// The exec stage: started by the orchestrator inside the container's PID namespace, it joins the rest of
-// the container (namespaces, root), is moved into its cgroups, takes on the process's identity and
-// execve()s the program, as runc's setns init does. Keep its imports few: every exec pays for them.
+// The exec stage: started by the orchestrator inside the container's PID namespace (and its user namespace,
+// joined by nsenter before Node starts: see exec/launch.ts), it joins the rest of the container
+// (namespaces, root), is moved into its cgroups, takes on the process's identity and execve()s the
+// program, as runc's setns init does. Keep its imports few: every exec pays for them.
 //   node stage.cjs   (fd 3+N: the channel; fd 4+N: the terminal socket, with a terminal; N = preserved fds;
-//   a PID namespace fd nsenter was given may follow, closed with everything else not needed)
+//   the namespace fds nsenter was given may follow, closed with everything else not needed)
 import * as fs from 'node:fs';
 import { O_CLOEXEC, O_DIRECTORY, O_RDONLY, close, dup2, fchdir, open } from '../../linux/fs.js';
 import { lastCapability } from '../../linux/capabilities.js';
@@ -48,11 +49,8 @@ function openContainer(plan: ExecPlan): Opened {
   const gone = () => new Error(`the container's init (pid ${pid}) has exited: cannot exec in a stopped container`);
   const opened: Opened = { namespaces: [], root: -1 };
   try {
-    if (!sameNamespace(pid, 'user')) {
-      throw new Error('the container has a user namespace of its own, which a multithreaded process such as the exec stage cannot join');
-    }
-    // The orchestrator spawned us into the init's PID namespace; a pid reused meanwhile shows here.
-    if (!sameNamespace(pid, 'pid')) throw gone();
+    // The orchestrator spawned us into the init's user and PID namespaces; a pid reused meanwhile shows here.
+    if (!sameNamespace(pid, 'user') || !sameNamespace(pid, 'pid')) throw gone();
     for (const [name, flag] of JOINED) {
       if (!sameNamespace(pid, name)) opened.namespaces.push({ name, flag, fd: open(`/proc/${pid}/ns/${name}`, O_RDONLY | O_CLOEXEC) });
     }
