@@ -260,13 +260,30 @@ export class Runtime {
       if (Date.now() > deadline) {
         throw new Error(`container ${id} did not reach status ${status}; last state: ${JSON.stringify(last)}`);
       }
-      await sleep(25);
+      // Waiting for a running container to stop: watch its init in /proc (a runtime start per look costs a
+      // Node start-up) until it is gone or a zombie, then ask the runtime again.
+      if (status === 'stopped' && last?.status === 'running' && last.pid > 0) await initEnded(last.pid, deadline);
+      else await sleep(25);
     }
   }
 
   /** `delete --force`, ignoring the outcome: for cleanup. */
   async forceDelete(id: string): Promise<RunResult> {
     return this.exec(['delete', '--force', id]);
+  }
+}
+
+/** Resolves once `pid` is gone or a zombie, or at the deadline (a reused pid only delays the next look at `state`). */
+async function initEnded(pid: number, deadline: number): Promise<void> {
+  while (Date.now() <= deadline) {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return;
+    }
+    if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') return;
+    await sleep(10);
   }
 }
 

@@ -10,6 +10,13 @@
 // measured first; the points cover it from 0 ms in steps of TSLAB_KILL9_STEP_MS (default 10 ms, to stay near a minute here; 5 for the issue's full sweep), once with a
 // hook-free config and once with a createRuntime hook that takes a while. TSLAB_KILL9_SPAN_PERCENT (default
 // 110) widens or narrows the span as a percentage of the measured create.
+//
+// The first part of a create is Node starting and the runtime reading its arguments and config: a kill there
+// finds nothing made (no state directory, no cgroup, no process left), however far into it it lands, and
+// every such point does the same work. So the sweep starts in steps of TSLAB_KILL9_LEAD_STEP_MS (default 4
+// steps) and goes back to the last of them that found nothing made as soon as one finds something made; from
+// there every step is taken. Each lead point is checked like any other. The span ends early once three creates
+// in a row had finished before their kill came (the measured length is a median: later points add nothing).
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -19,6 +26,8 @@ import { findLeaks, findPrefixedCgroups, formatLeaks, type Leak } from '../helpe
 import { REPO_ROOT, Runtime } from '../helpers/runtime.js';
 
 const STEP_MS = Number(process.env.TSLAB_KILL9_STEP_MS ?? 10);
+const LEAD_STEP_MS = Number(process.env.TSLAB_KILL9_LEAD_STEP_MS ?? 4 * STEP_MS);
+const FINISHED_IN_A_ROW = 3;
 const SPAN_PERCENT = Number(process.env.TSLAB_KILL9_SPAN_PERCENT ?? 110);
 /** How long an orphaned stage may take to notice its channel closed and exit (it needs ~0.1 s to boot). */
 const STAGE_GONE_MS = 2000;
@@ -117,6 +126,8 @@ interface Point {
   id: string;
   atMs: number;
   createExit: string;
+  /** Whether the killed create had made anything: a state directory entry, a cgroup of the id, a process left in the holder. */
+  madeSomething: boolean;
   /** Stages still alive STAGE_GONE_MS after the create was killed before recording the container. */
   lingering: string[];
   deleteCode: number | null;
@@ -172,12 +183,25 @@ async function killPoint(bundle: Bundle, label: string, atMs: number): Promise<P
   const id = `${prefix}-${label}-${++counter}-k`;
   const holder = holderFor(id);
   const run = await create(bundle, id, holder, atMs);
+  const madeSomething = madeAnything(id, holder);
   const lingering = await stagesLingering(id, STAGE_GONE_MS);
   const del = tslab(['delete', '--force', id]);
   const leaks = await leftBehind(id, bundle);
   if (leaks.length) await cleanUpAfterLeak(id, holder);
   await removeHolder(holder);
-  return { id, atMs, createExit: run.signal ?? `exit ${run.code}`, lingering, deleteCode: del.code, deleteStderr: del.stderr.trim(), leaks };
+  return { id, atMs, createExit: run.signal ?? `exit ${run.code}`, madeSomething, lingering, deleteCode: del.code, deleteStderr: del.stderr.trim(), leaks };
+}
+
+/** Right after the create ended: anything of the id on the host (its state entry, a cgroup, a process in the holder). */
+function madeAnything(id: string, holder: string): boolean {
+  let entry = true;
+  try {
+    fs.lstatSync(path.join(root, id));
+  } catch {
+    entry = false;
+  }
+  const procs = fs.readFileSync(path.join(holder, 'cgroup.procs'), 'utf8').trim();
+  return entry || procs !== '' || findPrefixedCgroups(id).length > 0;
 }
 
 /** How long a whole create takes here (the median of three), its container deleted again. */
@@ -204,12 +228,30 @@ async function sweep(label: string, mutate?: (spec: Record<string, any>) => void
   const span = Math.ceil((createMs * SPAN_PERCENT) / 100);
   const points: Point[] = [];
   const started = Date.now();
-  for (let at = 0; at <= span; at += STEP_MS) points.push(await killPoint(bundle, label, at));
+  // Lead: coarse steps while a kill finds nothing made; then every step from the last such point on.
+  let from = 0;
+  for (let at = 0; at <= span; at += LEAD_STEP_MS) {
+    const p = await killPoint(bundle, label, at);
+    points.push(p);
+    if (p.madeSomething) break;
+    from = at + STEP_MS;
+  }
+  const lead = points.length;
+  // And at the end: once FINISHED_IN_A_ROW creates in a row ended on their own before their kill, the later points
+  // would each do the same (a whole create, then delete --force; the id reused below does that once more).
+  let finishedInARow = 0;
+  for (let at = from; at <= span && finishedInARow < FINISHED_IN_A_ROW; at += STEP_MS) {
+    if (points.some((p) => p.atMs === at)) continue;
+    const p = await killPoint(bundle, label, at);
+    points.push(p);
+    finishedInARow = p.createExit === 'SIGKILL' ? 0 : finishedInARow + 1;
+  }
   const leaking = points.filter((p) => p.leaks.length > 0 || p.deleteCode !== 0);
   const lingering = points.filter((p) => p.lingering.length > 0);
   const killed = points.filter((p) => p.createExit === 'SIGKILL').length;
   console.log(
-    `[kill -9 of create, ${label}] create takes ${createMs.toFixed(0)} ms; ${points.length} points every ${STEP_MS} ms over 0-${span} ms ` +
+    `[kill -9 of create, ${label}] create takes ${createMs.toFixed(0)} ms; ${points.length} points: ${lead} every ${LEAD_STEP_MS} ms from 0 ms ` +
+      `while nothing was made yet, then every ${STEP_MS} ms from ${from} ms, to ${points.at(-1)!.atMs} of ${span} ms ` +
       `(${killed} killed mid-create, the rest had finished), ${leaking.length} left something behind, ` +
       `${lingering.length} left a stage waiting; ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );

@@ -26,8 +26,18 @@ function runtime(name: RuntimeName, args: string[], timeoutMs = 20_000): Promise
   return runCaptured([...argvOf(name), '--root', s.rt.root, ...args], path.join(s.dir, 'io'), { timeoutMs });
 }
 
+/** Whether `<suite root>/<id>` exists at all: with none, delete --force has nothing to act on (runc and tslab alike). */
+function hasStateEntry(id: string): boolean {
+  try {
+    fs.lstatSync(path.join(s.rt.root, id));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 afterEach(async () => {
-  for (const { runtime: name, id } of created.splice(0)) await runtime(name, ['delete', '--force', id]);
+  for (const { runtime: name, id } of created.splice(0)) if (hasStateEntry(id)) await runtime(name, ['delete', '--force', id]);
 });
 
 async function bundle(mutate: (spec: SpecJson) => void): Promise<Bundle> {
