@@ -5,7 +5,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensureDefaultRootfs } from '../fs/busybox-rootfs.js';
 import { newCgroupManager } from '../runtime/cgroups/index.js';
-import type { Resources } from '../runtime/spec/types.js';
 import { readProcStat } from '../linux/proc.js';
 import { DOCKER_DEFAULT_CAPABILITIES, capabilityNumber } from '../runtime/capabilities.js';
 import { FEATURE, type LaunchPlan, type LaunchResult } from './container/plan.js';
@@ -77,25 +76,34 @@ function prepareRootfs(): void {
   fs.writeFileSync(path.join(target, '.tslab-lesson-root'), 'you are inside the lesson container\n');
 }
 
-/** The lesson container's cgroups with LESSON_LIMITS, journalled before they are made. */
-export function prepareCgroups(id: string): { dirs: string[]; paths: Record<string, string> } {
-  const manager = newCgroupManager({ id, cgroupsPath: `tslab-lab/${id}` });
-  const resources: Resources = {
-    // swap = limit: memory plus swap may not exceed the limit, so a machine with swap still OOM-kills.
-    memory: { limit: LESSON_LIMITS.memoryBytes, swap: LESSON_LIMITS.memoryBytes },
-    pids: { limit: LESSON_LIMITS.pids },
-    cpu: { quota: LESSON_LIMITS.cpuQuotaUs, period: LESSON_LIMITS.cpuPeriodUs },
-  };
-  // Journalled before the mkdirs: a lab killed in between leaves directories `tslab reset` knows of (undoing
-  // the entry removes only what exists, so one recorded but never made is no trouble).
-  const intended = manager.intended();
-  journal.record({ kind: 'cgroups', saved: intended });
-  manager.create();
-  const made = manager.toJSON();
-  // create() skips a directory someone else made in the meantime: the journal must not claim it.
-  if (JSON.stringify(made) !== JSON.stringify(intended)) journal.replace({ kind: 'cgroups', saved: intended }, { kind: 'cgroups', saved: made });
-  manager.apply(resources);
-  return { dirs: [...new Set(Object.values(manager.paths))], paths: manager.paths };
+/**
+ * The lab's side of the lesson container's cgroups: the journal entry for all of them (the parents and the
+ * learner's cgroups, recorded before any mkdir), and the parent tslab-lab in each hierarchy, set up so that a
+ * plain mkdir below it makes a cgroup that takes the limits and a process. The learner's piece makes `id`.
+ */
+export function prepareCgroups(id: string): { parents: string[]; dirs: string[]; paths: Record<string, string> } {
+  const lesson = newCgroupManager({ id, cgroupsPath: `tslab-lab/${id}` });
+  // Undoing the entry removes only what exists: the cgroups the piece has not made yet are no trouble.
+  journal.record({ kind: 'cgroups', saved: lesson.intended() });
+  const parent = newCgroupManager({ id: 'tslab-lab', cgroupsPath: 'tslab-lab' });
+  parent.create();
+  if (parent.mode === 'v2') {
+    // The parent's own cgroup must offer these controllers (its parent enables them: that is what apply does
+    // for the files it writes, here "max"), and the parent must enable them for its children in turn.
+    parent.apply({ memory: { limit: -1 }, pids: { limit: -1 }, cpu: { quota: -1 } });
+  }
+  for (const [key, dir] of Object.entries(parent.paths)) {
+    const controllersFile = path.join(dir, 'cgroup.controllers');
+    if (fs.existsSync(controllersFile)) {
+      const offered = fs.readFileSync(controllersFile, 'utf8');
+      const wanted = offered.split(/\s+/).filter((c) => ['memory', 'pids', 'cpu'].includes(c));
+      if (wanted.length) fs.writeFileSync(path.join(dir, 'cgroup.subtree_control'), wanted.map((c) => `+${c}`).join(' '));
+    } else if (key.split(',').includes('cpuset')) {
+      // A new v1 cpuset cgroup has no cpus or mems, and nothing can join it (ENOSPC), unless it copies its parent's.
+      fs.writeFileSync(path.join(dir, 'cgroup.clone_children'), '1');
+    }
+  }
+  return { parents: [...new Set(Object.values(parent.paths))], dirs: [...new Set(Object.values(lesson.paths))], paths: lesson.paths };
 }
 
 function runLauncher(build: StepBuild, plan: LaunchPlan): Promise<LaunchResult> {
@@ -127,7 +135,7 @@ export async function startLessonContainer(opts: StartOptions): Promise<LessonCo
   const rootSwitch = opts.rootSwitch ?? 'pivot';
   try {
     if (opts.level >= FEATURE.rootfs) prepareRootfs();
-    const cgroups = opts.level >= FEATURE.cgroups ? prepareCgroups(id) : { dirs: [], paths: {} };
+    const cgroups = opts.level >= FEATURE.cgroups ? prepareCgroups(id) : { parents: [], dirs: [], paths: {} };
     const veth = opts.level >= FEATURE.network ? LESSON_VETH : undefined;
     if (veth) journal.record({ kind: 'veth', name: veth.host });
     const plan: LaunchPlan = {
@@ -135,7 +143,7 @@ export async function startLessonContainer(opts: StartOptions): Promise<LessonCo
       hostname,
       rootfs: labRootfs(),
       rootSwitch,
-      cgroupDirs: cgroups.dirs,
+      cgroups: cgroups.parents.length ? { parents: cgroups.parents, name: id, limits: LESSON_LIMITS } : undefined,
       veth,
       keepCapabilities: KEPT_CAPABILITIES.map(capabilityNumber),
     };

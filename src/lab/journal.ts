@@ -1,9 +1,9 @@
 // Every change the lab makes on the host is written here *before* it is made, and removed once undone, so
 // that quitting, Ctrl-C mid-cell, or `tslab reset` after a crash can always put the host back.
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadCgroupManager, type SavedCgroups } from '../runtime/cgroups/index.js';
+import { removeLink, withRouteSocket } from '../linux/netlink.js';
 import { isAlive, waitForExit } from '../linux/proc.js';
 import { labStateDir } from './paths.js';
 
@@ -84,7 +84,7 @@ function undoOne(entry: JournalEntry): void {
       // Deleting one end removes its peer. The kernel also removes the pair by itself, asynchronously, once
       // the container's network namespace is gone: a failed delete is fine if the device has vanished.
       try {
-        if (interfaceExists(entry.name)) execFileSync('ip', ['link', 'delete', entry.name], { stdio: 'ignore' });
+        if (interfaceExists(entry.name)) withRouteSocket((sock) => removeLink(sock, entry.name));
       } catch (err) {
         if (interfaceExists(entry.name)) throw err;
       }

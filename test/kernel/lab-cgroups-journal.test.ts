@@ -1,5 +1,6 @@
 // The lesson container's cgroups are journalled before they are made (src/lab/container.ts prepareCgroups):
 // a lab killed between the mkdirs and the journal write must not leave cgroups `tslab reset` cannot find.
+// The lab makes the parents; the learner's piece (here the reference createCgroup) makes the lesson cgroups.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -21,6 +22,7 @@ vi.mock('../../src/lab/journal.js', async (importOriginal) => {
 });
 
 const { prepareCgroups } = await import('../../src/lab/container.js');
+const { createCgroup } = await import('../../src/runtime/steps/cgroup-join.js');
 const journal = await import('../../src/lab/journal.js');
 
 const dataDirBefore = process.env.TSLAB_DATA_DIR;
@@ -40,19 +42,22 @@ afterAll(() => {
 describe('lesson cgroups and the lab journal', () => {
   test('the journal names every cgroup directory before it exists, and undo removes them all', () => {
     const id = `lesson-journal-${process.pid}`;
-    const { dirs } = prepareCgroups(id);
+    const { parents, dirs } = prepareCgroups(id);
     expect(dirs.length).toBeGreaterThan(0);
-    for (const dir of dirs) expect(fs.existsSync(dir)).toBe(true);
+    expect(dirs.map((d) => path.dirname(d)).sort()).toEqual([...parents].sort());
+    for (const dir of parents) expect(fs.existsSync(dir)).toBe(true);
+    for (const dir of dirs) expect(fs.existsSync(dir)).toBe(false);
+    for (const parent of parents) createCgroup(parent, id);
 
     expect(existingAtRecord).toHaveLength(1);
     expect(existingAtRecord[0]).toEqual([]); // written before any mkdir
     const entries = journal.pending().filter((e) => e.kind === 'cgroups');
     expect(entries).toHaveLength(1);
     const created = entries[0].kind === 'cgroups' ? entries[0].saved.created : [];
-    for (const dir of dirs) expect(created).toContain(dir);
+    for (const dir of [...parents, ...dirs]) expect(created).toContain(dir);
 
     journal.undo();
-    for (const dir of dirs) expect(fs.existsSync(dir)).toBe(false);
+    for (const dir of [...parents, ...dirs]) expect(fs.existsSync(dir)).toBe(false);
     expect(journal.pending()).toEqual([]);
   });
 });

@@ -23,8 +23,8 @@ const CONTRACT: Record<string, { lesson: number; functions: string[] }> = {
   'pid-namespace.ts': { lesson: 3, functions: ['spawnInNewPidNamespace'] },
   'mount-namespace.ts': { lesson: 4, functions: ['makeMountsPrivate', 'mountProc'] },
   'pivot-root.ts': { lesson: 5, functions: ['pivotInto'] },
-  'loopback.ts': { lesson: 6, functions: ['bringUpInterface'] },
-  'cgroup-join.ts': { lesson: 7, functions: ['joinCgroup'] },
+  'loopback.ts': { lesson: 6, functions: ['bringUpInterface', 'addVethPair', 'configureInterface'] },
+  'cgroup-join.ts': { lesson: 7, functions: ['createCgroup', 'setLimits', 'joinCgroup'] },
   'capabilities.ts': { lesson: 8, functions: ['dropBoundingSet', 'setNoNewPrivs'] },
   'exec-fifo.ts': { lesson: 9, functions: ['releaseInit'] },
 };

@@ -1,11 +1,13 @@
 // Lesson 6: the network namespace. The container's net link differs from the host's; the kernel lists
 // exactly lo and eth0 in its /proc/<pid>/net/dev; lo's flags, read over netlink from inside its namespace,
-// include UP; and real pings go both ways over the veth pair (exit statuses of busybox ping). Then
+// include UP; each end of the veth pair (addVethPair) is up with its address (configureInterface), read over
+// netlink in its own namespace; and real pings go both ways over the pair (exit statuses of busybox ping). Then
 // bringUpInterface alone, in a network namespace of its own, on an interface other than lo whose flags are
 // not lo's (NOARP, PROMISC, MULTICAST): they must survive, and a second call on the interface, now up,
 // must leave it up.
 import { execFile } from 'node:child_process';
 import { LESSON_VETH } from '../container.js';
+import { getLink, listIPv4Addresses, withRouteSocket } from '../../linux/netlink.js';
 import { nsInode, probeInNewNamespaces, readText, requireContainer, verdict } from './common.js';
 import type { CheckContext, CheckResult, LessonCheck } from './types.js';
 
@@ -72,6 +74,29 @@ function loopbackFlags(pid: number): Promise<{ flags?: string[]; error?: string 
   });
 }
 
+/** How interface `name` of the namespace of `pid` (the lab's own without one) looks: its flags and addresses. */
+function interfaceState(name: string, pid?: number): { up: boolean; addresses: string[] } | undefined {
+  return withRouteSocket((sock) => {
+    const link = getLink(sock, name);
+    return link && { up: link.up, addresses: listIPv4Addresses(sock, name).map((a) => `${a.address}/${a.prefixLength}`) };
+  }, pid);
+}
+
+/** The verdict on one end of the pair: present, with exactly its address, and up. */
+function endVerdict(where: string, name: string, want: string, state: ReturnType<typeof interfaceState>): CheckResult {
+  return verdict(
+    `${where}, ${name} is up with ${want}`,
+    state !== undefined && state.up && state.addresses.join(' ') === want,
+    state === undefined ? `no ${name} there` : `${name} ${state.up ? 'up' : 'down'}, addresses: ${state.addresses.join(' ') || 'none'}`,
+    `${name} up, addresses: ${want}`,
+    state === undefined
+      ? `addVethPair makes both ends: withRouteSocket((sock) => createVethPair(sock, hostName, peerName, pid)), the peer in the namespace of the pid given`
+      : !state.addresses.includes(want)
+        ? `configureInterface(name, address, prefixLength) must add that address: addIPv4Address(sock, name, address, prefixLength)`
+        : `configureInterface must bring the interface up after addressing it: setLinkUp(sock, name)`,
+  );
+}
+
 export const check: LessonCheck = async (ctx) => {
   const container = requireContainer(ctx, 6);
   if (Array.isArray(container)) return container;
@@ -82,6 +107,8 @@ export const check: LessonCheck = async (ctx) => {
   const host = nsInode('self', 'net');
   const devices = netDevices(pid);
   const lo = await loopbackFlags(pid);
+  const hostEnd = interfaceState(veth.host);
+  const peerEnd = mine !== undefined && mine !== host ? interfaceState(veth.peer, pid) : undefined;
   const loUp = lo.flags?.includes('UP') ?? false;
   const selfPing = await ctx.inContainer('ping -c 1 -W 2 127.0.0.1', 10_000);
   const outPing = await ctx.inContainer(`ping -c 1 -W 2 ${veth.hostAddress}`, 10_000);
@@ -104,8 +131,10 @@ export const check: LessonCheck = async (ctx) => {
       'eth0 lo',
       mine === host
         ? 'the container still uses the host network: restart it with the enable cell'
-        : 'eth0 is the container end of the veth pair the lab adds after your step: restart the container with the enable cell',
+        : `eth0 is the container's end of the pair addVethPair makes: createVethPair(sock, hostName, peerName, pid) with the pid given, so that the peer is made in the container's namespace`,
     ),
+    endVerdict('on the host', veth.host, `${veth.hostAddress}/${veth.prefixLength}`, hostEnd),
+    endVerdict('in the container', veth.peer, `${veth.peerAddress}/${veth.prefixLength}`, peerEnd),
     verdict(
       'lo is up inside the container',
       loUp,

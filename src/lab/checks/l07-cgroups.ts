@@ -1,5 +1,5 @@
 // Lesson 7: cgroups. The container's /proc/<pid>/cgroup names the lesson cgroup in every hierarchy the lab
-// made; the memory limit file reads 48 MiB; a 96 MiB dd in the container is OOM-killed (exit 137) and the
+// made; the memory limit file (v1 or v2 name) reads 48 MiB and pids.max 32; a 96 MiB dd in the container is OOM-killed (exit 137) and the
 // cgroup's oom_kill counter goes up; a fork loop fails and leaves pids.current at or below 32; a one-second
 // busy loop raises cpu.stat's nr_throttled. v1, v2 and hybrid: each file is looked for in every directory
 // of the container's cgroups, v2 names first.
@@ -86,7 +86,7 @@ export const check: LessonCheck = async (ctx) => {
       `…${suffix} in each of ${hierarchies.length} hierarchies`,
       hierarchies.length === 0
         ? NOT_IN_CGROUPS
-        : "joinCgroup(dir, pid) must write its `pid` argument (as text, one write; not process.pid, the launcher's own) into cgroup.procs of `dir` itself (not its parent); the launcher calls it for each directory",
+        : "joinCgroup(dir, pid) must write its `pid` argument (as text, one write; not process.pid, the launcher's own) into cgroup.procs of `dir` itself (not its parent); the launcher calls it for each directory createCgroup made",
     ),
   );
   if (dirs.length === 0) return results;
@@ -100,7 +100,19 @@ export const check: LessonCheck = async (ctx) => {
       memLimit === String(LESSON_LIMITS.memoryBytes),
       memLimitFile ? `${memLimitFile}: ${memLimit}` : 'no memory.max or memory.limit_in_bytes in the container\'s cgroups',
       `${LESSON_LIMITS.memoryBytes} (48 MiB)`,
-      'the lab writes the limit when it makes the cgroups: run the enable cell of this lesson again',
+      memLimitFile?.endsWith('memory.limit_in_bytes')
+        ? 'setLimits must write the memory limit: cgroup v1 names the file memory.limit_in_bytes (memory.max is v2\'s name, absent here)'
+        : 'setLimits must write the memory limit: cgroup v2 names the file memory.max (memory.limit_in_bytes is v1\'s name, absent here)',
+    ),
+  );
+  const pidsMax = readNumber(findFile(dirs, ['pids.max']));
+  results.push(
+    verdict(
+      `pids.max is ${LESSON_LIMITS.pids}`,
+      pidsMax === String(LESSON_LIMITS.pids),
+      `pids.max: ${pidsMax}`,
+      String(LESSON_LIMITS.pids),
+      'setLimits must write pids.max (the same name in v1 and v2) in the directory that has it',
     ),
   );
 
@@ -156,7 +168,7 @@ export const check: LessonCheck = async (ctx) => {
       throttledBefore !== undefined && throttledAfter !== undefined && throttledAfter > throttledBefore,
       cpuStat ? `cpu quota "${quota}"; nr_throttled ${throttledBefore ?? '?'} -> ${throttledAfter ?? '?'}` : 'no cpu.max or cpu.cfs_quota_us in the container\'s cgroups',
       `quota "${LESSON_LIMITS.cpuQuotaUs} ${LESSON_LIMITS.cpuPeriodUs}" and nr_throttled higher after the loop`,
-      'the lab writes the quota when it makes the cgroups: run the enable cell of this lesson again',
+      'setLimits must write the cpu quota: v2 cpu.max "QUOTA PERIOD", v1 cpu.cfs_period_us then cpu.cfs_quota_us',
     ),
   );
 
@@ -182,7 +194,7 @@ export const check: LessonCheck = async (ctx) => {
       `pids.max ${LESSON_LIMITS.pids}, a loop stopped by a refused fork, pids.current ≤ ${LESSON_LIMITS.pids}`,
       loop.code === 125
         ? 'the command could not enter the container: is it still running? run the enable cell of this lesson again'
-        : 'the lab writes pids.max when it makes the cgroups, and container cells are placed in them: run the enable cell of this lesson again',
+        : 'setLimits must write pids.max, and container cells are placed in the cgroups joinCgroup joined: run the enable cell of this lesson again',
     ),
   );
   // Let the sleeps end so the cgroup has room for whatever comes next.

@@ -11,7 +11,6 @@ import { CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, unshare } from '../../linux/na
 import { MS_BIND, MS_REC, MS_NOSUID, chroot, mount } from '../../linux/mount.js';
 import { CLOSE_RANGE_CLOEXEC, O_RDWR, chdir, closeRange, dup2, open, setCloexec } from '../../linux/fs.js';
 import { execve, resetSignals } from '../../linux/process.js';
-import { connectVeth } from '../../net/veth.js';
 import { setHostname } from '../../runtime/steps/hostname.js';
 import { spawnInNewPidNamespace } from '../../runtime/steps/pid-namespace.js';
 import { makeMountsPrivate, mountProc } from '../../runtime/steps/mount-namespace.js';
@@ -19,6 +18,7 @@ import { pivotInto } from '../../runtime/steps/pivot-root.js';
 import { bringUpInterface } from '../../runtime/steps/loopback.js';
 import { joinCgroup } from '../../runtime/steps/cgroup-join.js';
 import { dropBoundingSet, setNoNewPrivs } from '../../runtime/steps/capabilities.js';
+import { makeCgroups, wireVeth } from './host-side.js';
 import { FEATURE, IDLE_PROGRAM, type LaunchPlan, type LaunchResult } from './plan.js';
 
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
@@ -122,6 +122,8 @@ function init(plan: LaunchPlan): void {
 }
 
 async function launch(plan: LaunchPlan): Promise<LaunchResult> {
+  // Made and limited before the init exists, joined once it is ready: it never runs in them unlimited.
+  const cgroupDirs = plan.cgroups ? makeCgroups(plan.cgroups) : [];
   const spawnInit = () =>
     spawn(process.execPath, [process.argv[1], 'init', JSON.stringify(plan)], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
   const child = plan.level >= FEATURE.pid ? spawnInNewPidNamespace(spawnInit) : spawnInit();
@@ -133,8 +135,8 @@ async function launch(plan: LaunchPlan): Promise<LaunchResult> {
   try {
     const ready = await next();
     if (!ready.ready) throw (ready.error as LaunchResult) ?? new Error('the container init exited before it was ready');
-    for (const dir of plan.cgroupDirs) joinCgroup(dir, child.pid!);
-    if (plan.veth) connectVeth(plan.veth, child.pid!);
+    for (const dir of cgroupDirs) joinCgroup(dir, child.pid!);
+    if (plan.veth) wireVeth(plan.veth, child.pid!);
     child.stdin!.write('go\n');
     const execed = await next();
     if (!execed.exec) throw (execed.error as LaunchResult) ?? new Error('the container init exited before it ran its program');

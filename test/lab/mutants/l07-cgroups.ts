@@ -1,4 +1,5 @@
-// Lesson 7: joinCgroup. The lesson: open <dir>/cgroup.procs write-only, write the pid as text once, close.
+// Lesson 7: createCgroup (mkdir below the parent given), setLimits (the file names of the cgroup's version)
+// and joinCgroup (open <dir>/cgroup.procs write-only, write the pid as text once, close).
 // Writing to v1's `tasks` is left out: on a v1-only host it is equivalent for a process that execs at once.
 import type { LessonMutants } from './mutant.js';
 
@@ -7,26 +8,28 @@ export const lesson07: LessonMutants = {
   mutants: [
     {
       name: "process.pid (the launcher's own) instead of the pid given",
-      edits: [['write(fd, String(pid), procs);', 'write(fd, String(process.pid), procs);']],
+      edits: [["writeControl(dir, 'cgroup.procs', String(pid));", "writeControl(dir, 'cgroup.procs', String(process.pid));"]],
       caught: /names the lesson cgroup[\s\S]*outside it in \d+ of \d+[\s\S]*not process\.pid/,
     },
     {
       name: "the parent directory's cgroup.procs",
-      edits: [["const procs = path.join(dir, 'cgroup.procs');", "const procs = path.join(path.dirname(dir), 'cgroup.procs');"]],
+      edits: [["writeControl(dir, 'cgroup.procs', String(pid));", "writeControl(path.dirname(dir), 'cgroup.procs', String(pid));"]],
       caught: /outside it in \d+ of \d+: \S+:\S*\/tslab-lab\b[\s\S]*not its parent/,
     },
     {
-      name: 'opened and closed, never written',
-      edits: [['    write(fd, String(pid), procs);\n', '']],
-      caught: /names the lesson cgroup[\s\S]*outside it in \d+ of \d+/,
+      name: 'cgroup created under the wrong parent (one level up)',
+      edits: [['const dir = path.join(parent, name);', 'const dir = path.join(path.dirname(parent), name);']],
+      caught: /createCgroup\([^)]*\) made \S+ \(the lab removed it\): the lesson cgroup is \S+, the name below the parent given/,
     },
     {
-      name: 'opened O_RDONLY',
-      edits: [
-        ['O_CLOEXEC, O_WRONLY, close', 'O_CLOEXEC, O_RDONLY, close'],
-        ['open(procs, O_WRONLY | O_CLOEXEC)', 'open(procs, O_RDONLY | O_CLOEXEC)'],
-      ],
-      caught: /write \S*cgroup\.procs: EBADF/,
+      name: "v2's file names on every cgroup (the version not looked at: memory.limit_in_bytes never written on v1)",
+      edits: [["if (fs.existsSync(path.join(dir, 'cgroup.controllers'))) {", 'if (fs.existsSync(dir)) {']],
+      caught: /the memory limit is 48 MiB[\s\S]*(v1 names the file memory\.limit_in_bytes|v2 names the file memory\.max)/,
+    },
+    {
+      name: 'pids limit never written',
+      edits: [["    writeIfPresent(dir, 'pids.max', String(limits.pids));\n    writeIfPresent(dir, 'cpu.max'", "    writeIfPresent(dir, 'cpu.max'"], ["    writeIfPresent(dir, 'pids.max', String(limits.pids));\n    writeIfPresent(dir, 'cpu.cfs_period_us'", "    writeIfPresent(dir, 'cpu.cfs_period_us'"]],
+      caught: /pids\.max is 32[\s\S]*setLimits must write pids\.max/,
     },
   ],
 };

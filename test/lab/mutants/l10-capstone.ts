@@ -24,7 +24,7 @@ export const lesson10: LessonMutants = {
       file: 'cgroup-join.ts',
       edits: [
         ['O_CLOEXEC, O_WRONLY, close', 'O_CLOEXEC, O_RDONLY, close'],
-        ['open(procs, O_WRONLY | O_CLOEXEC)', 'open(procs, O_RDONLY | O_CLOEXEC)'],
+        ['open(target, O_WRONLY | O_CLOEXEC)', 'open(target, O_RDONLY | O_CLOEXEC)'],
       ],
       capstoneFiles: 'test/lifecycle/lifecycle.test.ts -t start.makes.it.running',
       caught: /runs a first container[\s\S]*most likely: lesson 7's joinCgroup\(\)/,
