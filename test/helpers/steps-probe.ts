@@ -12,9 +12,9 @@ import { getInterfaceFlags } from '../../src/linux/netdevice.js';
 import { AF_INET, SOCK_CLOEXEC, SOCK_DGRAM, socket } from '../../src/linux/socket.js';
 import { close } from '../../src/linux/fs.js';
 import { dropBoundingSet, setNoNewPrivs } from '../../src/runtime/steps/capabilities.js';
-import { setHostname } from '../../src/runtime/steps/hostname.js';
+import { newUtsNamespace, setHostname } from '../../src/runtime/steps/hostname.js';
 import { bringUpInterface } from '../../src/runtime/steps/loopback.js';
-import { makeMountsPrivate, mountProc } from '../../src/runtime/steps/mount-namespace.js';
+import { makeMountsPrivate, mountProc, newMountNamespace } from '../../src/runtime/steps/mount-namespace.js';
 import { spawnInNewPidNamespace } from '../../src/runtime/steps/pid-namespace.js';
 import { pivotInto } from '../../src/runtime/steps/pivot-root.js';
 
@@ -39,6 +39,8 @@ function loFlags(): number {
 const sharedMounts = (): number =>
   fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => / shared:\d+/.test(l)).length;
 
+const threadNs = (type: 'uts' | 'mnt') => fs.readlinkSync(`/proc/thread-self/ns/${type}`);
+
 const pidNs = () => ({ pid: fs.readlinkSync('/proc/thread-self/ns/pid'), forChildren: fs.readlinkSync('/proc/thread-self/ns/pid_for_children') });
 
 const cases: Record<string, (arg: string) => unknown> = {
@@ -48,10 +50,14 @@ const cases: Record<string, (arg: string) => unknown> = {
     bringUpInterface('lo');
     return { before, after: loFlags(), missing: failure(() => bringUpInterface('tslabnosuch0')) };
   },
-  // under `unshare --uts`
+  // under `unshare --uts`, so that even a newUtsNamespace that did not unshare could not rename the host
   hostname: (name) => {
+    const before = threadNs('uts');
+    newUtsNamespace();
+    const after = threadNs('uts');
+    if (after === before) return { before, after };
     setHostname(name);
-    return { hostname: os.hostname(), tooLong: failure(() => setHostname('h'.repeat(65))) };
+    return { before, after, hostname: os.hostname(), tooLong: failure(() => setHostname('h'.repeat(65))) };
   },
   // a plain child process: only its own thread's pid_for_children changes
   pid: () => {
@@ -63,14 +69,19 @@ const cases: Record<string, (arg: string) => unknown> = {
     }));
     return { before, pidInside, after, thrown, afterThrow: pidNs() };
   },
-  // under `unshare --mount --propagation shared`
+  // under `unshare --mount --propagation shared`, so that even a newMountNamespace that did not unshare could
+  // not change the host's mounts
   mounts: (target) => {
+    const nsBefore = threadNs('mnt');
+    newMountNamespace();
+    const nsAfter = threadNs('mnt');
+    if (nsAfter === nsBefore) return { nsBefore, nsAfter };
     const sharedBefore = sharedMounts();
     makeMountsPrivate();
     const sharedAfter = sharedMounts();
     mountProc(target);
     const procAt = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' ')[4] === target);
-    return { sharedBefore, sharedAfter, procAt, seesSelf: fs.existsSync(path.join(target, String(process.pid), 'status')) };
+    return { nsBefore, nsAfter, sharedBefore, sharedAfter, procAt, seesSelf: fs.existsSync(path.join(target, String(process.pid), 'status')) };
   },
   // under `unshare --mount` (private propagation)
   pivot: (rootfs) => {

@@ -67,9 +67,10 @@ describe.skipIf(!isRoot)('kernel steps in a child process', () => {
     });
   });
 
-  test('setHostname: the new UTS namespace has the name, the host keeps its own', () => {
+  test('newUtsNamespace moves the caller to a new UTS namespace; setHostname names it there, the host keeps its own', () => {
     const host = fs.readFileSync('/proc/sys/kernel/hostname', 'utf8');
     const r = probeCase('hostname', 'tslab-step-test', ['--uts']);
+    expect(r.after).not.toBe(r.before);
     expect(r.hostname).toBe('tslab-step-test');
     expect(r.tooLong.code).toBe('EINVAL');
     expect(fs.readFileSync('/proc/sys/kernel/hostname', 'utf8')).toBe(host);
@@ -84,9 +85,10 @@ describe.skipIf(!isRoot)('kernel steps in a child process', () => {
     expect(r.afterThrow).toEqual(r.before);
   });
 
-  test('makeMountsPrivate leaves no shared mount; mountProc mounts a proc filesystem there', () => {
+  test('newMountNamespace moves the caller to a new mount namespace; makeMountsPrivate leaves no shared mount there; mountProc mounts a proc filesystem', () => {
     const target = fs.mkdtempSync(path.join(work, 'proc-'));
     const r = probeCase('mounts', target, ['--mount', '--propagation', 'shared']);
+    expect(r.nsAfter).not.toBe(r.nsBefore);
     expect(r.sharedBefore).toBeGreaterThan(0);
     expect(r.sharedAfter).toBe(0);
     expect(r.procAt).toMatch(/ - proc proc /);

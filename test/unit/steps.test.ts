@@ -19,9 +19,9 @@ const SANDBOX_STEPS_DIR = path.join(REPO_ROOT, 'sandbox/steps');
 const CONTRACT: Record<string, { lesson: number; functions: string[] }> = {
   'preflight.ts': { lesson: 0, functions: ['filesystemSupported'] },
   'exit-status.ts': { lesson: 1, functions: ['exitStatus'] },
-  'hostname.ts': { lesson: 2, functions: ['setHostname'] },
+  'hostname.ts': { lesson: 2, functions: ['newUtsNamespace', 'setHostname'] },
   'pid-namespace.ts': { lesson: 3, functions: ['spawnInNewPidNamespace'] },
-  'mount-namespace.ts': { lesson: 4, functions: ['makeMountsPrivate', 'mountProc'] },
+  'mount-namespace.ts': { lesson: 4, functions: ['newMountNamespace', 'makeMountsPrivate', 'mountProc'] },
   'pivot-root.ts': { lesson: 5, functions: ['pivotInto'] },
   'loopback.ts': { lesson: 6, functions: ['bringUpInterface', 'addVethPair', 'configureInterface'] },
   'cgroup-join.ts': { lesson: 7, functions: ['createCgroup', 'setLimits', 'joinCgroup'] },

@@ -1,4 +1,5 @@
-// Lesson 2: the UTS namespace. The container's uts link differs from the host's, the hostname read from
+// Lesson 2: the UTS namespace. The container's uts link differs from the host's (newUtsNamespace unshared it;
+// the launcher already refuses to go on when it did not), the hostname read from
 // inside its UTS namespace is the one the lab asked for, and the host's hostname is what it was when the
 // session started. Then the 64-byte rule, on setHostname alone in a UTS namespace of its own: a name of
 // exactly 64 bytes (multibyte characters, so bytes and characters differ) is set unchanged, one of 65 is
@@ -55,7 +56,7 @@ export const check: LessonCheck = async (ctx) => {
       mine !== undefined && mine !== host,
       `container ${mine ?? '?'}, host ${host ?? '?'}`,
       'two different uts inodes',
-      'the launcher calls unshare(CLONE_NEWUTS) before your setHostname: restart the container with the enable cell',
+      'newUtsNamespace() must call unshare(CLONE_NEWUTS); the lab calls it before setHostname. Then restart the container with the enable cell',
     ),
     verdict(
       `its hostname is ${container.hostname}`,
@@ -69,7 +70,7 @@ export const check: LessonCheck = async (ctx) => {
       hostNow === ctx.host.hostname,
       `"${hostNow}"`,
       `"${ctx.host.hostname}" (as when the lab started)`,
-      `set it back with: hostname ${ctx.host.hostname}. sethostname changes the caller's UTS namespace: only call it after unshare(CLONE_NEWUTS)`,
+      `set it back with: hostname ${ctx.host.hostname}. sethostname changes the caller's UTS namespace: only call it in setHostname, after newUtsNamespace() has called unshare(CLONE_NEWUTS)`,
     ),
     ...(await byteLimitResults(ctx)),
   ];

@@ -151,7 +151,7 @@ export const check: LessonCheck = async (ctx) => {
       mine !== undefined && mine !== host,
       `container ${mine ?? '?'}, host ${host ?? '?'}`,
       'two different mnt inodes',
-      'the launcher calls unshare(CLONE_NEWNS): restart the container with the enable cell',
+      'newMountNamespace() must call unshare(CLONE_NEWNS); the lab calls it before makeMountsPrivate. Then restart the container with the enable cell',
     ),
     verdict(
       'every one of its mounts is private (no shared: or master: tag)',

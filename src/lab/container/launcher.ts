@@ -5,15 +5,16 @@
 //   node launcher.cjs PLAN_JSON          prints one LaunchResult JSON line
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, unshare } from '../../linux/namespaces.js';
+import { CLONE_NEWNET, CLONE_NEWUTS, setns, unshare } from '../../linux/namespaces.js';
 import { MS_BIND, MS_REC, MS_NOSUID, chroot, mount } from '../../linux/mount.js';
-import { CLOSE_RANGE_CLOEXEC, O_RDWR, chdir, closeRange, dup2, open, setCloexec } from '../../linux/fs.js';
-import { execve, resetSignals } from '../../linux/process.js';
-import { setHostname } from '../../runtime/steps/hostname.js';
+import { CLOSE_RANGE_CLOEXEC, O_CLOEXEC, O_RDONLY, O_RDWR, chdir, close, closeRange, dup2, open, setCloexec } from '../../linux/fs.js';
+import { execve, resetSignals, sethostname } from '../../linux/process.js';
+import { newUtsNamespace, setHostname } from '../../runtime/steps/hostname.js';
 import { spawnInNewPidNamespace } from '../../runtime/steps/pid-namespace.js';
-import { makeMountsPrivate, mountProc } from '../../runtime/steps/mount-namespace.js';
+import { makeMountsPrivate, mountProc, newMountNamespace } from '../../runtime/steps/mount-namespace.js';
 import { pivotInto } from '../../runtime/steps/pivot-root.js';
 import { bringUpInterface } from '../../runtime/steps/loopback.js';
 import { joinCgroup } from '../../runtime/steps/cgroup-join.js';
@@ -69,6 +70,51 @@ function refuseSharedMounts(): void {
   }
 }
 
+/** The calling thread's namespace of `type`, as its /proc link reads ("uts:[4026531838]"). */
+function threadNamespace(type: 'uts' | 'mnt'): string {
+  return fs.readlinkSync(`/proc/thread-self/ns/${type}`);
+}
+
+/**
+ * The lab's guard after the learner's unshare step: the init starts in the host's UTS and mount namespaces,
+ * so if the step left it there, the next steps (sethostname, mount) would change the host itself.
+ */
+function requireNewNamespace(type: 'uts' | 'mnt', host: string, step: string, flag: string, next: string): void {
+  if (threadNamespace(type) !== host) return;
+  throw new Error(
+    `after ${step}() the container init is still in the host's ${type} namespace (${host}): ${step}() must call unshare(${flag}). ` +
+      `Stopping before ${next}, which would have changed the host itself`,
+  );
+}
+
+/**
+ * Enters a UTS namespace through the learner's newUtsNamespace and names it with their setHostname. A
+ * newUtsNamespace that calls sethostname itself, before unshare or without it, renames the host (a copy made
+ * after that inherits the new name): the host gets its name back, through an fd of its namespace opened
+ * beforehand, and the launch fails.
+ */
+function enterUtsNamespace(hostname: string): void {
+  const hostNs = threadNamespace('uts');
+  const hostName = os.hostname();
+  const hostFd = open('/proc/thread-self/ns/uts', O_RDONLY | O_CLOEXEC);
+  try {
+    newUtsNamespace();
+    const seen = os.hostname();
+    if (seen !== hostName) {
+      setns(hostFd, CLONE_NEWUTS);
+      sethostname(hostName);
+      throw new Error(
+        `newUtsNamespace() renamed the host to "${seen}" (the lab set it back to "${hostName}"): newUtsNamespace() only calls ` +
+          'unshare(CLONE_NEWUTS); sethostname belongs in setHostname, which the lab calls after it',
+      );
+    }
+    requireNewNamespace('uts', hostNs, 'newUtsNamespace', 'CLONE_NEWUTS', 'setHostname');
+  } finally {
+    close(hostFd);
+  }
+  setHostname(hostname);
+}
+
 function say(message: object): void {
   fs.writeSync(1, `${JSON.stringify(message)}\n`);
 }
@@ -83,11 +129,12 @@ function init(plan: LaunchPlan): void {
   try {
     const devNull = open('/dev/null', O_RDWR);
     if (plan.level >= FEATURE.uts) {
-      unshare(CLONE_NEWUTS);
-      setHostname(plan.hostname);
+      enterUtsNamespace(plan.hostname);
     }
     if (plan.level >= FEATURE.mount) {
-      unshare(CLONE_NEWNS);
+      const hostMounts = threadNamespace('mnt');
+      newMountNamespace();
+      requireNewNamespace('mnt', hostMounts, 'newMountNamespace', 'CLONE_NEWNS', 'makeMountsPrivate');
       makeMountsPrivate();
       refuseSharedMounts();
       if (plan.level >= FEATURE.rootfs) switchRoot(plan);

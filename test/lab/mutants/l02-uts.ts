@@ -1,4 +1,6 @@
-// Lesson 2: setHostname. The lesson: at most 64 bytes (count bytes), refuse a longer name, then sethostname(name).
+// Lesson 2: newUtsNamespace and setHostname. The lesson: unshare(CLONE_NEWUTS), then at most 64 bytes (count
+// bytes), refuse a longer name, then sethostname(name). A missing unshare is stopped by the launcher before
+// setHostname runs, so none of these renames the host (the suite checks the host after every run).
 // Counting characters (name.length) is an equivalent mutant: any name it lets through above 64 bytes, the
 // kernel refuses with the same EINVAL, so no check can tell it from the reference.
 import type { LessonMutants } from './mutant.js';
@@ -6,6 +8,27 @@ import type { LessonMutants } from './mutant.js';
 export const lesson02: LessonMutants = {
   lesson: '02-uts',
   mutants: [
+    {
+      name: 'newUtsNamespace left empty (the unshare forgotten)',
+      edits: [['  unshare(CLONE_NEWUTS);\n}', '}']],
+      caught: /still in the host's uts namespace[\s\S]*newUtsNamespace\(\) must call unshare\(CLONE_NEWUTS\)/,
+    },
+    {
+      name: 'unshare(CLONE_NEWNS) instead of CLONE_NEWUTS (the wrong namespace)',
+      edits: [
+        ['CLONE_NEWUTS, SyscallError', 'CLONE_NEWNS, SyscallError'],
+        ['unshare(CLONE_NEWUTS);', 'unshare(CLONE_NEWNS);'],
+      ],
+      caught: /still in the host's uts namespace[\s\S]*newUtsNamespace\(\) must call unshare\(CLONE_NEWUTS\)/,
+    },
+    {
+      name: 'the unshare moved into setHostname, after sethostname',
+      edits: [
+        ['  unshare(CLONE_NEWUTS);\n}', '}'],
+        ['  sethostname(name);\n}', '  sethostname(name);\n  unshare(CLONE_NEWUTS);\n}'],
+      ],
+      caught: /still in the host's uts namespace[\s\S]*Stopping before setHostname/,
+    },
     {
       name: '>= 64 instead of > 64 (a legal 64-byte name refused)',
       edits: [['if (length > HOST_NAME_MAX) {', 'if (length >= HOST_NAME_MAX) {']],

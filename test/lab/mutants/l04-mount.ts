@@ -1,10 +1,33 @@
-// Lesson 4: makeMountsPrivate and mountProc. The lesson: MS_REC | MS_PRIVATE on '/', then proc mounted
-// MS_NOSUID | MS_NODEV | MS_NOEXEC. The check makes a shared mount of its own, so MS_REC matters on any host.
+// Lesson 4: newMountNamespace, makeMountsPrivate and mountProc. The lesson: unshare(CLONE_NEWNS), MS_REC |
+// MS_PRIVATE on '/', then proc mounted MS_NOSUID | MS_NODEV | MS_NOEXEC. A missing unshare is stopped by the
+// launcher before makeMountsPrivate runs, so none of these changes the host's mounts. The check makes a
+// shared mount of its own, so MS_REC matters on any host.
 import type { LessonMutants } from './mutant.js';
 
 export const lesson04: LessonMutants = {
   lesson: '04-mount',
   mutants: [
+    {
+      name: 'newMountNamespace left empty (the unshare forgotten)',
+      edits: [['  unshare(CLONE_NEWNS);\n}', '}']],
+      caught: /still in the host's mnt namespace[\s\S]*newMountNamespace\(\) must call unshare\(CLONE_NEWNS\)/,
+    },
+    {
+      name: 'unshare(CLONE_NEWNS) after makeMountsPrivate (moved there, after the remount)',
+      edits: [
+        ['  unshare(CLONE_NEWNS);\n}', '}'],
+        ["  mount(null, '/', null, MS_REC | MS_PRIVATE);\n", "  mount(null, '/', null, MS_REC | MS_PRIVATE);\n  unshare(CLONE_NEWNS);\n"],
+      ],
+      caught: /still in the host's mnt namespace[\s\S]*Stopping before makeMountsPrivate, which would have changed the host/,
+    },
+    {
+      name: 'unshare(CLONE_NEWUTS) instead of CLONE_NEWNS (the wrong namespace)',
+      edits: [
+        ['import { CLONE_NEWNS,', 'import { CLONE_NEWUTS,'],
+        ['unshare(CLONE_NEWNS);', 'unshare(CLONE_NEWUTS);'],
+      ],
+      caught: /still in the host's mnt namespace[\s\S]*newMountNamespace\(\) must call unshare\(CLONE_NEWNS\)/,
+    },
     {
       name: 'MS_PRIVATE without MS_REC',
       edits: [["mount(null, '/', null, MS_REC | MS_PRIVATE);", "mount(null, '/', null, MS_PRIVATE);"]],
@@ -14,7 +37,7 @@ export const lesson04: LessonMutants = {
     {
       name: 'MS_SLAVE instead of MS_PRIVATE',
       edits: [
-        ['MS_PRIVATE, MS_REC, mount }', 'MS_PRIVATE, MS_REC, MS_SLAVE, mount }'],
+        ['MS_PRIVATE, MS_REC, mount, unshare }', 'MS_PRIVATE, MS_REC, MS_SLAVE, mount, unshare }'],
         ["mount(null, '/', null, MS_REC | MS_PRIVATE);", "mount(null, '/', null, MS_REC | MS_SLAVE);"],
       ],
       caught: /master:\d+[\s\S]*master:N is MS_SLAVE/,
