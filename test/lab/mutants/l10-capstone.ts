@@ -20,6 +20,16 @@ export const lesson10: LessonMutants = {
       caught: /most likely: lesson 8's dropBoundingSet\(\) \/ setNoNewPrivs\(\)/,
     },
     {
+      name: 'lesson 7 opening cgroup.procs O_RDONLY (the first container fails)',
+      file: 'cgroup-join.ts',
+      edits: [
+        ['O_CLOEXEC, O_WRONLY, close', 'O_CLOEXEC, O_RDONLY, close'],
+        ['open(target, O_WRONLY | O_CLOEXEC)', 'open(target, O_RDONLY | O_CLOEXEC)'],
+      ],
+      capstoneFiles: 'test/lifecycle/lifecycle.test.ts -t start.makes.it.running',
+      caught: /runs a first container[\s\S]*most likely: lesson 7's [^\n]*joinCgroup\(\) in sandbox\/steps\/cgroup-join.ts/,
+    },
+    {
       name: 'lesson 9 never unlinking exec.fifo (start leaves it created)',
       file: 'exec-fifo.ts',
       edits: [['  unlink(fifo);\n', '']],
