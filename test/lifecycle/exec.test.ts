@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { setWindowSize } from '../../src/linux/pty.js';
 import { acceptUnix, listenUnix, pollReadable, recvFd } from '../../src/linux/socket.js';
 import { setupSuite, type Bundle, type SpecMutator } from '../helpers/bundle.js';
 import { capMask, procStatus, waitFor } from '../helpers/kernel.js';
@@ -297,6 +298,46 @@ describe('exec with a terminal', () => {
     }
   });
 
+  test('process.json\'s consoleSize is the size the process starts with', async () => {
+    const { id } = await running();
+    const file = path.join(s.tmpDir('process'), 'process.json');
+    fs.writeFileSync(file, JSON.stringify({ terminal: true, consoleSize: { height: 41, width: 123 }, args: ['stty', 'size'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } }));
+    const socketPath = path.join(s.tmpDir('console'), 'c.sock');
+    const listener = listenUnix(socketPath);
+    try {
+      const { master, r } = await receiveMaster(listener, s.rt.exec(['exec', '--process', file, '--detach', '--console-socket', socketPath, id]));
+      try {
+        expectOk(r);
+        expect(lines(await readAll(master))).toContain('41 123');
+      } finally {
+        fs.closeSync(master);
+      }
+    } finally {
+      fs.closeSync(listener);
+    }
+  });
+
+  test('a size the receiver sets on the master is what the process reads (a resize, as containerd does)', async () => {
+    const { id } = await running();
+    const socketPath = path.join(s.tmpDir('console'), 'c.sock');
+    const listener = listenUnix(socketPath);
+    try {
+      // The process waits for a line, so the size is read after the resize.
+      const result = exec(id, ['sh', '-c', 'read line; stty size'], ['--tty', '--detach', '--console-socket', socketPath]);
+      const { master, r } = await receiveMaster(listener, result);
+      try {
+        expectOk(r);
+        setWindowSize(master, 33, 101);
+        fs.writeSync(master, 'go\n');
+        expect(lines(await readAll(master))).toContain('33 101');
+      } finally {
+        fs.closeSync(master);
+      }
+    } finally {
+      fs.closeSync(listener);
+    }
+  });
+
   test('--tty --detach without a console socket is refused', async () => {
     const { id } = await running();
     expectError(await exec(id, ['true'], ['--tty', '--detach']), /console socket/);
@@ -318,6 +359,23 @@ describe('exec refused', () => {
     expectOk(await s.rt.exec(['pause', id]));
     s.defer(async () => void (await s.rt.exec(['resume', id])));
     expectError(await exec(id, ['echo', 'never']), /cannot exec in a paused container/);
+  });
+
+  test('--ignore-paused: the process joins the frozen cgroup and runs once the container is resumed', async () => {
+    const { id } = await running();
+    expectOk(await s.rt.exec(['pause', id]));
+    let resumed = false;
+    s.defer(async () => void (resumed || (await s.rt.exec(['resume', id]))));
+    let settled: RunResult | undefined;
+    const result = exec(id, ['sh', '-c', 'echo ran'], ['--ignore-paused']);
+    void result.then((r) => (settled = r));
+    await sleep(1000);
+    expect(settled, 'exec finished while the container was paused').toBeUndefined();
+    expectOk(await s.rt.exec(['resume', id]));
+    resumed = true;
+    const r = await result;
+    expectOk(r);
+    expect(lines(r.stdout)).toEqual(['ran']);
   });
 
   test('a hostile --cwd through /proc/self/fd/N, as in create', async () => {
