@@ -7,7 +7,7 @@ import { ensureDefaultRootfs } from '../fs/busybox-rootfs.js';
 import { newCgroupManager } from '../runtime/cgroups/index.js';
 import { readProcStat } from '../linux/proc.js';
 import { DOCKER_DEFAULT_CAPABILITIES, capabilityNumber } from '../runtime/capabilities.js';
-import { FEATURE, type LaunchPlan, type LaunchResult } from './container/plan.js';
+import type { Feature, LaunchPlan, LaunchResult } from './container/plan.js';
 import * as journal from './journal.js';
 import { labStateDir, projectRoot } from './paths.js';
 import type { StepBuild } from './step-build.js';
@@ -16,6 +16,7 @@ export interface LessonContainer {
   pid: number;
   startTime: number;
   level: number;
+  features: Feature[];
   lesson: string;
   hostname: string;
   rootSwitch: LaunchPlan['rootSwitch'];
@@ -47,7 +48,7 @@ function containerFile(): string {
   return path.join(labStateDir(), 'container.json');
 }
 
-/** The lab's own copy of the busybox root filesystem (lessons 5 and later). */
+/** The lab's own copy of the busybox root filesystem (from the 'rootfs' feature on). */
 export function labRootfs(): string {
   return path.join(labStateDir(), 'rootfs');
 }
@@ -55,7 +56,8 @@ export function labRootfs(): string {
 export function currentContainer(): LessonContainer | undefined {
   try {
     const saved = JSON.parse(fs.readFileSync(containerFile(), 'utf8')) as LessonContainer;
-    return readProcStat(saved.pid)?.startTime === saved.startTime ? saved : undefined;
+    // A record without features was written before lessons.json named them: start afresh.
+    return readProcStat(saved.pid)?.startTime === saved.startTime && Array.isArray(saved.features) ? saved : undefined;
   } catch {
     return undefined;
   }
@@ -122,6 +124,8 @@ function runLauncher(build: StepBuild, plan: LaunchPlan): Promise<LaunchResult> 
 
 export interface StartOptions {
   level: number;
+  /** The features of `level` (catalog.ts featuresThrough). */
+  features: Feature[];
   lesson: string;
   rootSwitch?: LaunchPlan['rootSwitch'];
   build: StepBuild;
@@ -134,12 +138,12 @@ export async function startLessonContainer(opts: StartOptions): Promise<LessonCo
   const hostname = `lesson-${opts.level}`;
   const rootSwitch = opts.rootSwitch ?? 'pivot';
   try {
-    if (opts.level >= FEATURE.rootfs) prepareRootfs();
-    const cgroups = opts.level >= FEATURE.cgroups ? prepareCgroups(id) : { parents: [], dirs: [], paths: {} };
-    const veth = opts.level >= FEATURE.network ? LESSON_VETH : undefined;
+    if (opts.features.includes('rootfs')) prepareRootfs();
+    const cgroups = opts.features.includes('cgroups') ? prepareCgroups(id) : { parents: [], dirs: [], paths: {} };
+    const veth = opts.features.includes('network') ? LESSON_VETH : undefined;
     if (veth) journal.record({ kind: 'veth', name: veth.host });
     const plan: LaunchPlan = {
-      level: opts.level,
+      features: opts.features,
       hostname,
       rootfs: labRootfs(),
       rootSwitch,
@@ -156,6 +160,7 @@ export async function startLessonContainer(opts: StartOptions): Promise<LessonCo
       pid: result.pid,
       startTime,
       level: opts.level,
+      features: opts.features,
       lesson: opts.lesson,
       hostname,
       rootSwitch,

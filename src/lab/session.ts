@@ -4,8 +4,8 @@ import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { LessonInfo } from './catalog.js';
-import { CHECKS } from './checks/index.js';
+import { featuresThrough, type LessonInfo } from './catalog.js';
+import { checkFile, checkFor } from './checks/index.js';
 import type { CheckContext, CheckResult, CommandResult, HostFacts } from './checks/types.js';
 import { runCommand, killGroup } from './commands.js';
 import {
@@ -76,9 +76,9 @@ export class LabSession {
   /** Starts the container a lesson begins from: the previous lesson's features. */
   async prepareLesson(lesson: LessonInfo, featuresOn: boolean, rootSwitch?: LaunchPlan['rootSwitch']): Promise<string | undefined> {
     const level = featuresOn ? lesson.number : lesson.number - 1;
-    const hasContainer = lesson.number >= 1 && lesson.number <= 8;
+    const features = featuresThrough(this.catalog, level);
     const current = currentContainer();
-    if (!hasContainer || level < 1) {
+    if (!lesson.feature || features.length === 0) {
       if (current) stopLessonContainer();
       this.container = undefined;
       return undefined;
@@ -89,7 +89,7 @@ export class LabSession {
     }
     try {
       const build = await this.build(lesson, featuresOn);
-      this.container = await startLessonContainer({ level, lesson: lesson.id, build, rootSwitch });
+      this.container = await startLessonContainer({ level, features, lesson: lesson.id, build, rootSwitch });
       return undefined;
     } catch (err) {
       this.container = undefined;
@@ -104,7 +104,8 @@ export class LabSession {
     try {
       const build = await this.build(lesson);
       const rootSwitch = cell.args.includes('chroot') ? 'chroot' : 'pivot';
-      this.container = await startLessonContainer({ level: lesson.number, lesson: lesson.id, build, rootSwitch });
+      const features = featuresThrough(this.catalog, lesson.number);
+      this.container = await startLessonContainer({ level: lesson.number, features, lesson: lesson.id, build, rootSwitch });
     } catch (err) {
       this.container = undefined;
       return { ok: false, error: explainLaunchError(err) };
@@ -119,7 +120,7 @@ export class LabSession {
       TSLAB_PID: this.container ? String(this.container.pid) : '',
       TSLAB_LEVEL: this.container ? String(this.container.level) : '0',
       TSLAB_CGROUP_DIRS: this.container?.cgroupDirs.join(' ') ?? '',
-      TSLAB_ROOTFS: this.container && this.container.level >= 5 ? labRootfs() : '',
+      TSLAB_ROOTFS: this.container?.features.includes('rootfs') ? labRootfs() : '',
       TSLAB_IMAGE_ROOTFS: ensureDefaultRootfs(),
       TSLAB_PROJECT: projectRoot(),
       ...(runtimePath ? { TSLAB_RUNTIME: runtimePath } : {}),
@@ -144,8 +145,8 @@ export class LabSession {
   }
 
   async check(lesson: LessonInfo, onProgress?: (line: string) => void): Promise<CheckResult[]> {
-    const check = CHECKS[lesson.id];
-    if (!check) return [{ name: `lesson ${lesson.id} has checks`, ok: false, saw: 'none', expected: 'a check module', hint: 'this is a bug in tslab' }];
+    const check = await checkFor(lesson);
+    if (!check) return [{ name: `lesson ${lesson.id} has checks`, ok: false, saw: 'none', expected: `a check module ${checkFile(lesson)}`, hint: 'this is a bug in tslab' }];
     let build: StepBuild;
     try {
       build = await this.build(lesson);
@@ -155,6 +156,7 @@ export class LabSession {
     const runtimePath = runtimeExecutable(build);
     const ctx: CheckContext = {
       lesson,
+      features: featuresThrough(this.catalog, lesson.number),
       container: this.container,
       build,
       runtimePath,

@@ -6,10 +6,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { UnknownLessonError, findLesson, loadCatalog, loadLesson, type LessonInfo } from '../../src/lab/catalog.js';
-import { CHECKS } from '../../src/lab/checks/index.js';
+import { UnknownLessonError, catalogProblems, findLesson, loadCatalog, loadLesson, type LessonInfo } from '../../src/lab/catalog.js';
+import { checkFile, checkFor } from '../../src/lab/checks/index.js';
 import { LessonFormatError, cellsOf } from '../../src/lab/markdown.js';
 import { REPO_ROOT } from '../helpers/runtime.js';
+import { referenceProblems, starterProblems } from './lesson-contract.js';
 
 const LESSONS_DIR = path.join(REPO_ROOT, 'lessons');
 const REFERENCE_STEPS = path.join(REPO_ROOT, 'src/runtime/steps');
@@ -28,15 +29,6 @@ function exportedFunctions(file: string): string[] {
   return [...text.matchAll(/^export\s+(?:async\s+)?function\s*\*?\s*([A-Za-z_$][\w$]*)/gm)].map((m) => m[1]!).sort();
 }
 
-/** The body of `export function NAME(...) {...}` up to the next top-level `}` line. */
-function functionBody(file: string, name: string): string {
-  const text = fs.readFileSync(file, 'utf8');
-  const start = text.search(new RegExp(`^export\\s+function\\s+${name}\\b`, 'm'));
-  if (start < 0) return '';
-  const end = text.indexOf('\n}', start);
-  return text.slice(start, end < 0 ? undefined : end);
-}
-
 describe('lessons.json', () => {
   test('lists lessons 0..N with unique ids "NN-name" numbered by position', () => {
     expect(catalog.length).toBeGreaterThan(0);
@@ -49,11 +41,8 @@ describe('lessons.json', () => {
     });
   });
 
-  test('only the last lesson (the capstone) has no piece; piece files are distinct', () => {
-    const without = catalog.filter((l) => !l.piece).map((l) => l.id);
-    expect(without).toEqual([catalog[catalog.length - 1].id]);
-    const files = catalog.flatMap((l) => (l.piece ? [l.piece.file] : []));
-    expect(new Set(files).size).toBe(files.length);
+  test('has no problem catalogProblems knows (id shapes, distinct piece files, features in the launcher\'s order)', () => {
+    expect(catalogProblems(catalog)).toEqual([]);
   });
 
   test('findLesson takes a number, an id or the id without its number', () => {
@@ -100,7 +89,7 @@ describe.each(catalog.map((l) => [l.id, l] as [string, LessonInfo]))('lesson %s'
   });
 
   // Tests that do not apply to a lesson are not defined for it (rather than shown as skipped).
-  if (info.number >= 1 && info.number <= 8) test('it has a `tslab enable` cell (lessons 1-8 build the lesson container)', () => {
+  if (info.feature) test(`it has a \`tslab enable\` cell (its feature "${info.feature}" is switched on in the lesson container)`, () => {
     const cells = cellsOf(loadLesson(info, LESSONS_DIR).doc);
     expect(cells.filter((c) => c.kind === 'enable').length).toBeGreaterThanOrEqual(1);
   });
@@ -110,31 +99,21 @@ describe.each(catalog.map((l) => [l.id, l] as [string, LessonInfo]))('lesson %s'
     for (const hint of info.hints) expect(hint.trim()).not.toBe('');
   });
 
-  test('it has a check module in src/lab/checks/index.ts', () => {
-    expect(Object.keys(CHECKS)).toContain(info.id);
-    expect(typeof CHECKS[info.id]).toBe('function');
+  test(`it has a check module, src/lab/checks/${checkFile(info)}, exporting \`check\``, async () => {
+    expect(typeof (await checkFor(info)), `src/lab/checks/${checkFile(info)} is missing or exports no check function`).toBe('function');
   });
 
-  if (info.piece) test('its piece exists in src/runtime/steps/ and sandbox/steps/ with the same exported functions', () => {
+  if (info.piece) test('its piece exists in src/runtime/steps/ and sandbox/steps/, each exporting the functions lessons.json lists', () => {
     const piece = info.piece!;
     const reference = path.join(REFERENCE_STEPS, piece.file);
     const starter = path.join(SANDBOX_STEPS, piece.file);
     expect(fs.existsSync(reference), `src/runtime/steps/${piece.file} is missing`).toBe(true);
     expect(fs.existsSync(starter), `sandbox/steps/${piece.file} is missing`).toBe(true);
-    const names = exportedFunctions(reference);
-    expect(exportedFunctions(starter)).toEqual(names);
-    // The functions the catalog names are the ones the files export.
-    expect([...piece.functions].sort()).toEqual(names);
+    expect(referenceProblems(info, fs.readFileSync(reference, 'utf8'))).toEqual([]);
+    expect(exportedFunctions(starter)).toEqual(exportedFunctions(reference));
   });
 
-  if (info.piece) test('each starter function throws NotWrittenYet naming this lesson, itself and its file', () => {
-    const piece = info.piece!;
-    const starter = path.join(SANDBOX_STEPS, piece.file);
-    for (const fn of piece.functions) {
-      const body = functionBody(starter, fn);
-      expect(body, `sandbox/steps/${piece.file}: ${fn}`).toMatch(
-        new RegExp(`new NotWrittenYet\\(\\s*${info.number}\\s*,\\s*'${fn}'\\s*,\\s*'${piece.file.replace('.', '\\.')}'`),
-      );
-    }
+  if (info.piece) test('its starter has the lesson header, and each function a TODO line and throws NotWrittenYet naming this lesson, itself and its file', () => {
+    expect(starterProblems(info, fs.readFileSync(path.join(SANDBOX_STEPS, info.piece!.file), 'utf8'))).toEqual([]);
   });
 });

@@ -10,24 +10,15 @@ import { setHostname } from '../../src/runtime/steps/hostname.js';
 import { bringUpInterface } from '../../src/runtime/steps/loopback.js';
 import { filesystemSupported } from '../../src/runtime/steps/preflight.js';
 import { NotWrittenYet } from '../../sandbox/lab-support.js';
+import { loadCatalog } from '../../src/lab/catalog.js';
 import { REPO_ROOT } from '../helpers/runtime.js';
+import { pieceContract } from './lesson-contract.js';
 
 const STEPS_DIR = path.join(REPO_ROOT, 'src/runtime/steps');
 const SANDBOX_STEPS_DIR = path.join(REPO_ROOT, 'sandbox/steps');
 
-/** The fixed contract: file -> exported functions (and the lesson that writes them). */
-const CONTRACT: Record<string, { lesson: number; functions: string[] }> = {
-  'preflight.ts': { lesson: 0, functions: ['filesystemSupported'] },
-  'exit-status.ts': { lesson: 1, functions: ['exitStatus'] },
-  'hostname.ts': { lesson: 2, functions: ['newUtsNamespace', 'setHostname'] },
-  'pid-namespace.ts': { lesson: 3, functions: ['spawnInNewPidNamespace'] },
-  'mount-namespace.ts': { lesson: 4, functions: ['newMountNamespace', 'makeMountsPrivate', 'mountProc'] },
-  'pivot-root.ts': { lesson: 5, functions: ['pivotInto'] },
-  'loopback.ts': { lesson: 6, functions: ['bringUpInterface', 'addVethPair', 'configureInterface'] },
-  'cgroup-join.ts': { lesson: 7, functions: ['createCgroup', 'setLimits', 'joinCgroup'] },
-  'capabilities.ts': { lesson: 8, functions: ['dropBoundingSet', 'setNoNewPrivs'] },
-  'exec-fifo.ts': { lesson: 9, functions: ['releaseInit'] },
-};
+/** The contract, from lessons/lessons.json: file -> exported functions (and the lesson that writes them). */
+const CONTRACT = pieceContract(loadCatalog(path.join(REPO_ROOT, 'lessons')));
 
 /** Every .ts file under `dir`, recursively. */
 function sourceFiles(dir: string): string[] {

@@ -26,16 +26,17 @@ export function verdict(name: string, ok: boolean, saw: string, expected: string
 }
 
 /**
- * The running lesson container, or the failing results to return when there is none (or it runs at a level
- * below `minLevel`, i.e. it was started for an earlier lesson). Use as:
- *   const container = requireContainer(ctx, 3); if (Array.isArray(container)) return container;
+ * The running lesson container, or the failing results to return when there is none (or it was started for
+ * an earlier lesson: its level, the number of the lesson that started it, is below this lesson's). Use as:
+ *   const container = requireContainer(ctx); if (Array.isArray(container)) return container;
  */
-export function requireContainer(ctx: CheckContext, minLevel?: number): LessonContainer | CheckResult[] {
+export function requireContainer(ctx: CheckContext): LessonContainer | CheckResult[] {
   const container = ctx.container;
   if (!container || !fs.existsSync(`/proc/${container.pid}`)) {
     return [fail('the lesson container is running', 'no lesson container', 'a running lesson container', 'run the lesson\'s "switch the feature on" cell')];
   }
-  if (minLevel !== undefined && container.level < minLevel) {
+  const minLevel = ctx.lesson.number;
+  if (container.level < minLevel) {
     return [
       fail(
         'the lesson container is running',

@@ -73,7 +73,7 @@ async function exitStatusResults(ctx: CheckContext): Promise<CheckResult[]> {
 }
 
 function containerResults(ctx: CheckContext): CheckResult[] {
-  const container = requireContainer(ctx, 1);
+  const container = requireContainer(ctx);
   if (Array.isArray(container)) return container;
   const pid = container.pid;
   const stat = readText(`/proc/${pid}/stat`) ?? '';

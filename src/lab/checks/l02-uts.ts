@@ -43,7 +43,7 @@ async function byteLimitResults(ctx: CheckContext): Promise<CheckResult[]> {
 }
 
 export const check: LessonCheck = async (ctx) => {
-  const container = requireContainer(ctx, 2);
+  const container = requireContainer(ctx);
   if (Array.isArray(container)) return container;
   const mine = nsInode(container.pid, 'uts');
   const host = nsInode('self', 'uts');

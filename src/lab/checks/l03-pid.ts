@@ -53,7 +53,7 @@ function laterChildResult(ctx: CheckContext): CheckResult {
 }
 
 export const check: LessonCheck = async (ctx) => {
-  const container = requireContainer(ctx, 3);
+  const container = requireContainer(ctx);
   if (Array.isArray(container)) return container;
   const pid = container.pid;
   const nspid = readStatusField(pid, 'NSpid')?.split(/\s+/) ?? [];

@@ -90,7 +90,7 @@ async function ownSharedMountResult(ctx: CheckContext): Promise<CheckResult> {
     fs.mkdirSync(shared);
     mount('tslab-check4', shared, 'tmpfs', 0, 'size=64k');
     mount(null, shared, null, MS_SHARED);
-    const launched = await launchWithPlan(ctx.build, { level: 4, hostname: 'lesson-4-check', rootfs: '', rootSwitch: 'pivot', keepCapabilities: [] });
+    const launched = await launchWithPlan(ctx.build, { features: ctx.features, hostname: `lesson-${ctx.lesson.number}-check`, rootfs: '', rootSwitch: 'pivot', keepCapabilities: [] });
     if (!launched.ok) return verdict(name, false, `the container could not start: ${launched.error}`, `its copy of ${shared} private`, hint);
     pid = launched.pid;
     const copy = readMountinfo(pid).find((m) => m.mountPoint === shared);
@@ -111,7 +111,7 @@ async function ownSharedMountResult(ctx: CheckContext): Promise<CheckResult> {
 }
 
 export const check: LessonCheck = async (ctx) => {
-  const container = requireContainer(ctx, 4);
+  const container = requireContainer(ctx);
   if (Array.isArray(container)) return container;
   const pid = container.pid;
   const mine = nsInode(pid, 'mnt');

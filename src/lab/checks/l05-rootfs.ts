@@ -18,7 +18,7 @@ const BREAKOUT =
   'status=$?\nrm -rf /jail\nexit $status';
 
 export const check: LessonCheck = async (ctx) => {
-  const container = requireContainer(ctx, 5);
+  const container = requireContainer(ctx);
   if (Array.isArray(container)) return container;
   const pid = container.pid;
   const results = [

@@ -98,7 +98,7 @@ function endVerdict(where: string, name: string, want: string, state: ReturnType
 }
 
 export const check: LessonCheck = async (ctx) => {
-  const container = requireContainer(ctx, 6);
+  const container = requireContainer(ctx);
   if (Array.isArray(container)) return container;
   const pid = container.pid;
   const veth = container.veth ?? LESSON_VETH;

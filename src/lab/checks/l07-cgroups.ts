@@ -54,7 +54,7 @@ function procCgroup(pid: number): ProcCgroupLine[] {
 const NOT_IN_CGROUPS = 'the container was started without cgroups: run the enable cell of this lesson';
 
 export const check: LessonCheck = async (ctx) => {
-  const container = requireContainer(ctx, 7);
+  const container = requireContainer(ctx);
   if (Array.isArray(container)) return container;
   const pid = container.pid;
   const dirs = [...new Set([...container.cgroupDirs, ...Object.values(container.cgroupPaths)])];

@@ -35,7 +35,7 @@ function describeMask(hex: string | undefined): string {
 }
 
 export const check: LessonCheck = async (ctx) => {
-  const container = requireContainer(ctx, 8);
+  const container = requireContainer(ctx);
   if (Array.isArray(container)) return container;
   const pid = container.pid;
   const capEff = readStatusField(pid, 'CapEff');

@@ -11,23 +11,24 @@ export interface Failure {
 }
 
 interface Evidence {
-  lesson: number;
+  /** The piece's file (lessons.json gives its lesson). */
+  piece: string;
   /** Words in a failure message that only this piece's work produces. */
   message: RegExp;
   /** Subjects of tests this piece's work decides. */
   subject: RegExp;
 }
 
-// Lesson 4's pieces only build the lesson container; lesson 0's only answers the preflight: the runtime uses neither.
+// mount-namespace.ts only builds the lesson container; preflight.ts only answers the preflight: the runtime uses neither.
 const EVIDENCE: Evidence[] = [
-  { lesson: 1, message: /exitStatus/, subject: /exit status|exits? with|killed by|\bsignal/i },
-  { lesson: 2, message: /sethostname|setHostname/, subject: /hostname|\buts\b/i },
-  { lesson: 3, message: /CLONE_NEWPID|setns|spawnInNewPidNamespace|pid_for_children/, subject: /hooks?\b|poststop|pid namespace|pid 1\b|terminal|console/i },
-  { lesson: 5, message: /pivot_root|umount2|pivotInto|fchdir/, subject: /pivot|rootfs|\broot\b|chroot|readonly/i },
-  { lesson: 6, message: /SIOC[GS]IFFLAGS|bringUpInterface/, subject: /loopback|\blo\b|network/i },
-  { lesson: 7, message: /cgroup\.procs|joinCgroup/, subject: /cgroup|memory|pids|cpu|oom/i },
-  { lesson: 8, message: /PR_CAPBSET|PR_SET_NO_NEW_PRIVS|prctl|dropBoundingSet|setNoNewPrivs/, subject: /capabilit|bounding|no.?new.?priv|CapBnd|CapEff/i },
-  { lesson: 9, message: /exec\.fifo|releaseInit|cannot start a container/, subject: /\bstart\b|created|fifo/i },
+  { piece: 'exit-status.ts', message: /exitStatus/, subject: /exit status|exits? with|killed by|\bsignal/i },
+  { piece: 'hostname.ts', message: /sethostname|setHostname/, subject: /hostname|\buts\b/i },
+  { piece: 'pid-namespace.ts', message: /CLONE_NEWPID|setns|spawnInNewPidNamespace|pid_for_children/, subject: /hooks?\b|poststop|pid namespace|pid 1\b|terminal|console/i },
+  { piece: 'pivot-root.ts', message: /pivot_root|umount2|pivotInto|fchdir/, subject: /pivot|rootfs|\broot\b|chroot|readonly/i },
+  { piece: 'loopback.ts', message: /SIOC[GS]IFFLAGS|bringUpInterface/, subject: /loopback|\blo\b|network/i },
+  { piece: 'cgroup-join.ts', message: /cgroup\.procs|joinCgroup/, subject: /cgroup|memory|pids|cpu|oom/i },
+  { piece: 'capabilities.ts', message: /PR_CAPBSET|PR_SET_NO_NEW_PRIVS|prctl|dropBoundingSet|setNoNewPrivs/, subject: /capabilit|bounding|no.?new.?priv|CapBnd|CapEff/i },
+  { piece: 'exec-fifo.ts', message: /exec\.fifo|releaseInit|cannot start a container/, subject: /\bstart\b|created|fifo/i },
 ];
 
 /** "lesson 3's spawnInNewPidNamespace() in sandbox/steps/pid-namespace.ts" */
@@ -39,6 +40,7 @@ export function pieceName(lesson: LessonInfo): string {
 export function likelyPiece(failures: Failure[], catalog: LessonInfo[]): { lesson: LessonInfo; why: string } | undefined {
   const weight = new Map<number, number>();
   const examples = new Map<number, string[]>();
+  const lessonOf = new Map(catalog.flatMap((l) => (l.piece ? [[l.piece.file, l.number] as const] : [])));
   for (const failure of failures) {
     // A piece still to write names itself: "... is not written yet (lesson N)".
     const unwritten = /is not written yet \(lesson (\d+)\)/.exec(failure.message);
@@ -46,7 +48,8 @@ export function likelyPiece(failures: Failure[], catalog: LessonInfo[]): { lesso
       ? [{ lesson: Number(unwritten[1]), points: 10 }]
       : EVIDENCE.flatMap((e) => {
           const points = (e.message.test(failure.message) ? 3 : 0) + (e.subject.test(failure.test) ? 1 : 0);
-          return points ? [{ lesson: e.lesson, points }] : [];
+          const lesson = lessonOf.get(e.piece);
+          return points && lesson !== undefined ? [{ lesson, points }] : [];
         });
     for (const { lesson, points } of hits) {
       weight.set(lesson, (weight.get(lesson) ?? 0) + points);

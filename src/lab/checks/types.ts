@@ -2,6 +2,7 @@
 // what to try.
 import type { LessonInfo } from '../catalog.js';
 import type { LessonContainer } from '../container.js';
+import type { Feature } from '../container/plan.js';
 import type { StepBuild } from '../step-build.js';
 
 export interface CommandResult {
@@ -19,6 +20,8 @@ export interface CheckContext {
   lesson: LessonInfo;
   /** The running lesson container (started by the lesson's `tslab enable` cell), if there is one. */
   container?: LessonContainer;
+  /** The features of this lesson's container (the lessons' up to this one), for a container of the check's own. */
+  features: Feature[];
   /** The build the checks run against (reference or the learner's). */
   build: StepBuild;
   /** Path of an executable tslab-runtime made from `build` (speaks runc's command line). */

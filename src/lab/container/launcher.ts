@@ -20,9 +20,13 @@ import { bringUpInterface } from '../../runtime/steps/loopback.js';
 import { joinCgroup } from '../../runtime/steps/cgroup-join.js';
 import { dropBoundingSet, setNoNewPrivs } from '../../runtime/steps/capabilities.js';
 import { makeCgroups, wireVeth } from './host-side.js';
-import { FEATURE, IDLE_PROGRAM, type LaunchPlan, type LaunchResult } from './plan.js';
+import { IDLE_PROGRAM, type Feature, type LaunchPlan, type LaunchResult } from './plan.js';
 
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+
+function on(plan: LaunchPlan, feature: Feature): boolean {
+  return plan.features.includes(feature);
+}
 
 function failure(err: unknown): LaunchResult {
   const e = err as Error & { lesson?: number; fn?: string; file?: string };
@@ -128,25 +132,25 @@ function waitForGo(): void {
 function init(plan: LaunchPlan): void {
   try {
     const devNull = open('/dev/null', O_RDWR);
-    if (plan.level >= FEATURE.uts) {
+    if (on(plan, 'uts')) {
       enterUtsNamespace(plan.hostname);
     }
-    if (plan.level >= FEATURE.mount) {
+    if (on(plan, 'mount')) {
       const hostMounts = threadNamespace('mnt');
       newMountNamespace();
       requireNewNamespace('mnt', hostMounts, 'newMountNamespace', 'CLONE_NEWNS', 'makeMountsPrivate');
       makeMountsPrivate();
       refuseSharedMounts();
-      if (plan.level >= FEATURE.rootfs) switchRoot(plan);
+      if (on(plan, 'rootfs')) switchRoot(plan);
       else mountProc('/proc');
     }
-    if (plan.level >= FEATURE.network) {
+    if (on(plan, 'network')) {
       unshare(CLONE_NEWNET);
       bringUpInterface('lo');
     }
     say({ ready: true });
     waitForGo();
-    if (plan.level >= FEATURE.capabilities) {
+    if (on(plan, 'capabilities')) {
       dropBoundingSet(plan.keepCapabilities);
       setNoNewPrivs();
     }
@@ -173,7 +177,7 @@ async function launch(plan: LaunchPlan): Promise<LaunchResult> {
   const cgroupDirs = plan.cgroups ? makeCgroups(plan.cgroups) : [];
   const spawnInit = () =>
     spawn(process.execPath, [process.argv[1], 'init', JSON.stringify(plan)], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
-  const child = plan.level >= FEATURE.pid ? spawnInNewPidNamespace(spawnInit) : spawnInit();
+  const child = on(plan, 'pid') ? spawnInNewPidNamespace(spawnInit) : spawnInit();
   const lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async (): Promise<Record<string, unknown>> => {
     const { value, done } = await lines.next();

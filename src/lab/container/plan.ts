@@ -1,29 +1,28 @@
-// What the lesson container launcher is asked to build. Each lesson switches on one more kernel feature;
-// a container at level N has the features of lessons 1..N.
+// What the lesson container launcher is asked to build: the kernel features switched on, one per lesson.
+// lessons/lessons.json gives each feature to the lesson that teaches it ("feature"); the container of lesson
+// N has the features of lessons 0..N (src/lab/catalog.ts featuresThrough).
 
-export const FEATURE = {
-  process: 1,
-  uts: 2,
-  pid: 3,
-  mount: 4,
-  rootfs: 5,
-  network: 6,
-  cgroups: 7,
-  capabilities: 8,
-} as const;
+/**
+ * Every feature the launcher can switch on, in the order it switches them on: a feature needs the ones
+ * before it (a root filesystem needs a mount namespace), so lessons.json gives them to lessons in this order.
+ * 'process' is the lesson container itself, a process of its own.
+ */
+export const FEATURES = ['process', 'uts', 'pid', 'mount', 'rootfs', 'network', 'cgroups', 'capabilities'] as const;
+
+export type Feature = (typeof FEATURES)[number];
 
 export interface LaunchPlan {
-  level: number;
+  features: Feature[];
   hostname: string;
   /** The lab's own copy of the busybox root filesystem. */
   rootfs: string;
-  /** Lesson 5 first shows chroot (and how it is escaped), then pivot_root. */
+  /** With 'rootfs': its lesson first shows chroot (and how it is escaped), then pivot_root. */
   rootSwitch: 'pivot' | 'chroot';
-  /** From lesson 7: the cgroups the learner's piece makes, limits and joins, one below each parent. */
+  /** With 'cgroups': the cgroups the learner's piece makes, limits and joins, one below each parent. */
   cgroups?: LessonCgroups;
-  /** From lesson 6: the veth pair the learner's piece makes and addresses. */
+  /** With 'network': the veth pair the learner's piece makes and addresses. */
   veth?: VethPlan;
-  /** Capability numbers kept in the bounding set from lesson 8 on. */
+  /** With 'capabilities': the capability numbers kept in the bounding set. */
   keepCapabilities: number[];
 }
 
