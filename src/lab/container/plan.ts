@@ -3,9 +3,10 @@
 // N has the features of lessons 0..N (src/lab/catalog.ts featuresThrough).
 
 /**
- * Every feature the launcher can switch on, in the order it switches them on: a feature needs the ones
- * before it (a root filesystem needs a mount namespace), so lessons.json gives them to lessons in this order.
- * 'process' is the lesson container itself, a process of its own.
+ * Every feature the launcher can switch on, in the order the course introduces them: a feature may rely on
+ * the ones before it (a root filesystem needs a mount namespace), so lessons.json gives them to lessons in
+ * this order. Where in the container's start each is switched on is the launcher's business. 'process' is
+ * the lesson container itself, a process of its own.
  */
 export const FEATURES = ['process', 'uts', 'pid', 'mount', 'rootfs', 'network', 'cgroups', 'capabilities'] as const;
 
