@@ -103,6 +103,9 @@ describe('a new lesson is one lessons.json entry: derived tables pick up a throw
 
   test('its starter is held to its number: a NotWrittenYet naming another lesson is reported with its line', () => {
     expect(starterProblems(extra, starterText(extra))).toEqual([]);
+    const wrapped = starterText(extra).replace(`NotWrittenYet(${extra.number}, 'firstStep', `, `NotWrittenYet(\n    ${extra.number},\n    'firstStep',\n    `);
+    expect(wrapped).not.toBe(starterText(extra));
+    expect(starterProblems(extra, wrapped)).toEqual([]);
     const wrong = starterText(extra, 3);
     const line = wrong.split('\n').findIndex((l) => l.includes("NotWrittenYet(3, 'firstStep'")) + 1;
     expect(starterProblems(extra, wrong)[0]).toBe(

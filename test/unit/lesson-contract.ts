@@ -110,8 +110,13 @@ export function starterProblems(lesson: LessonInfo, text: string): string[] {
     else if (!body[todo].includes(`// TODO(lesson ${lesson.number}): `)) problems.push(`${file}:${start + todo}: should read "// TODO(lesson ${lesson.number}): ..."`);
     const call = body.findIndex((l) => l.includes('new NotWrittenYet('));
     const want = `new NotWrittenYet(${lesson.number}, '${fn}', '${piece.file}', `;
-    if (call < 0) problems.push(`${file}:${start}: ${fn} does not throw NotWrittenYet`);
-    else if (!body[call].includes(want)) problems.push(`${file}:${start + call}: should throw ${want}'<hint>')`);
+    if (call < 0) {
+      problems.push(`${file}:${start}: ${fn} does not throw NotWrittenYet`);
+      continue;
+    }
+    // The call may be wrapped over several lines.
+    const callText = body.slice(call).join(' ').replace(/\s+/g, ' ').replace(/\( /g, '(');
+    if (!callText.includes(want)) problems.push(`${file}:${start + call}: should throw ${want}'<hint>')`);
   }
   return problems;
 }
