@@ -62,7 +62,8 @@ export function sh(ioDir: string, file: string, args: string[], opts: CmdOptions
   const errFd = fs.openSync(errPath, 'w+');
   const started = Date.now();
   const child = spawn(file, args, {
-    cwd: opts.cwd,
+    // Engines drop files into their working directory (conmon writes `oom` there): the test's own, not the repo.
+    cwd: opts.cwd ?? ioDir,
     env: { ...process.env, ...(opts.env ?? {}) },
     stdio: [opts.input !== undefined || opts.holdStdin ? 'pipe' : 'ignore', outFd, errFd],
   });
@@ -310,7 +311,7 @@ export interface Daemon {
 /** Starts a daemon (its output to `logFile`) and waits until the unix socket `socket` accepts connections. */
 export async function startDaemon(file: string, args: string[], socket: string, logFile: string, env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
   const fd = fs.openSync(logFile, 'a');
-  const child = spawn(file, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+  const child = spawn(file, args, { cwd: path.dirname(logFile), stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
   fs.closeSync(fd);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let gone = false;
