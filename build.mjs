@@ -36,7 +36,7 @@ await build({
     // exec's stage, which joins a running container and execs the process there.
     'src/runtime/exec/stage.ts',
     // The lab's way into its lesson container (container cells, tslab shell): exec's path, named by pid.
-    'src/runtime/enter.ts',
+    'src/runtime/exec/enter.ts',
     // The lab's helper programs; src/lab/step-build.ts builds them again with the learner's steps.
     'src/lab/container/launcher.ts',
     'src/lab/container/probe.ts',

@@ -3,7 +3,7 @@
 import { type FlagSpec, type ParsedArgs, UsageError, flagString, flagValues, parseArgs } from './args.js';
 import { Logger } from './log.js';
 import { formatTable as pad } from './table.js';
-import type { UpdateFlag } from '../runtime/update.js';
+import type { UpdateFlag } from '../runtime/operations/update.js';
 
 const VERSION = '0.1.0';
 const SPEC_VERSION = '1.2.0';
@@ -44,7 +44,7 @@ interface Context {
 }
 
 async function store(ctx: Context) {
-  const { StateStore } = await import('../runtime/state.js');
+  const { StateStore } = await import('../runtime/state/store.js');
   return new StateStore(ctx.root);
 }
 
@@ -66,7 +66,7 @@ function createOptions(args: ParsedArgs) {
  * overlaps ours. The id is checked first: no stage is started for an id that will be refused.
  */
 async function withEarlyStage<T extends ReturnType<typeof createOptions> & { keepTerminal?: boolean }>(opts: T, ctx: Context) {
-  const { claimAndLaunchEarly } = await import('../runtime/launch.js');
+  const { claimAndLaunchEarly } = await import('../runtime/init/launch.js');
   const path = await import('node:path');
   const { release, launched } = claimAndLaunchEarly(await store(ctx), opts.id, path.resolve(opts.bundle), opts);
   ctx.log.debug(launched ? `init stage launched early, pid ${launched.child.pid} (${elapsed()})` : 'config.json not read early: the stage starts after validation');
@@ -101,7 +101,7 @@ function phases(ctx: Context): (what: string) => void {
   return (what) => ctx.log.debug(`${what} (${elapsed()})`);
 }
 
-/** runc's update flags that take a value (update.ts turns them into LinuxResources). */
+/** runc's update flags that take a value (runtime/operations/update.ts turns them into LinuxResources). */
 const UPDATE_FLAG_NAMES = [
   'blkio-weight', 'cpu-period', 'cpu-quota', 'cpu-share', 'cpu-rt-period', 'cpu-rt-runtime', 'cpuset-cpus', 'cpuset-mems',
   'kernel-memory', 'kernel-memory-tcp', 'memory', 'memory-reservation', 'memory-swap', 'pids-limit', 'l3-cache-schema',
@@ -137,11 +137,11 @@ const COMMANDS: Record<string, Command> = {
     run: (args, ctx) =>
       interruptible(async (signal) => {
         const opts = await withEarlyStage(createOptions(args), ctx);
-        const { createContainer } = await import('../runtime/create.js');
+        const { createContainer } = await import('../runtime/operations/create.js');
         const { child } = await createContainer(await store(ctx), { ...opts, signal, warn: (m) => ctx.log.warn(m), phase: phases(ctx) });
         ctx.log.debug(`container ${opts.id}: init pid ${child.pid} waits for start (${elapsed()})`);
         // Its init goes to our caller's subreaper, as runc's does (only a user namespace puts a launcher between).
-        const { releaseLauncher } = await import('../runtime/launch-userns.js');
+        const { releaseLauncher } = await import('../runtime/init/launch-userns.js');
         await releaseLauncher(child);
         child.unref();
         return 0;
@@ -157,7 +157,7 @@ const COMMANDS: Record<string, Command> = {
       interruptible(async (signal) => {
         const detach = args.flags.has('detach');
         const opts = await withEarlyStage({ ...createOptions(args), detach, keepTerminal: !detach }, ctx);
-        const { runContainer } = await import('../runtime/run.js');
+        const { runContainer } = await import('../runtime/operations/run.js');
         // Once the container exists, a foreground run forwards these signals to it instead.
         return runContainer(await store(ctx), { ...opts, signal, phase: phases(ctx) }, (m) => ctx.log.warn(m));
       }),
@@ -191,7 +191,7 @@ const COMMANDS: Record<string, Command> = {
       if (args.flags.has('cgroup')) throw new UsageError('--cgroup is not supported: tslab-runtime runs exec in the container\'s own cgroups only');
       const preserve = flagString(args, 'preserve-fds') ?? '0';
       if (!/^\d{1,4}$/.test(preserve)) throw new UsageError(`invalid value "${preserve}" for --preserve-fds`);
-      const { execContainer } = await import('../runtime/exec.js');
+      const { execContainer } = await import('../runtime/operations/exec.js');
       const [id, ...command] = args.positional;
       return execContainer(await store(ctx), {
         id,
@@ -222,7 +222,7 @@ const COMMANDS: Record<string, Command> = {
     flags: [],
     arity: [1, 1],
     async run(args, ctx) {
-      const { startContainer } = await import('../runtime/start.js');
+      const { startContainer } = await import('../runtime/operations/start.js');
       startContainer(await store(ctx), args.positional[0], (m) => ctx.log.warn(m));
       return 0;
     },
@@ -233,7 +233,7 @@ const COMMANDS: Record<string, Command> = {
     flags: [],
     arity: [1, 1],
     async run(args, ctx) {
-      const { runcState } = await import('../runtime/status.js');
+      const { runcState } = await import('../runtime/state/status.js');
       const s = await store(ctx);
       process.stdout.write(`${JSON.stringify(runcState(s, s.read(args.positional[0])), null, 2)}\n`);
       return 0;
@@ -246,8 +246,8 @@ const COMMANDS: Record<string, Command> = {
     flags: [{ names: ['all', 'a'], takesValue: false }],
     arity: [1, 2],
     async run(args, ctx) {
-      const { parseSignal } = await import('../runtime/signals.js');
-      const { killContainer } = await import('../runtime/kill.js');
+      const { parseSignal } = await import('../runtime/process/signals.js');
+      const { killContainer } = await import('../runtime/operations/kill.js');
       const signal = parseSignal(args.positional[1] ?? 'SIGTERM');
       killContainer(await store(ctx), args.positional[0], signal, args.flags.has('all'));
       return 0;
@@ -260,7 +260,7 @@ const COMMANDS: Record<string, Command> = {
     flags: [{ names: ['force', 'f'], takesValue: false }],
     arity: [1, 1],
     async run(args, ctx) {
-      const { deleteContainer } = await import('../runtime/delete.js');
+      const { deleteContainer } = await import('../runtime/operations/delete.js');
       deleteContainer(await store(ctx), args.positional[0], args.flags.has('force'), (m) => ctx.log.warn(m));
       return 0;
     },
@@ -276,7 +276,7 @@ const COMMANDS: Record<string, Command> = {
     async run(args, ctx) {
       const format = flagString(args, 'format') ?? 'table';
       if (format !== 'table' && format !== 'json') throw new UsageError(`invalid format option "${format}": use table or json`);
-      const { runcState } = await import('../runtime/status.js');
+      const { runcState } = await import('../runtime/state/status.js');
       const s = await store(ctx);
       const states = s.list().flatMap((id) => {
         try {
@@ -323,7 +323,7 @@ const COMMANDS: Record<string, Command> = {
     flags: [],
     arity: [1, 1],
     async run(args, ctx) {
-      const { pauseContainer } = await import('../runtime/pause.js');
+      const { pauseContainer } = await import('../runtime/operations/pause.js');
       pauseContainer(await store(ctx), args.positional[0], true);
       return 0;
     },
@@ -335,7 +335,7 @@ const COMMANDS: Record<string, Command> = {
     flags: [],
     arity: [1, 1],
     async run(args, ctx) {
-      const { pauseContainer } = await import('../runtime/pause.js');
+      const { pauseContainer } = await import('../runtime/operations/pause.js');
       pauseContainer(await store(ctx), args.positional[0], false);
       return 0;
     },
@@ -346,7 +346,7 @@ const COMMANDS: Record<string, Command> = {
     flags: [{ names: ['format', 'f'], takesValue: true }],
     arity: [1, 1],
     async run(args, ctx) {
-      const { containerPids } = await import('../runtime/ps.js');
+      const { containerPids } = await import('../runtime/operations/ps.js');
       const pids = containerPids(await store(ctx), args.positional[0]);
       const format = flagString(args, 'format') ?? 'table';
       if (format === 'json') process.stdout.write(`${JSON.stringify(pids)}\n`);
@@ -364,7 +364,7 @@ const COMMANDS: Record<string, Command> = {
     flags: [{ names: ['resources', 'r'], takesValue: true }, ...UPDATE_FLAG_NAMES.map((name) => ({ names: [name], takesValue: true }))],
     arity: [1, 1],
     async run(args, ctx) {
-      const { updateContainer } = await import('../runtime/update.js');
+      const { updateContainer } = await import('../runtime/operations/update.js');
       const flags = Object.fromEntries(UPDATE_FLAG_NAMES.flatMap((name) => {
         const value = flagString(args, name);
         return value === undefined ? [] : [[name, value]];
@@ -382,7 +382,7 @@ const COMMANDS: Record<string, Command> = {
     ],
     arity: [1, 1],
     async run(args, ctx) {
-      const { containerEvents, parseGoDuration } = await import('../runtime/events.js');
+      const { containerEvents, parseGoDuration } = await import('../runtime/operations/events.js');
       const intervalMs = parseGoDuration(flagString(args, 'interval') ?? '5s');
       await containerEvents(await store(ctx), args.positional[0], {
         stats: args.flags.has('stats'),
@@ -398,7 +398,7 @@ const COMMANDS: Record<string, Command> = {
     flags: [],
     arity: [0, 0],
     async run() {
-      const { features } = await import('../runtime/features.js');
+      const { features } = await import('../runtime/operations/features.js');
       process.stdout.write(`${JSON.stringify(features(SPEC_VERSION), null, 4)}\n`);
       return 0;
     },
@@ -455,7 +455,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command.needsRoot && process.getuid?.() !== 0) {
       throw new Error(`${name} must run as root: containers are made of namespaces, mounts and cgroups that only root may create (rootless mode is not supported)`);
     }
-    const { DEFAULT_ROOT } = await import('../runtime/state.js');
+    const { DEFAULT_ROOT } = await import('../runtime/state/store.js');
     log.debug(`${name} ${args.positional.join(' ')} (${elapsed()})`);
     const status = await command.run(args, { root: flagString(global, 'root') ?? DEFAULT_ROOT, log });
     log.debug(`${name} done, status ${status} (${elapsed()})`);

@@ -2,12 +2,12 @@
 // tslab-runtime's command line runs, without a Node start-up for each call. The init is our child, so
 // Node reaps it and reports its end.
 import * as fs from 'node:fs';
-import { createContainer } from '../runtime/create.js';
-import { deleteContainer } from '../runtime/delete.js';
-import { killContainer } from '../runtime/kill.js';
-import { parseSignal } from '../runtime/signals.js';
-import { startContainer } from '../runtime/start.js';
-import { StateStore } from '../runtime/state.js';
+import { createContainer } from '../runtime/operations/create.js';
+import { deleteContainer } from '../runtime/operations/delete.js';
+import { killContainer } from '../runtime/operations/kill.js';
+import { parseSignal } from '../runtime/process/signals.js';
+import { startContainer } from '../runtime/operations/start.js';
+import { StateStore } from '../runtime/state/store.js';
 import { runtimeRoot } from './paths.js';
 import { type ContainerRuntime, type CreateRequest, type CreatedInit, type InitEnd, RuntimeCallError } from './container-runtime.js';
 

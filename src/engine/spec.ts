@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { imageCommand, type ImageConfig } from '../image/image.js';
-import { DOCKER_DEFAULT_CAPABILITIES } from '../runtime/capabilities.js';
+import { DOCKER_DEFAULT_CAPABILITIES } from '../runtime/process/capability-names.js';
 import { defaultSpec } from '../runtime/spec/default-spec.js';
 import type { Mount, Spec } from '../runtime/spec/types.js';
 import { UnsafeFileError, readRegularIn } from '../fs/regular-file.js';

@@ -3,7 +3,7 @@
 // The foreground `tslab run` is its own monitor; `run -d` starts a detached one.
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { relayTerminal } from '../runtime/terminal-relay.js';
+import { relayTerminal } from '../runtime/terminal/relay.js';
 import { readProcStat } from '../linux/proc.js';
 import { exitStatus } from '../runtime/steps/exit-status.js';
 import { type ContainerRuntime, type CreatedInit, RuntimeCallError } from './container-runtime.js';

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { ensureDefaultRootfs } from '../fs/busybox-rootfs.js';
 import { newCgroupManager } from '../runtime/cgroups/index.js';
 import { readProcStat } from '../linux/proc.js';
-import { DOCKER_DEFAULT_CAPABILITIES, capabilityNumber } from '../runtime/capabilities.js';
+import { DOCKER_DEFAULT_CAPABILITIES, capabilityNumber } from '../runtime/process/capability-names.js';
 import type { Feature, LaunchPlan, LaunchResult } from './container/plan.js';
 import * as journal from './journal.js';
 import { labStateDir, projectRoot } from './paths.js';
@@ -179,7 +179,7 @@ export async function startLessonContainer(opts: StartOptions): Promise<LessonCo
 
 /** `argv` that runs a command inside the container (what `tslab shell` and container cells use). */
 export function enterCommand(container: LessonContainer, command: string[]): string[] {
-  const enter = path.join(projectRoot(), 'dist', 'runtime', 'enter.cjs');
+  const enter = path.join(projectRoot(), 'dist', 'runtime', 'exec', 'enter.cjs');
   return [process.execPath, enter, String(container.pid), ...container.cgroupDirs.flatMap((d) => ['--cgroup', d]), '--', ...command];
 }
 

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, i
 import { SyscallError } from '../../src/linux/error.js';
 import { getWindowSize, makeControllingTerminal, openPtyPair, setOutputPostProcessing, setWindowSize } from '../../src/linux/pty.js';
 import { connectUnix, recvFd, sendFd, socketpair } from '../../src/linux/socket.js';
-import { relayTerminal } from '../../src/runtime/terminal-relay.js';
+import { relayTerminal } from '../../src/runtime/terminal/relay.js';
 import { exited, ptyFds } from '../helpers/kernel-tests.js';
 
 const provided = (inject as unknown as (key: string) => { base?: string } | undefined)('tslabTest');

@@ -1,12 +1,12 @@
 // `tslab` on a real pseudo-terminal, driven like a learner at a keyboard. The pty comes from the project's
 // syscall layer (openPtyPair); its master is read and written through the runtime's own terminal relay
-// (src/runtime/terminal-relay.ts: libuv poll and non-blocking reads, never a tty.WriteStream on a master),
+// (src/runtime/terminal/relay.ts: libuv poll and non-blocking reads, never a tty.WriteStream on a master),
 // with in-memory streams on our side: keys go into `keys`, what the terminal shows comes out of `screen`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { openPtyPair } from '../../src/linux/pty.js';
-import { relayTerminal, type TerminalRelay } from '../../src/runtime/terminal-relay.js';
+import { relayTerminal, type TerminalRelay } from '../../src/runtime/terminal/relay.js';
 import { REPO_ROOT, TSLAB, stripAnsi } from './lab-env.js';
 
 export const KEY = {

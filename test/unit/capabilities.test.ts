@@ -7,7 +7,7 @@ import {
   capabilityNumber,
   capsToMask,
   maskToCaps,
-} from '../../src/runtime/capabilities.js';
+} from '../../src/runtime/process/capability-names.js';
 
 describe('capability table', () => {
   it('numbers capabilities as the kernel does', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ContainerIdError, isValidContainerId, validateContainerId } from '../../src/runtime/ids.js';
+import { ContainerIdError, isValidContainerId, validateContainerId } from '../../src/runtime/state/ids.js';
 
 describe('validateContainerId', () => {
   it('accepts what runc accepts', () => {

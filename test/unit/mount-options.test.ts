@@ -25,7 +25,7 @@ import {
   MS_SYNCHRONOUS,
   MS_UNBINDABLE,
 } from '../../src/linux/mount.js';
-import { MountOptionError, knownMountOptions, parseMountOptions, parsePropagation } from '../../src/runtime/mount-options.js';
+import { MountOptionError, knownMountOptions, parseMountOptions, parsePropagation } from '../../src/runtime/init/mount-options.js';
 
 describe('MS_* constants', () => {
   it('have the kernel values', () => {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveArch, resolveSyscall, seccompApiLevel } from '../../src/linux/seccomp.js';
 import { RuntimeError } from '../../src/runtime/errors.js';
-import { prepareSeccomp } from '../../src/runtime/seccomp.js';
+import { prepareSeccomp } from '../../src/runtime/process/seccomp-filter.js';
 import { parseSpec } from '../../src/runtime/spec/load.js';
 import { defaultSpec } from '../../src/runtime/spec/default-spec.js';
 import type { Seccomp } from '../../src/runtime/spec/types.js';

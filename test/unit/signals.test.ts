@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_SIGNAL, SIGNAL_NAMES, SignalError, parseSignal, signalName } from '../../src/runtime/signals.js';
+import { MAX_SIGNAL, SIGNAL_NAMES, SignalError, parseSignal, signalName } from '../../src/runtime/process/signals.js';
 
 describe('parseSignal', () => {
   it('reads names with and without SIG, in any case (runc upper-cases them)', () => {

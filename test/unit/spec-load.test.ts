@@ -592,7 +592,7 @@ describe('resolveRootfs', () => {
 });
 
 describe('rlimit table (used by the loader)', async () => {
-  const { RLIMITS, RLIM_INFINITY, rlimitName, rlimitNumber, rlimitValue, RlimitError } = await import('../../src/runtime/rlimits.js');
+  const { RLIMITS, RLIM_INFINITY, rlimitName, rlimitNumber, rlimitValue, RlimitError } = await import('../../src/runtime/process/rlimits.js');
 
   it('numbers rlimits as x86_64 does', () => {
     expect(Object.keys(RLIMITS)).toHaveLength(16);

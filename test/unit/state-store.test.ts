@@ -1,4 +1,4 @@
-// The runtime's state directory (src/runtime/state.ts): one directory per container id holding
+// The runtime's state directory (src/runtime/state/store.ts): one directory per container id holding
 // state.json, claimed atomically, read back, listed, locked and removed. All in a temp root. A claim holds
 // the id's lock: `store.claim(id)()` claims and releases at once.
 import { spawnSync } from 'node:child_process';
@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { buildSync } from 'esbuild';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../src/runtime/errors.js';
-import { StateStore, writeFileAtomic, type ContainerRecord } from '../../src/runtime/state.js';
+import { StateStore, writeFileAtomic, type ContainerRecord } from '../../src/runtime/state/store.js';
 import { REPO_ROOT } from '../helpers/runtime.js';
 
 let tmp: string;
@@ -222,7 +222,7 @@ let bundledStore: string | undefined;
  */
 function storeLockInChild(storeRoot: string, id: string, timeoutMs: number): { locked: boolean; stderr: string } {
   bundledStore ??= buildSync({
-    entryPoints: [path.join(REPO_ROOT, 'src/runtime/state.ts')],
+    entryPoints: [path.join(REPO_ROOT, 'src/runtime/state/store.ts')],
     bundle: true,
     format: 'esm',
     platform: 'node',

@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { KEPT_CAPABILITIES } from '../container.js';
-import { capabilityName, capsToMask } from '../../runtime/capabilities.js';
+import { capabilityName, capsToMask } from '../../runtime/process/capability-names.js';
 import { hostnameOf, readMountinfo, readStatusField, requireContainer, verdict } from './common.js';
 import type { LessonCheck } from './types.js';
 

@@ -57,10 +57,10 @@ export interface ExecutedProcess {
   exited: Promise<number>;
 }
 
-/** The built exec stage: next to this bundle (dist/cli/ or dist/runtime/), else in the package's dist/. */
+/** The built exec stage: next to this bundle (dist/cli/ or dist/runtime/exec/), else in the package's dist/. */
 function stageScript(): string {
   const dir = path.dirname(fileURLToPath(import.meta.url));
-  for (const candidate of [path.join(dir, '..', 'runtime', 'exec', 'stage.cjs'), path.join(dir, 'exec', 'stage.cjs')]) {
+  for (const candidate of [path.join(dir, '..', 'runtime', 'exec', 'stage.cjs'), path.join(dir, 'stage.cjs')]) {
     if (fs.existsSync(candidate)) return candidate;
   }
   let root = dir;

@@ -1,6 +1,6 @@
 // The stage's side of the socketpair to the orchestrator: synchronous, since nothing else runs meanwhile.
 import * as fs from 'node:fs';
-import type { OrchestratorReply, StageMessage, StagePlan } from '../protocol.js';
+import type { OrchestratorReply, StageMessage, StagePlan } from './protocol.js';
 
 export class StageChannel {
   private pending = '';

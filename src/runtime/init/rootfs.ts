@@ -7,8 +7,8 @@ import { MNT_DETACH, MS_BIND, MS_MOVE, MS_PRIVATE, MS_RDONLY, MS_REC, MS_REMOUNT
 import { O_PATH } from '../../linux/resolve.js';
 import { SyscallError } from '../../linux/error.js';
 import { parseMountinfo } from '../../linux/mountinfo.js';
-import { parseMountOptions, parsePropagation } from '../mount-options.js';
-import type { StagePlan } from '../protocol.js';
+import { parseMountOptions, parsePropagation } from './mount-options.js';
+import type { StagePlan } from './protocol.js';
 import { sysctlPath } from '../spec/sysctl.js';
 import type { Device, Mount } from '../spec/types.js';
 import { pivotInto } from '../steps/pivot-root.js';

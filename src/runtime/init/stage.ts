@@ -13,9 +13,9 @@ import { makeControllingTerminal, openPtyPair, setWindowSize } from '../../linux
 import { NSFS_MAGIC } from '../../linux/nsfs.js';
 import { O_PATH, PROC_SUPER_MAGIC, fstatfsType, setDumpable } from '../../linux/resolve.js';
 import { sendFd } from '../../linux/socket.js';
-import { runHooks } from '../hooks.js';
-import { prepareSeccomp } from '../seccomp.js';
-import type { StagePlan } from '../protocol.js';
+import { runHooks } from '../hooks/oci-hooks.js';
+import { prepareSeccomp } from '../process/seccomp-filter.js';
+import type { StagePlan } from './protocol.js';
 import { sysctlName, sysctlNamespace } from '../spec/sysctl.js';
 import type { NamespaceType, Spec } from '../spec/types.js';
 import { setHostname } from '../steps/hostname.js';
@@ -31,7 +31,7 @@ import {
   findExecutable,
   prepareInheritance,
   setOomScoreAdj,
-} from './process-setup.js';
+} from '../process/setup.js';
 import { enterRootfs, finishRootfs, prepareRootfs } from './rootfs.js';
 
 const NAMESPACE_FLAGS: Partial<Record<NamespaceType, number>> = {

@@ -6,9 +6,9 @@ import { resolve } from 'node:path';
 
 import { NSFS_MAGIC, namespaceType } from '../../linux/nsfs.js';
 import { fileKind, fstatfsType } from '../../linux/resolve.js';
-import { isCapabilityName, capabilityNumber } from '../capabilities.js';
-import { parsePropagation } from '../mount-options.js';
-import { RLIM_INFINITY, isRlimitName, rlimitNumber } from '../rlimits.js';
+import { isCapabilityName, capabilityNumber } from '../process/capability-names.js';
+import { parsePropagation } from '../init/mount-options.js';
+import { RLIM_INFINITY, isRlimitName, rlimitNumber } from '../process/rlimits.js';
 import { seccompProblem } from './seccomp.js';
 import { SpecError } from './errors.js';
 import { sysctlName, sysctlNamespace } from './sysctl.js';

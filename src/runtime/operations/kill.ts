@@ -1,9 +1,9 @@
 // `kill`: a signal to the init, or with --all to every process in the container's cgroup.
-import { kill } from '../linux/process.js';
-import { loadCgroupManager } from './cgroups/index.js';
-import { RuntimeError } from './errors.js';
-import { containerStatus } from './status.js';
-import type { StateStore } from './state.js';
+import { kill } from '../../linux/process.js';
+import { loadCgroupManager } from '../cgroups/index.js';
+import { RuntimeError } from '../errors.js';
+import { containerStatus } from '../state/status.js';
+import type { StateStore } from '../state/store.js';
 
 export function killContainer(store: StateStore, id: string, signal: number, all: boolean): void {
   const record = store.read(id);

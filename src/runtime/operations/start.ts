@@ -1,11 +1,11 @@
 // `start`: opening the exec FIFO's read end releases the init blocked on its write end; it then execs.
 import { ociState } from './create.js';
-import { RuntimeError } from './errors.js';
-import { runHooks } from './hooks.js';
-import { isAlive } from '../linux/proc.js';
-import { containerStatus } from './status.js';
-import type { ContainerRecord, StateStore } from './state.js';
-import { releaseInit } from './steps/exec-fifo.js';
+import { RuntimeError } from '../errors.js';
+import { runHooks } from '../hooks/oci-hooks.js';
+import { isAlive } from '../../linux/proc.js';
+import { containerStatus } from '../state/status.js';
+import type { ContainerRecord, StateStore } from '../state/store.js';
+import { releaseInit } from '../steps/exec-fifo.js';
 
 const STOPPED = 'cannot start a container that has stopped';
 

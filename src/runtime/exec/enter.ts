@@ -4,12 +4,12 @@
 //   node enter.cjs PID [--cgroup DIR]... -- COMMAND [ARG...]
 // Exit status: the command's, or 125 when it could not be started.
 import * as fs from 'node:fs';
-import { close, open, O_CLOEXEC, O_WRONLY } from '../linux/fs.js';
-import { CLOSE_RANGE_CLOEXEC, closeRange } from '../linux/fs.js';
-import { maskToCaps } from './capabilities.js';
-import { launchExec } from './exec/launch.js';
-import { readProcStat, readStatusField } from '../linux/proc.js';
-import type { Process } from './spec/types.js';
+import { close, open, O_CLOEXEC, O_WRONLY } from '../../linux/fs.js';
+import { CLOSE_RANGE_CLOEXEC, closeRange } from '../../linux/fs.js';
+import { maskToCaps } from '../process/capability-names.js';
+import { launchExec } from './launch.js';
+import { readProcStat, readStatusField } from '../../linux/proc.js';
+import type { Process } from '../spec/types.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 

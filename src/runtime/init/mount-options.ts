@@ -45,7 +45,7 @@ import {
   MOUNT_ATTR_STRICTATIME,
   MOUNT_ATTR_NODIRATIME,
   MOUNT_ATTR_NOSYMFOLLOW,
-} from '../linux/mount.js';
+} from '../../linux/mount.js';
 
 export interface MountOptions {
   /** MS_* flags for mount(2). */

@@ -11,10 +11,10 @@ import {
   resolveArch,
   resolveSyscall,
   seccompApiLevel,
-} from '../linux/seccomp.js';
-import { RuntimeError } from './errors.js';
-import { seccompPlan, seccompProblem } from './spec/seccomp.js';
-import type { Seccomp } from './spec/types.js';
+} from '../../linux/seccomp.js';
+import { RuntimeError } from '../errors.js';
+import { seccompPlan, seccompProblem } from '../spec/seccomp.js';
+import type { Seccomp } from '../spec/types.js';
 
 // The library is mapped now, while this process still sees the host's files: a process that later enters a
 // container's root or mount namespace (the init stage, exec) would otherwise look for it in the container.

@@ -8,8 +8,8 @@ import { CLOSE_RANGE_CLOEXEC, FD_CLOEXEC, O_CLOEXEC, O_DIRECTORY, close, closeRa
 import { PR_CAPBSET_READ, PR_SET_KEEPCAPS, prctl, prlimit, resetSignals, setgroups, setresgid, setresuid } from '../../linux/process.js';
 import { O_PATH, setDumpable } from '../../linux/resolve.js';
 import { sleepSync } from '../../linux/proc.js';
-import { capabilityName, capabilityNumber, capsToMask } from '../capabilities.js';
-import { rlimitNumber } from '../rlimits.js';
+import { capabilityName, capabilityNumber, capsToMask } from './capability-names.js';
+import { rlimitNumber } from './rlimits.js';
 import type { Process } from '../spec/types.js';
 import { dropBoundingSet, setNoNewPrivs } from '../steps/capabilities.js';
 import { mkdirAllInRoot } from '../../fs/in-root.js';

@@ -1,9 +1,9 @@
 // A container's status is read from the kernel each time, never trusted from a file alone.
 import * as fs from 'node:fs';
-import { loadCgroupManager } from './cgroups/index.js';
-import { isAlive } from '../linux/proc.js';
-import type { State } from './spec/types.js';
-import type { ContainerRecord, StateStore } from './state.js';
+import { loadCgroupManager } from '../cgroups/index.js';
+import { isAlive } from '../../linux/proc.js';
+import type { State } from '../spec/types.js';
+import type { ContainerRecord, StateStore } from './store.js';
 
 export type Status = State['status'];
 

@@ -1,12 +1,12 @@
 // `delete`: removes a stopped container's cgroups and state; --force first kills a live one, and undoes
 // whatever a create that never finished left behind (from its journal).
-import { loadCgroupManager } from './cgroups/index.js';
+import { loadCgroupManager } from '../cgroups/index.js';
 import { ociState, undoCreate } from './create.js';
-import { RuntimeError } from './errors.js';
-import { runHooks } from './hooks.js';
-import { waitForExit } from '../linux/proc.js';
-import { containerStatus } from './status.js';
-import type { ContainerRecord, StateStore } from './state.js';
+import { RuntimeError } from '../errors.js';
+import { runHooks } from '../hooks/oci-hooks.js';
+import { waitForExit } from '../../linux/proc.js';
+import { containerStatus } from '../state/status.js';
+import type { ContainerRecord, StateStore } from '../state/store.js';
 import type { Warn } from './start.js';
 
 const KILL_TIMEOUT_MS = 10_000;

@@ -4,9 +4,9 @@
 // parks a pool thread, so the master is watched with koffi's libuv poll (which makes it non-blocking)
 // and read/written with plain non-blocking calls and a write queue. EIO from read means every slave
 // fd is closed: end of the session.
-import { closeQuietly, pollFd, readRaw as read, writeRaw as write, type FdPoll } from '../linux/fs.js';
-import { check, errno } from '../linux/libc.js';
-import { setOutputPostProcessing, setWindowSize } from '../linux/pty.js';
+import { closeQuietly, pollFd, readRaw as read, writeRaw as write, type FdPoll } from '../../linux/fs.js';
+import { check, errno } from '../../linux/libc.js';
+import { setOutputPostProcessing, setWindowSize } from '../../linux/pty.js';
 
 const EINTR = 4;
 const EIO = 5;

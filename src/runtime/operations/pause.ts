@@ -1,8 +1,8 @@
 // `pause` / `resume`: the freezer of the container's cgroup.
-import { loadCgroupManager } from './cgroups/index.js';
-import { RuntimeError } from './errors.js';
-import { containerStatus } from './status.js';
-import type { StateStore } from './state.js';
+import { loadCgroupManager } from '../cgroups/index.js';
+import { RuntimeError } from '../errors.js';
+import { containerStatus } from '../state/status.js';
+import type { StateStore } from '../state/store.js';
 
 export function pauseContainer(store: StateStore, id: string, pause: boolean): void {
   const release = store.lock(id);

@@ -6,10 +6,10 @@
 //                 still there); it ends, with success, when the container is deleted.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadCgroupManager } from './cgroups/index.js';
-import { RuntimeError } from './errors.js';
-import { containerStatus } from './status.js';
-import type { StateStore } from './state.js';
+import { loadCgroupManager } from '../cgroups/index.js';
+import { RuntimeError } from '../errors.js';
+import { containerStatus } from '../state/status.js';
+import type { StateStore } from '../state/store.js';
 
 export interface EventsOptions {
   stats: boolean;

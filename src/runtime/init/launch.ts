@@ -5,14 +5,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLOSE_RANGE_CLOEXEC, O_CLOEXEC, O_NONBLOCK, O_RDONLY, close, closeRange, open } from '../linux/fs.js';
-import { CLONE_NEWPID, setns } from '../linux/namespaces.js';
-import { connectUnix, socketpair } from '../linux/socket.js';
-import { RuntimeError } from './errors.js';
+import { CLOSE_RANGE_CLOEXEC, O_CLOEXEC, O_NONBLOCK, O_RDONLY, close, closeRange, open } from '../../linux/fs.js';
+import { CLONE_NEWPID, setns } from '../../linux/namespaces.js';
+import { connectUnix, socketpair } from '../../linux/socket.js';
+import { RuntimeError } from '../errors.js';
 import { hasUserNamespace, spawnInUserNamespace } from './launch-userns.js';
-import type { Spec } from './spec/types.js';
-import { type JournalProcess, type StateStore, journalProcess } from './state.js';
-import { spawnInNewPidNamespace } from './steps/pid-namespace.js';
+import type { Spec } from '../spec/types.js';
+import { type JournalProcess, type StateStore, journalProcess } from '../state/store.js';
+import { spawnInNewPidNamespace } from '../steps/pid-namespace.js';
 
 const REAP_TIMEOUT_MS = 5000;
 /** The early launch reads config.json before validation: anything larger waits for the validated path. */

@@ -6,13 +6,13 @@
 // device rules are never changed (runc's update cannot change them either).
 
 import * as fs from 'node:fs';
-import { loadCgroupManager, kernelMemoryWarning } from './cgroups/index.js';
-import { RuntimeError, fileError } from './errors.js';
-import { sleepSync } from '../linux/proc.js';
-import { MAX_CONFIG_BYTES, parseResources } from './spec/load.js';
-import type { Resources } from './spec/types.js';
-import { containerStatus } from './status.js';
-import type { StateStore } from './state.js';
+import { loadCgroupManager, kernelMemoryWarning } from '../cgroups/index.js';
+import { RuntimeError, fileError } from '../errors.js';
+import { sleepSync } from '../../linux/proc.js';
+import { MAX_CONFIG_BYTES, parseResources } from '../spec/load.js';
+import type { Resources } from '../spec/types.js';
+import { containerStatus } from '../state/status.js';
+import type { StateStore } from '../state/store.js';
 
 /** runc's update flags that take a value, as given on the command line. */
 export type UpdateFlag =

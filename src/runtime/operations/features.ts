@@ -5,13 +5,13 @@
 // offered to the same config.json reader `create` uses, and listed only if it is accepted. So the document
 // changes by itself when the reader learns (or refuses) something.
 
-import { resolveSyscall } from '../linux/seccomp.js';
-import { CAPABILITIES } from './capabilities.js';
-import { knownMountOptions } from './mount-options.js';
-import { defaultSpec, formatSpec } from './spec/default-spec.js';
-import { parseSpec } from './spec/load.js';
-import { seccompProblem } from './spec/seccomp.js';
-import type { Seccomp, Spec } from './spec/types.js';
+import { resolveSyscall } from '../../linux/seccomp.js';
+import { CAPABILITIES } from '../process/capability-names.js';
+import { knownMountOptions } from '../init/mount-options.js';
+import { defaultSpec, formatSpec } from '../spec/default-spec.js';
+import { parseSpec } from '../spec/load.js';
+import { seccompProblem } from '../spec/seccomp.js';
+import type { Seccomp, Spec } from '../spec/types.js';
 
 /** Names runc 1.1.5 knows (`runc features`): the candidates each probe below tries. */
 const NAMESPACES = ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'];

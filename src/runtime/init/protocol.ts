@@ -1,6 +1,6 @@
 // Messages between the orchestrator (the tslab-runtime command) and the container's PID-1 stage,
 // one JSON object per line over a socketpair.
-import type { Spec, State } from './spec/types.js';
+import type { Spec, State } from '../spec/types.js';
 
 export interface StagePlan {
   id: string;

@@ -14,10 +14,10 @@
 // shim or conmon) or by init, as runc's init is when its parents exit.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { close } from '../linux/fs.js';
-import { socketpair } from '../linux/socket.js';
-import { RuntimeError } from './errors.js';
-import type { IdMapping, Spec } from './spec/types.js';
+import { close } from '../../linux/fs.js';
+import { socketpair } from '../../linux/socket.js';
+import { RuntimeError } from '../errors.js';
+import type { IdMapping, Spec } from '../spec/types.js';
 
 const UNSHARE = '/usr/bin/unshare';
 const NSENTER = '/usr/bin/nsenter';

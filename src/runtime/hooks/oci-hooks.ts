@@ -7,11 +7,11 @@
 // EOF on a pipe it inherited. What the hook printed is read back and quoted in any error.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import { errnoNumber, errnoText } from '../linux/errno.js';
-import { memfdCreate } from '../linux/memfd.js';
-import { RuntimeError } from './errors.js';
-import { isAlive, readProcStat } from '../linux/proc.js';
-import type { Hook, State } from './spec/types.js';
+import { errnoNumber, errnoText } from '../../linux/errno.js';
+import { memfdCreate } from '../../linux/memfd.js';
+import { RuntimeError } from '../errors.js';
+import { isAlive, readProcStat } from '../../linux/proc.js';
+import type { Hook, State } from '../spec/types.js';
 
 export type HookKind = 'prestart' | 'createRuntime' | 'createContainer' | 'startContainer' | 'poststart' | 'poststop';
 

@@ -8,13 +8,13 @@
 // target), and state.json is read only if it is a regular file of sensible size.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SyscallError } from '../linux/error.js';
-import { LOCK_EX, O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY, close, flock, openat } from '../linux/fs.js';
-import type { SavedCgroups } from './cgroups/index.js';
-import { RuntimeError, fileError } from './errors.js';
+import { SyscallError } from '../../linux/error.js';
+import { LOCK_EX, O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY, close, flock, openat } from '../../linux/fs.js';
+import type { SavedCgroups } from '../cgroups/index.js';
+import { RuntimeError, fileError } from '../errors.js';
 import { validateContainerId } from './ids.js';
-import { readProcStat } from '../linux/proc.js';
-import type { Hooks, Seccomp } from './spec/types.js';
+import { readProcStat } from '../../linux/proc.js';
+import type { Hooks, Seccomp } from '../spec/types.js';
 
 export const DEFAULT_ROOT = '/run/tslab';
 const EXEC_FIFO = 'exec.fifo';

@@ -4,14 +4,14 @@
 // config.json's process. The container's init must still be the same process (pid and start time).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadCgroupManager } from './cgroups/index.js';
-import { RuntimeError, fileError } from './errors.js';
-import { type ExecRequest, type ExecTarget, launchDetachedExec, launchExec } from './exec/launch.js';
-import { MAX_CONFIG_BYTES, parseSpec, readConfigText } from './spec/load.js';
-import type { Process } from './spec/types.js';
-import { type StateStore, writeFileAtomic } from './state.js';
-import { containerStatus } from './status.js';
-import { relayTerminal } from './terminal-relay.js';
+import { loadCgroupManager } from '../cgroups/index.js';
+import { RuntimeError, fileError } from '../errors.js';
+import { type ExecRequest, type ExecTarget, launchDetachedExec, launchExec } from '../exec/launch.js';
+import { MAX_CONFIG_BYTES, parseSpec, readConfigText } from '../spec/load.js';
+import type { Process } from '../spec/types.js';
+import { type StateStore, writeFileAtomic } from '../state/store.js';
+import { containerStatus } from '../state/status.js';
+import { relayTerminal } from '../terminal/relay.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 

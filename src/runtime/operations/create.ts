@@ -11,19 +11,19 @@
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { S_IFIFO, close, makedev, mknod } from '../linux/fs.js';
-import { recvFd, sendFd } from '../linux/socket.js';
-import { kernelMemoryWarning, loadCgroupManager, newCgroupManager, type CgroupManager, type SavedCgroups } from './cgroups/index.js';
-import { RuntimeError, fileError } from './errors.js';
-import { type HookProcess, killHookGroup, runHooksAsync } from './hooks.js';
-import { ownByContainerRoot } from './launch-userns.js';
-import { type LaunchOptions, type LaunchedStage, type TerminalRoute, closeTerminalRoute, discardStage, launchStage, matchesSpec } from './launch.js';
-import { OrchestratorChannel } from './orchestrator-channel.js';
-import { isAlive, readProcStat } from '../linux/proc.js';
-import type { StageMessage, StagePlan } from './protocol.js';
-import { loadSpec, resolveRootfs } from './spec/load.js';
-import type { Spec, State } from './spec/types.js';
-import { type ContainerRecord, type CreateJournal, type StateStore, journalProcess, writeFileAtomic } from './state.js';
+import { S_IFIFO, close, makedev, mknod } from '../../linux/fs.js';
+import { recvFd, sendFd } from '../../linux/socket.js';
+import { kernelMemoryWarning, loadCgroupManager, newCgroupManager, type CgroupManager, type SavedCgroups } from '../cgroups/index.js';
+import { RuntimeError, fileError } from '../errors.js';
+import { type HookProcess, killHookGroup, runHooksAsync } from '../hooks/oci-hooks.js';
+import { ownByContainerRoot } from '../init/launch-userns.js';
+import { type LaunchOptions, type LaunchedStage, type TerminalRoute, closeTerminalRoute, discardStage, launchStage, matchesSpec } from '../init/launch.js';
+import { OrchestratorChannel } from '../init/orchestrator-channel.js';
+import { isAlive, readProcStat } from '../../linux/proc.js';
+import type { StageMessage, StagePlan } from '../init/protocol.js';
+import { loadSpec, resolveRootfs } from '../spec/load.js';
+import type { Spec, State } from '../spec/types.js';
+import { type ContainerRecord, type CreateJournal, type StateStore, journalProcess, writeFileAtomic } from '../state/store.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 

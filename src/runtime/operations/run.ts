@@ -2,10 +2,10 @@
 import { createContainer, type CreateOptions } from './create.js';
 import { deleteContainer } from './delete.js';
 import { startContainer, type Warn } from './start.js';
-import type { StateStore } from './state.js';
-import { exitStatus } from './steps/exit-status.js';
-import { releaseLauncher } from './launch-userns.js';
-import { relayTerminal } from './terminal-relay.js';
+import type { StateStore } from '../state/store.js';
+import { exitStatus } from '../steps/exit-status.js';
+import { releaseLauncher } from '../init/launch-userns.js';
+import { relayTerminal } from '../terminal/relay.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
