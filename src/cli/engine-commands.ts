@@ -52,8 +52,8 @@ async function run(argv: string[]): Promise<number> {
   if (network !== 'bridge' && network !== 'none' && network !== 'host') throw new UsageError(`--network must be bridge, none or host, not "${network}"`);
   const pidsLimit = numberFlag(args, 'pids-limit');
   if (pidsLimit !== undefined && !(Number.isInteger(pidsLimit) && pidsLimit > 0)) throw new UsageError(`--pids-limit must be a positive integer`);
-  const { runContainer } = await import('../engine/commands.js');
-  return runContainer(
+  const { runImage } = await import('../engine/containers.js');
+  return runImage(
     {
       name: stringFlag(args, 'name'),
       detach: args.flags.has('detach'),
@@ -82,7 +82,7 @@ async function run(argv: string[]): Promise<number> {
 
 async function ps(argv: string[], json: boolean): Promise<number> {
   const args = parseDockerArgs(argv, [{ long: 'all', short: 'a', value: false }, { long: 'quiet', short: 'q', value: false }]);
-  const records = (await import('../engine/commands.js')).listContainers(args.flags.has('all'));
+  const records = (await import('../engine/containers.js')).listContainers(args.flags.has('all'));
   if (json) return write(`${JSON.stringify(records, null, 2)}\n`), 0;
   if (args.flags.has('quiet')) return write(records.map((r) => `${r.id.slice(0, 12)}\n`).join('')), 0;
   const rows = [['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES']];
@@ -100,7 +100,7 @@ async function logs(argv: string[]): Promise<number> {
   const args = parseDockerArgs(argv, [{ long: 'follow', short: 'f', value: false }]);
   if (!args.positional[0]) throw new UsageError('logs needs a container: tslab logs [-f] CONTAINER');
   // Waits for the pipe to take each chunk: a log of gigabytes must not pile up in memory.
-  await (await import('../engine/commands.js')).streamLogs(args.positional[0], args.flags.has('follow'), (chunk) =>
+  await (await import('../engine/containers.js')).streamLogs(args.positional[0], args.flags.has('follow'), (chunk) =>
     process.stdout.write(chunk) ? Promise.resolve() : new Promise((resolve) => process.stdout.once('drain', resolve)),
   );
   return 0;
@@ -110,18 +110,18 @@ async function exec(argv: string[]): Promise<number> {
   const args = parseDockerArgs(argv, [{ long: 'interactive', short: 'i', value: false }, { long: 'tty', short: 't', value: false }]);
   const [container, ...command] = args.positional;
   if (!container || !command.length) throw new UsageError('exec needs a container and a command: tslab exec [-i] CONTAINER COMMAND...');
-  return (await import('../engine/commands.js')).execInContainer(container, command, args.flags.has('interactive'), args.flags.has('tty'));
+  return (await import('../engine/containers.js')).execInContainer(container, command, args.flags.has('interactive'), args.flags.has('tty'));
 }
 
 /**
  * A verb that acts on each container it names in turn, printing each name once done (as docker does):
  * `stop`, `kill` and `rm`, with their one flag.
  */
-function eachContainer(verb: string, flag: DockerFlag, usage: string, act: (engine: typeof import('../engine/commands.js'), container: string, args: DockerArgs) => Promise<unknown>) {
+function eachContainer(verb: string, flag: DockerFlag, usage: string, act: (engine: typeof import('../engine/containers.js'), container: string, args: DockerArgs) => Promise<unknown>) {
   return async (argv: string[]): Promise<number> => {
     const args = parseDockerArgs(argv, [flag]);
     if (!args.positional.length) throw new UsageError(`${verb} needs a container: ${usage}`);
-    const engine = await import('../engine/commands.js');
+    const engine = await import('../engine/containers.js');
     for (const c of args.positional) {
       await act(engine, c, args);
       write(`${c}\n`);
@@ -152,7 +152,7 @@ const ENGINE_VERBS: Record<string, (argv: string[], json: boolean) => Promise<nu
     engine.stopContainer(c, numberFlag(args, 'time') ?? 10),
   ),
   kill: eachContainer('kill', { long: 'signal', short: 's', value: true }, 'tslab kill [-s SIGNAL] CONTAINER...', (engine, c, args) =>
-    engine.killContainer(c, stringFlag(args, 'signal') ?? 'SIGKILL'),
+    engine.killRunningContainer(c, stringFlag(args, 'signal') ?? 'SIGKILL'),
   ),
   rm: eachContainer('rm', { long: 'force', short: 'f', value: false }, 'tslab rm [-f] CONTAINER...', (engine, c, args) => engine.removeContainer(c, args.flags.has('force'))),
   inspect,
@@ -177,7 +177,7 @@ export async function runEngineCommand(name: string, argv: string[], json: boole
     return await engineCommand(name, argv, json);
   } catch (err) {
     process.stderr.write(`tslab: ${err instanceof Error ? err.message : String(err)}\n`);
-    const { EngineError } = await import('../engine/commands.js');
+    const { EngineError } = await import('../engine/containers.js');
     return err instanceof EngineError ? err.status : name === 'run' ? 125 : 1;
   }
 }

@@ -8,7 +8,7 @@ import { killContainer } from '../runtime/operations/kill.js';
 import { parseSignal } from '../runtime/process/signals.js';
 import { startContainer } from '../runtime/operations/start.js';
 import { StateStore } from '../runtime/state/store.js';
-import { runtimeRoot } from './paths.js';
+import { runtimeRoot } from './engine-paths.js';
 import { type ContainerRuntime, type CreateRequest, type CreatedInit, type InitEnd, RuntimeCallError } from './container-runtime.js';
 
 const warn = (message: string) => process.stderr.write(`tslab: ${message}\n`);

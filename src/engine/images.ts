@@ -1,6 +1,6 @@
 // `tslab rmi`: the engine's rule for removing images: an image a container was made from stays unless forced.
 import type { ImageStore } from '../image/store.js';
-import { EngineError } from './commands.js';
+import { EngineError } from './containers.js';
 import { listRecords } from './record.js';
 
 /**

@@ -5,7 +5,7 @@ import { defaultBridgeConfig, ensureBridge, removeBridgeIfUnused } from '../net/
 import { attachToBridge, detachFromBridge, type ContainerNetwork } from '../net/container-net.js';
 import { Ipam } from '../net/ipam.js';
 import { startPortProxy, stopPortProxy } from '../net/port-proxy.js';
-import { networkStateDir } from './paths.js';
+import { networkStateDir } from './engine-paths.js';
 import type { ContainerRecord } from './record.js';
 import { distScript } from '../fs/package.js';
 

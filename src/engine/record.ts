@@ -7,7 +7,7 @@ import type { ContainerNetwork } from '../net/container-net.js';
 import type { PortMapping } from '../net/port-proxy.js';
 import { isAlive } from '../linux/proc.js';
 import { fileStep } from './file-step.js';
-import { containerDir, containersDir } from './paths.js';
+import { containerDir, containersDir } from './engine-paths.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
 

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { close } from '../linux/fs.js';
 import { PR_SET_CHILD_SUBREAPER, prctl, waitpidNoHang } from '../linux/process.js';
 import { acceptUnix, listenUnix, recvFd } from '../linux/socket.js';
-import { runtimeRoot } from './paths.js';
+import { runtimeRoot } from './engine-paths.js';
 import { type ContainerRuntime, type CreateRequest, type CreatedInit, type InitEnd, RuntimeCallError } from './container-runtime.js';
 
 

@@ -6,7 +6,7 @@ import { MNT_DETACH, mount, umount2 } from '../linux/mount.js';
 import { overlayMountData } from '../image/image.js';
 import { parseMountinfo } from '../linux/mountinfo.js';
 import { fileStep } from './file-step.js';
-import { containerDir } from './paths.js';
+import { containerDir } from './engine-paths.js';
 import type { ContainerRecord } from './record.js';
 
 /** Mounts <dir>/rootfs as overlay of `lowerDirs` (lowest first) under <dir>/upper with <dir>/work. */

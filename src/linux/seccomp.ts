@@ -5,7 +5,7 @@
 // named after the library function. The library is loaded the first time a filter is made: processes
 // that never filter (most of them) pay nothing for it.
 //
-// Nothing here knows about containers: see src/runtime/process/seccomp-filter.ts for config.json's linux.seccomp.
+// Nothing here knows about containers: see src/runtime/process/libseccomp-filter.ts for config.json's linux.seccomp.
 
 import { koffi } from './libc.js';
 import { SyscallError } from './error.js';

@@ -8,7 +8,7 @@ import {
   detectCgroupMode,
   newCgroupManager,
   planHugetlb,
-  planNetwork,
+  planNetworkClasses,
   planRdma,
   planV1,
   planV1Blkio,
@@ -75,9 +75,9 @@ describe('hugetlb, network, rdma', () => {
 
   it('net_cls classid and net_prio ifpriomap on v1; refused on v2, naming the setting', () => {
     const net = { classID: 1048577, priorities: [{ name: 'eth0', priority: 5 }, { name: 'lo', priority: 1 }] };
-    expect(fv(planNetwork(net, 'v1'))).toEqual(['net_cls.classid=1048577', 'net_prio.ifpriomap=eth0 5', 'net_prio.ifpriomap=lo 1']);
-    expect(() => planNetwork(net, 'v2')).toThrow(/linux\.resources\.network\.classID cannot be applied: cgroup v2 has no net_cls/);
-    expect(planNetwork({}, 'v2')).toEqual([]);
+    expect(fv(planNetworkClasses(net, 'v1'))).toEqual(['net_cls.classid=1048577', 'net_prio.ifpriomap=eth0 5', 'net_prio.ifpriomap=lo 1']);
+    expect(() => planNetworkClasses(net, 'v2')).toThrow(/linux\.resources\.network\.classID cannot be applied: cgroup v2 has no net_cls/);
+    expect(planNetworkClasses({}, 'v2')).toEqual([]);
   });
 
   it('rdma.max: one line per device, a missing limit is "max"', () => {

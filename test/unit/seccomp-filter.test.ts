@@ -2,8 +2,8 @@
 // test process itself: test/lifecycle/seccomp.test.ts loads them in containers.
 import { describe, expect, it } from 'vitest';
 import { resolveArch, resolveSyscall, seccompApiLevel } from '../../src/linux/seccomp.js';
-import { RuntimeError } from '../../src/runtime/errors.js';
-import { prepareSeccomp } from '../../src/runtime/process/seccomp-filter.js';
+import { RuntimeError } from '../../src/runtime/runtime-error.js';
+import { prepareSeccomp } from '../../src/runtime/process/libseccomp-filter.js';
 import { parseSpec } from '../../src/runtime/spec/load.js';
 import { defaultSpec } from '../../src/runtime/spec/default-spec.js';
 import type { Seccomp } from '../../src/runtime/spec/types.js';

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { SCMP_ACT_ALLOW, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_LOG, SCMP_ACT_TRAP, SCMP_CMP_EQ, SCMP_CMP_MASKED_EQ, SCMP_CMP_NE, scmpActErrno, scmpActTrace } from '../../src/linux/seccomp.js';
 import { defaultSpec } from '../../src/runtime/spec/default-spec.js';
-import { SpecError } from '../../src/runtime/spec/errors.js';
+import { SpecError } from '../../src/runtime/spec/spec-error.js';
 import { parseSpec } from '../../src/runtime/spec/load.js';
 import { seccompPlan } from '../../src/runtime/spec/seccomp.js';
 import type { Seccomp } from '../../src/runtime/spec/types.js';

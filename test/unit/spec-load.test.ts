@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultSpec } from '../../src/runtime/spec/default-spec.js';
-import { SpecError } from '../../src/runtime/spec/errors.js';
+import { SpecError } from '../../src/runtime/spec/spec-error.js';
 import { MAX_CONFIG_BYTES, loadSpec, parseSpec, resolveRootfs } from '../../src/runtime/spec/load.js';
 import type { Spec } from '../../src/runtime/spec/types.js';
 

@@ -7,8 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildSync } from 'esbuild';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RuntimeError } from '../../src/runtime/errors.js';
-import { StateStore, writeFileAtomic, type ContainerRecord } from '../../src/runtime/state/store.js';
+import { RuntimeError } from '../../src/runtime/runtime-error.js';
+import { StateStore, writeFileAtomic, type StateRecord } from '../../src/runtime/state/store.js';
 import { REPO_ROOT } from '../helpers/runtime.js';
 
 let tmp: string;
@@ -34,7 +34,7 @@ afterEach(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-function record(id: string, extra: Partial<ContainerRecord> = {}): ContainerRecord {
+function record(id: string, extra: Partial<StateRecord> = {}): StateRecord {
   return {
     ociVersion: '1.0.2',
     id,

@@ -6,7 +6,7 @@
 // Values and files follow runc (libcontainer/cgroups/fs/blkio.go, fs2/io.go).
 
 import type { BlockIO, ThrottleDevice } from '../spec/types.js';
-import { CgroupError } from './errors.js';
+import { CgroupError } from './cgroup-error.js';
 import type { CgroupWrite } from './write.js';
 
 const SETTING = 'linux.resources.blockIO';

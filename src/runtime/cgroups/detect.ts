@@ -21,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { parseMountinfo } from '../../linux/mountinfo.js';
 import { parseProcCgroup, type ProcCgroupEntry } from '../../linux/proc.js';
-import { CgroupError } from './errors.js';
+import { CgroupError } from './cgroup-error.js';
 
 export type CgroupMode = 'v1' | 'v2' | 'hybrid';
 

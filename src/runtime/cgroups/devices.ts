@@ -19,7 +19,7 @@ import {
   bpfProgQuery,
 } from '../../linux/bpf.js';
 import { close, open, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from '../../linux/fs.js';
-import { CgroupError } from './errors.js';
+import { CgroupError } from './cgroup-error.js';
 import type { CgroupLayout } from './detect.js';
 import type { CgroupWrite } from './write.js';
 

@@ -4,12 +4,12 @@
 //   cg.create(); cg.apply(spec.linux?.resources); cg.addProcess(pid);
 //   saveState({ cgroups: cg.toJSON() });   ...later...   loadCgroupManager(state.cgroups).destroy();
 
-export { CgroupError, hintFor } from './errors.js';
-export type { CgroupErrorDetails } from './errors.js';
+export { CgroupError, hintFor } from './cgroup-error.js';
+export type { CgroupErrorDetails } from './cgroup-error.js';
 export { detectCgroupMode, parseMountinfo, parseProcCgroup, ownCgroupIn } from './detect.js';
 export type { CgroupLayout, CgroupMode, CgroupMount, MountinfoEntry, ProcCgroupEntry } from './detect.js';
-export { resolveCgroupPaths, cleanCgroupSegments, isSystemdCgroupsPath, managedHierarchies } from './paths.js';
-export type { HierarchyPath, ResolveOptions } from './paths.js';
+export { resolveCgroupPaths, cleanCgroupSegments, isSystemdCgroupsPath, managedHierarchies } from './cgroup-paths.js';
+export type { HierarchyPath, ResolveOptions } from './cgroup-paths.js';
 export {
   DEFAULT_ALLOWED_DEVICES,
   DEVICE_FILTER_LICENSE,
@@ -36,7 +36,7 @@ export type { BpfInsn } from './device-filter.js';
 export { planV1, planV1Memory, planV1Cpu, planCpuset, planPids, pidsMaxValue, kernelMemoryWarning } from './v1.js';
 export { planV1Blkio, planV2Io, blkioWeightToIoWeight } from './blkio.js';
 export { planHugetlb } from './hugetlb.js';
-export { planNetwork } from './network.js';
+export { planNetworkClasses } from './network.js';
 export { planRdma } from './rdma.js';
 export type { V1MemoryContext } from './v1.js';
 export type { CgroupWrite } from './write.js';

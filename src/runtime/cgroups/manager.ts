@@ -16,11 +16,11 @@
 import { posix } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { Resources } from '../spec/types.js';
-import { CgroupError, errnoCode, hintFor, writeError } from './errors.js';
+import { CgroupError, errnoCode, hintFor, writeError } from './cgroup-error.js';
 import { sleepSync } from '../../linux/proc.js';
 import { realCgroupFs, type CgroupFs } from './fs.js';
 import { detectCgroupMode, parseProcCgroup, type CgroupLayout, type CgroupMode } from './detect.js';
-import { resolveCgroupPaths, type HierarchyPath } from './paths.js';
+import { resolveCgroupPaths, type HierarchyPath } from './cgroup-paths.js';
 import { planV1 } from './v1.js';
 import type { CgroupWrite } from './write.js';
 import { controllersNeeded, planV2, v2DeviceFilter } from './v2.js';

@@ -4,10 +4,10 @@
 // cgroup v2 has neither (its answer is an eBPF program per socket), so there they cannot be applied.
 
 import type { NetworkResources } from '../spec/types.js';
-import { CgroupError } from './errors.js';
+import { CgroupError } from './cgroup-error.js';
 import type { CgroupWrite } from './write.js';
 
-export function planNetwork(net: NetworkResources | undefined, version: 'v1' | 'v2'): CgroupWrite[] {
+export function planNetworkClasses(net: NetworkResources | undefined, version: 'v1' | 'v2'): CgroupWrite[] {
   if (!net) return [];
   const writes: CgroupWrite[] = [];
   if (net.classID !== undefined) {

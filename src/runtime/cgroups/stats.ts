@@ -10,7 +10,7 @@
 
 import { posix } from 'node:path';
 import type { CgroupFs } from './fs.js';
-import type { HierarchyPath } from './paths.js';
+import type { HierarchyPath } from './cgroup-paths.js';
 
 export interface MemoryEntry {
   limit: number;

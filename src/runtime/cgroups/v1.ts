@@ -11,12 +11,12 @@
 // The rules below follow runc's libcontainer/cgroups/fs so a config behaves the same under both runtimes.
 
 import type { CpuResources, MemoryResources, Resources } from '../spec/types.js';
-import { CgroupError } from './errors.js';
+import { CgroupError } from './cgroup-error.js';
 import type { CgroupWrite } from './write.js';
 import { effectiveDeviceRules, v1DeviceWrites } from './devices.js';
 import { planV1Blkio } from './blkio.js';
 import { planHugetlb } from './hugetlb.js';
-import { planNetwork } from './network.js';
+import { planNetworkClasses } from './network.js';
 import { planRdma } from './rdma.js';
 
 /** What the v1 memory plan needs to know about the current cgroup. */
@@ -154,7 +154,7 @@ export function planV1(resources: Resources | undefined, ctx: V1MemoryContext): 
     ...planPids(resources?.pids),
     ...planV1Blkio(resources?.blockIO, ctx.blkioBfq ?? false),
     ...planHugetlb(resources?.hugepageLimits, 'v1'),
-    ...planNetwork(resources?.network, 'v1'),
+    ...planNetworkClasses(resources?.network, 'v1'),
     ...planRdma(resources?.rdma),
   ];
 }

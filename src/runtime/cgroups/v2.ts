@@ -9,14 +9,14 @@
 // Conversions follow runc (libcontainer/cgroups/fs2 and cgroups.ConvertXxxToCgroupV2Value).
 
 import type { CpuResources, MemoryResources, Resources } from '../spec/types.js';
-import { CgroupError } from './errors.js';
+import { CgroupError } from './cgroup-error.js';
 import { deviceFilterProgram } from './device-filter.js';
 import { effectiveDeviceRules } from './devices.js';
 import { planCpuset, planPids } from './v1.js';
 import type { CgroupWrite } from './write.js';
 import { planV2Io } from './blkio.js';
 import { planHugetlb } from './hugetlb.js';
-import { planNetwork } from './network.js';
+import { planNetworkClasses } from './network.js';
 import { planRdma } from './rdma.js';
 
 /** What the v2 plan needs to know about the container's cgroup. */
@@ -147,7 +147,7 @@ export function planV2(resources: Resources | undefined, ctx: V2Context = {}): C
     ...planPids(resources.pids),
     ...planV2Io(resources.blockIO, ctx.ioBfq ?? false),
     ...planHugetlb(resources.hugepageLimits, 'v2'),
-    ...planNetwork(resources.network, 'v2'),
+    ...planNetworkClasses(resources.network, 'v2'),
     ...planRdma(resources.rdma),
     ...planUnified(resources.unified),
   ];

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { O_CLOEXEC, O_RDONLY, close, open } from '../../linux/fs.js';
 import { CLONE_NEWPID, setns } from '../../linux/namespaces.js';
 import { connectUnix, recvFd, sendFd, socketpair } from '../../linux/socket.js';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError } from '../runtime-error.js';
 import { isAlive } from '../../linux/proc.js';
 import type { Process, Seccomp } from '../spec/types.js';
 import { exitStatus } from '../steps/exit-status.js';

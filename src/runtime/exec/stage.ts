@@ -15,7 +15,7 @@ import { makeControllingTerminal, openPtyPair, setWindowSize } from '../../linux
 import { O_PATH, setDumpable } from '../../linux/resolve.js';
 import { sendFd } from '../../linux/socket.js';
 import { readProcStat } from '../../linux/proc.js';
-import { prepareSeccomp } from '../process/seccomp-filter.js';
+import { prepareSeccomp } from '../process/libseccomp-filter.js';
 import type { Process } from '../spec/types.js';
 import { applyIdentity, applyRlimits, assertNoHostFds, closeInheritedFds, environmentWithHome, findExecutable, prepareInheritance } from '../process/setup.js';
 import { openInRoot } from '../../fs/in-root.js';

@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { errnoNumber, errnoText } from '../../linux/errno.js';
 import { memfdCreate } from '../../linux/memfd.js';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError } from '../runtime-error.js';
 import { isAlive, readProcStat } from '../../linux/proc.js';
 import type { Hook, State } from '../spec/types.js';
 

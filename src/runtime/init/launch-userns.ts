@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { close } from '../../linux/fs.js';
 import { socketpair } from '../../linux/socket.js';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError } from '../runtime-error.js';
 import type { IdMapping, Spec } from '../spec/types.js';
 
 const UNSHARE = '/usr/bin/unshare';

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { CLOSE_RANGE_CLOEXEC, O_CLOEXEC, O_NONBLOCK, O_RDONLY, close, closeRange, open } from '../../linux/fs.js';
 import { CLONE_NEWPID, setns } from '../../linux/namespaces.js';
 import { connectUnix, socketpair } from '../../linux/socket.js';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError } from '../runtime-error.js';
 import { hasUserNamespace, spawnInUserNamespace } from './launch-userns.js';
 import type { Spec } from '../spec/types.js';
 import { type JournalProcess, type StateStore, journalProcess } from '../state/store.js';

@@ -14,7 +14,7 @@ import { NSFS_MAGIC } from '../../linux/nsfs.js';
 import { O_PATH, PROC_SUPER_MAGIC, fstatfsType, setDumpable } from '../../linux/resolve.js';
 import { sendFd } from '../../linux/socket.js';
 import { runHooks } from '../hooks/oci-hooks.js';
-import { prepareSeccomp } from '../process/seccomp-filter.js';
+import { prepareSeccomp } from '../process/libseccomp-filter.js';
 import type { StagePlan } from './protocol.js';
 import { sysctlName, sysctlNamespace } from '../spec/sysctl.js';
 import type { NamespaceType, Spec } from '../spec/types.js';

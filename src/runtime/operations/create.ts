@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { S_IFIFO, close, makedev, mknod } from '../../linux/fs.js';
 import { recvFd, sendFd } from '../../linux/socket.js';
 import { kernelMemoryWarning, loadCgroupManager, newCgroupManager, type CgroupManager, type SavedCgroups } from '../cgroups/index.js';
-import { RuntimeError, fileError } from '../errors.js';
+import { RuntimeError, fileError } from '../runtime-error.js';
 import { type HookProcess, killHookGroup, runHooksAsync } from '../hooks/oci-hooks.js';
 import { ownByContainerRoot } from '../init/launch-userns.js';
 import { type LaunchOptions, type LaunchedStage, type TerminalRoute, closeTerminalRoute, discardStage, launchStage, matchesSpec } from '../init/launch.js';
@@ -23,7 +23,7 @@ import { isAlive, readProcStat } from '../../linux/proc.js';
 import type { StageMessage, StagePlan } from '../init/protocol.js';
 import { loadSpec, resolveRootfs } from '../spec/load.js';
 import type { Spec, State } from '../spec/types.js';
-import { type ContainerRecord, type CreateJournal, type StateStore, journalProcess, writeFileAtomic } from '../state/store.js';
+import { type StateRecord, type CreateJournal, type StateStore, journalProcess, writeFileAtomic } from '../state/store.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
@@ -45,13 +45,13 @@ export interface CreateOptions extends LaunchOptions {
 }
 
 export interface CreatedContainer {
-  record: ContainerRecord;
+  record: StateRecord;
   child: ChildProcess;
   /** The pty master, when the container has a terminal and the caller keeps it. */
   terminalMaster?: number;
 }
 
-export function ociState(record: ContainerRecord, status: State['status']): State {
+export function ociState(record: StateRecord, status: State['status']): State {
   return {
     ociVersion: record.ociVersion,
     id: record.id,
@@ -304,7 +304,7 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     }
     phase('cgroups made, the init moved into those its boot may use');
     const channel = new OrchestratorChannel(child, stage.channelFd);
-    const record: ContainerRecord = {
+    const record: StateRecord = {
       ociVersion: spec.ociVersion,
       id: opts.id,
       pid: child.pid!,

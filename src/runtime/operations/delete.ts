@@ -2,11 +2,11 @@
 // whatever a create that never finished left behind (from its journal).
 import { loadCgroupManager } from '../cgroups/index.js';
 import { ociState, undoCreate } from './create.js';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError } from '../runtime-error.js';
 import { runHooks } from '../hooks/oci-hooks.js';
 import { waitForExit } from '../../linux/proc.js';
 import { containerStatus } from '../state/status.js';
-import type { ContainerRecord, StateStore } from '../state/store.js';
+import type { StateRecord, StateStore } from '../state/store.js';
 import type { Warn } from './start.js';
 
 const KILL_TIMEOUT_MS = 10_000;
@@ -41,7 +41,7 @@ export function deleteContainer(store: StateStore, id: string, force: boolean, w
       undoCreate(store, id, journal);
       return;
     }
-    let record: ContainerRecord;
+    let record: StateRecord;
     try {
       record = store.read(id);
     } catch (err) {
@@ -56,7 +56,7 @@ export function deleteContainer(store: StateStore, id: string, force: boolean, w
   }
 }
 
-function removeContainer(store: StateStore, record: ContainerRecord, force: boolean, warn: Warn): void {
+function removeContainer(store: StateStore, record: StateRecord, force: boolean, warn: Warn): void {
   const { id } = record;
   const status = containerStatus(store, record);
   const cgroups = loadCgroupManager(record.cgroups);

@@ -7,7 +7,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadCgroupManager } from '../cgroups/index.js';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError } from '../runtime-error.js';
 import { containerStatus } from '../state/status.js';
 import type { StateStore } from '../state/store.js';
 

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadCgroupManager } from '../cgroups/index.js';
-import { RuntimeError, fileError } from '../errors.js';
+import { RuntimeError, fileError } from '../runtime-error.js';
 import { type ExecRequest, type ExecTarget, launchDetachedExec, launchExec } from '../exec/launch.js';
 import { MAX_CONFIG_BYTES, parseSpec, readConfigText } from '../spec/load.js';
 import type { Process } from '../spec/types.js';

@@ -1,7 +1,7 @@
 // `kill`: a signal to the init, or with --all to every process in the container's cgroup.
 import { kill } from '../../linux/process.js';
 import { loadCgroupManager } from '../cgroups/index.js';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError } from '../runtime-error.js';
 import { containerStatus } from '../state/status.js';
 import type { StateStore } from '../state/store.js';
 

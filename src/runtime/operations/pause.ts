@@ -1,6 +1,6 @@
 // `pause` / `resume`: the freezer of the container's cgroup.
 import { loadCgroupManager } from '../cgroups/index.js';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError } from '../runtime-error.js';
 import { containerStatus } from '../state/status.js';
 import type { StateStore } from '../state/store.js';
 

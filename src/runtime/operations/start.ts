@@ -1,10 +1,10 @@
 // `start`: opening the exec FIFO's read end releases the init blocked on its write end; it then execs.
 import { ociState } from './create.js';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError } from '../runtime-error.js';
 import { runHooks } from '../hooks/oci-hooks.js';
 import { isAlive } from '../../linux/proc.js';
 import { containerStatus } from '../state/status.js';
-import type { ContainerRecord, StateStore } from '../state/store.js';
+import type { StateRecord, StateStore } from '../state/store.js';
 import { releaseInit } from '../steps/exec-fifo.js';
 
 const STOPPED = 'cannot start a container that has stopped';
@@ -12,7 +12,7 @@ const STOPPED = 'cannot start a container that has stopped';
 export type Warn = (message: string) => void;
 
 /** Lets the init exec (steps/exec-fifo.ts). Whatever the step threw, an init that is gone is said as the user's error. */
-function letInitRun(store: StateStore, record: ContainerRecord): void {
+function letInitRun(store: StateStore, record: StateRecord): void {
   const initAlive = () => isAlive(record.pid, record.pidStartTime);
   try {
     releaseInit(store.fifoPath(record.id), initAlive);
@@ -22,7 +22,7 @@ function letInitRun(store: StateStore, record: ContainerRecord): void {
   }
 }
 
-export function startContainer(store: StateStore, id: string, warn: Warn): ContainerRecord {
+export function startContainer(store: StateStore, id: string, warn: Warn): StateRecord {
   const release = store.lock(id);
   try {
     const record = store.read(id);

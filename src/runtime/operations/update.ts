@@ -7,7 +7,7 @@
 
 import * as fs from 'node:fs';
 import { loadCgroupManager, kernelMemoryWarning } from '../cgroups/index.js';
-import { RuntimeError, fileError } from '../errors.js';
+import { RuntimeError, fileError } from '../runtime-error.js';
 import { sleepSync } from '../../linux/proc.js';
 import { MAX_CONFIG_BYTES, parseResources } from '../spec/load.js';
 import type { Resources } from '../spec/types.js';

@@ -3,7 +3,7 @@
 // Hand code rather than JSON.parse: errors in a hostile config.json must point at a line and column, and
 // reading stays linear in the size of the input (no backtracking, strings copied in runs).
 
-import { SpecError } from './errors.js';
+import { SpecError } from './spec-error.js';
 
 export type JsonNode =
   | { t: 'object'; at: number; entries: { key: string; value: JsonNode }[] }

@@ -6,7 +6,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 
 import { fileKind } from '../../linux/resolve.js';
-import { SpecError } from './errors.js';
+import { SpecError } from './spec-error.js';
 import type { Resources, Spec } from './types.js';
 import { SPEC_SCHEMA, convert, describeNode, type Locations, type Schema } from './decode.js';
 import { Located, parseJson } from './json.js';

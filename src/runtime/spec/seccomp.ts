@@ -1,6 +1,6 @@
 // config.json's linux.seccomp read as runc 1.1.5 reads it: what each name means, what is refused, and the
 // rules runc would add. No library is needed here, so config.json is checked before anything runs; see
-// src/runtime/process/seccomp-filter.ts for building and loading the filter with libseccomp.
+// src/runtime/process/libseccomp-filter.ts for building and loading the filter with libseccomp.
 //   - no defaultAction and no syscalls: no filter at all;
 //   - SCMP_ACT_KILL is KILL_THREAD; ERRNO and TRACE return errnoRet (defaultErrnoRet for the default
 //     action), EPERM when none is given;

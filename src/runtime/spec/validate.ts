@@ -10,7 +10,7 @@ import { isCapabilityName, capabilityNumber } from '../process/capability-names.
 import { parsePropagation } from '../init/mount-options.js';
 import { RLIM_INFINITY, isRlimitName, rlimitNumber } from '../process/rlimits.js';
 import { seccompProblem } from './seccomp.js';
-import { SpecError } from './errors.js';
+import { SpecError } from './spec-error.js';
 import { sysctlName, sysctlNamespace } from './sysctl.js';
 import { userNamespaceProblem } from './userns.js';
 import type { Resources, Spec } from './types.js';

@@ -6,7 +6,7 @@
 // refuses IDs that path cleaning would change: only "." and ".." match the pattern and change.
 // runc checks the ID in every command (create, state, kill, delete, start, pause, resume, ps, exec); the
 // StateStore checks it in every method that turns an ID into a path, so no command can skip the check.
-import { RuntimeError } from '../errors.js';
+import { RuntimeError } from '../runtime-error.js';
 
 /** The longest directory name (NAME_MAX): runc's own mkdir/lstat fails beyond it with ENAMETOOLONG. */
 const MAX_ID_LENGTH = 255;

@@ -3,11 +3,11 @@ import * as fs from 'node:fs';
 import { loadCgroupManager } from '../cgroups/index.js';
 import { isAlive } from '../../linux/proc.js';
 import type { State } from '../spec/types.js';
-import type { ContainerRecord, StateStore } from './store.js';
+import type { StateRecord, StateStore } from './store.js';
 
 export type Status = State['status'];
 
-export function containerStatus(store: StateStore, record: ContainerRecord): Status {
+export function containerStatus(store: StateStore, record: StateRecord): Status {
   if (!isAlive(record.pid, record.pidStartTime)) return 'stopped';
   if (fs.existsSync(store.fifoPath(record.id))) return 'created';
   if (loadCgroupManager(record.cgroups).isFrozen()) return 'paused';
@@ -15,7 +15,7 @@ export function containerStatus(store: StateStore, record: ContainerRecord): Sta
 }
 
 /** runc's `state` document. */
-export function runcState(store: StateStore, record: ContainerRecord) {
+export function runcState(store: StateStore, record: StateRecord) {
   const status = containerStatus(store, record);
   return {
     ociVersion: record.ociVersion,

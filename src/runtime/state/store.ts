@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { SyscallError } from '../../linux/error.js';
 import { LOCK_EX, O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY, close, flock, openat } from '../../linux/fs.js';
 import type { SavedCgroups } from '../cgroups/index.js';
-import { RuntimeError, fileError } from '../errors.js';
+import { RuntimeError, fileError } from '../runtime-error.js';
 import { validateContainerId } from './ids.js';
 import { readProcStat } from '../../linux/proc.js';
 import type { Hooks, Seccomp } from '../spec/types.js';
@@ -24,7 +24,7 @@ const JOURNAL_FILE = 'journal.json';
 const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 const O_NOFOLLOW = fs.constants.O_NOFOLLOW;
 
-export interface ContainerRecord {
+export interface StateRecord {
   ociVersion: string;
   id: string;
   pid: number;
@@ -117,12 +117,12 @@ export class StateStore {
     return this.entry(id) === 'directory' && fs.existsSync(path.join(this.dir(id), STATE_FILE));
   }
 
-  read(id: string): ContainerRecord {
+  read(id: string): StateRecord {
     const text = this.readFile(id, STATE_FILE);
     if (text === undefined) throw new RuntimeError(`container does not exist: ${id}`);
-    let record: ContainerRecord;
+    let record: StateRecord;
     try {
-      record = JSON.parse(text) as ContainerRecord;
+      record = JSON.parse(text) as StateRecord;
     } catch (err) {
       throw this.unreadable(id, (err as Error).message);
     }
@@ -133,7 +133,7 @@ export class StateStore {
     return record;
   }
 
-  write(record: ContainerRecord): void {
+  write(record: StateRecord): void {
     this.writeFile(record.id, STATE_FILE, JSON.stringify(record));
   }
 

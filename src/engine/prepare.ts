@@ -10,13 +10,13 @@ import { writeEtcFiles } from '../net/etc-files.js';
 import { parsePortMapping } from '../net/port-proxy.js';
 import { formatSpec } from '../runtime/spec/default-spec.js';
 import { disconnectNetwork, planNetwork } from './network.js';
-import { containerDir } from './paths.js';
+import { containerDir } from './engine-paths.js';
 import { checkContainerName, nameTaken, newContainerId, saveRecord, type ContainerRecord } from './record.js';
 import { fileStep } from './file-step.js';
 import { containerSpec, RunOptionError, type RunOptions } from './spec.js';
 import { mountRootfs, removeContainerFiles } from './storage.js';
 
-export async function createContainer(options: RunOptions, runtime: string): Promise<ContainerRecord> {
+export async function prepareContainer(options: RunOptions, runtime: string): Promise<ContainerRecord> {
   const store = new ImageStore();
   await ensureBuiltinImage(store);
   const image = loadImage(store, options.image);

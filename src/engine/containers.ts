@@ -4,13 +4,13 @@ import * as fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { distScript, helperEnv } from '../fs/package.js';
 import { isAlive } from '../linux/proc.js';
-import { createContainer } from './create.js';
+import { prepareContainer } from './prepare.js';
 import { fileStep } from './file-step.js';
 import { findRecord, listRecords, loadRecord, refreshStatus, saveRecord, type ContainerRecord } from './record.js';
 import { RuntimeCallError } from './container-runtime.js';
 import { runtimeDriver } from './runtime-driver.js';
 import type { RunOptions } from './spec.js';
-import { runtimeRoot } from './paths.js';
+import { runtimeRoot } from './engine-paths.js';
 import { removeContainerFiles, unmountRootfs } from './storage.js';
 import { superviseContainer } from './supervise.js';
 import { disconnectNetwork } from './network.js';
@@ -26,8 +26,8 @@ export class EngineError extends Error {
 
 
 /** `tslab run`: returns the exit status (foreground) or 0 after printing the id (-d). */
-export async function runContainer(options: RunOptions, runtime: string, write: (text: string) => void): Promise<number> {
-  const record = await createContainer(options, runtime);
+export async function runImage(options: RunOptions, runtime: string, write: (text: string) => void): Promise<number> {
+  const record = await prepareContainer(options, runtime);
   if (!options.detach) {
     return superviseContainer(record.id, { stdio: [options.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'], forwardSignals: true });
   }
@@ -84,7 +84,8 @@ async function waitForMonitor(record: ContainerRecord, timeoutMs = 10_000): Prom
   }
 }
 
-export async function killContainer(nameOrId: string, signal = 'SIGKILL'): Promise<ContainerRecord> {
+/** `tslab kill`: a signal to a running container, through its runtime (a stopped one is an error, as in docker). */
+export async function killRunningContainer(nameOrId: string, signal = 'SIGKILL'): Promise<ContainerRecord> {
   const record = findRecord(nameOrId);
   if (!running(record)) throw new EngineError(`container ${record.name} is not running`);
   await signalContainer(record, signal);

@@ -10,7 +10,7 @@
 // cgroup holds processes, so by the "no internal processes" rule it could not enable controllers for a child.
 
 import { posix } from 'node:path';
-import { CgroupError } from './errors.js';
+import { CgroupError } from './cgroup-error.js';
 import { ownCgroupIn, type CgroupLayout, type CgroupMount, type ProcCgroupEntry } from './detect.js';
 
 /** A hierarchy together with the container's directory in it. */

@@ -12,7 +12,7 @@ import {
   resolveSyscall,
   seccompApiLevel,
 } from '../../linux/seccomp.js';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError } from '../runtime-error.js';
 import { seccompPlan, seccompProblem } from '../spec/seccomp.js';
 import type { Seccomp } from '../spec/types.js';
 

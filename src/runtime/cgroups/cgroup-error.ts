@@ -4,7 +4,7 @@
 // so `hintFor()` turns (file, errno) into the sentence a learner needs: what the kernel checked and what to do.
 
 import { basename } from 'node:path';
-import { RuntimeError } from '../errors.js';
+import { RuntimeError } from '../runtime-error.js';
 
 export interface CgroupErrorDetails {
   /** The cgroup file or directory involved (absolute path), if any. */
