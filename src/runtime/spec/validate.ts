@@ -23,11 +23,61 @@ function isAbs(p: string): boolean {
   return p.startsWith('/');
 }
 
-/** Checks a decoded config.json as runc's validator does, and more; throws SpecError at the field at fault. */
-export function checkSpec(src: Located, spec: Spec, locs: Locations): void {
-  const err = (field: string, sentence: string): SpecError => src.error(locs.get(field), field, sentence);
+/** The error maker and the small checks every part of checkSpec uses, each throwing at the field at fault. */
+interface Checker {
+  err(field: string, sentence: string): SpecError;
+  checkId(field: string, id: number): void;
+  noNul(field: string, value: string): void;
+  checkEnv(field: string, pair: string): void;
+}
 
-  // ociVersion: runc itself does not look at it, but a 2.x config would mean something else.
+function checker(src: Located, locs: Locations): Checker {
+  const err = (field: string, sentence: string): SpecError => src.error(locs.get(field), field, sentence);
+  return {
+    err,
+    checkId(field, id) {
+      if (id < 0 || id > MAX_ID) {
+        // Above it, 4294967295 is -1 to setresuid(2) and chown(2): "leave unchanged", so a process would stay root.
+        throw err(field, `${field} is ${id}, but uids and gids must be in range 0-${MAX_ID}`);
+      }
+    },
+    noNul(field, value) {
+      if (value.includes('\0')) {
+        throw err(field, `${field} contains a NUL character (\\u0000), which no path, argument or name passed to the kernel can hold`);
+      }
+    },
+    checkEnv(field, pair) {
+      // runc checks these when the container starts (populateProcessEnvironment); same words, said earlier.
+      const eq = pair.indexOf('=');
+      if (eq < 0) throw err(field, `invalid environment variable: ${JSON.stringify(pair)}: each entry must look like NAME=value`);
+      if (eq === 0) throw err(field, `environment variable name can't be empty: ${JSON.stringify(pair)}`);
+      if (pair.slice(0, eq).includes('\0')) throw err(field, `environment variable name can't contain null(\\x00): ${JSON.stringify(pair)}`);
+      if (pair.slice(eq + 1).includes('\0')) throw err(field, `environment variable value can't contain null(\\x00): ${JSON.stringify(pair)}`);
+    },
+  };
+}
+
+/**
+ * Checks a decoded config.json as runc's validator does, and more; throws SpecError at the field at fault.
+ * The parts run in runc's order, so the first problem reported is the one runc would report.
+ */
+export function checkSpec(src: Located, spec: Spec, locs: Locations): void {
+  const c = checker(src, locs);
+  checkVersion(spec, c);
+  const proc = checkProcess(spec, c);
+  checkConfinement(proc, c);
+  checkCapabilities(proc, c);
+  checkRlimits(proc, c);
+  checkRootAndNames(spec, c);
+  checkMounts(spec, c);
+  checkHooks(spec, c);
+  const namespaces = spec.linux ? checkLinux(spec, spec.linux, c) : new Set<string>();
+  checkNamespaceNeeds(spec, namespaces, c);
+  checkSysctls(spec, namespaces, c);
+}
+
+/** ociVersion: runc itself does not look at it, but a 2.x config would mean something else. */
+function checkVersion(spec: Spec, { err }: Checker): void {
   if (spec.ociVersion === '') {
     throw err(
       'ociVersion',
@@ -40,8 +90,10 @@ export function checkSpec(src: Located, spec: Spec, locs: Locations): void {
       `ociVersion ${JSON.stringify(spec.ociVersion)} is not supported: this runtime implements version 1.x of the OCI runtime spec (like "1.0.2-dev")`,
     );
   }
+}
 
-  // process (runc: validateProcessSpec, in this order).
+/** process (runc: validateProcessSpec, in this order): what to run, as whom, with which sizes. */
+function checkProcess(spec: Spec, { err, checkId, noNul, checkEnv }: Checker): NonNullable<Spec['process']> {
   const proc = spec.process;
   if (proc === undefined) {
     throw err('process', 'process property must not be empty: config.json needs a "process" object that says what to run in the container');
@@ -82,14 +134,20 @@ export function checkSpec(src: Located, spec: Spec, locs: Locations): void {
     throw err('process.oomScoreAdj', `process.oomScoreAdj is ${proc.oomScoreAdj}, but the kernel takes -1000 (never kill) to 1000 (kill first) in /proc/<pid>/oom_score_adj`);
   }
 
-  // Confinement tslab cannot apply is refused rather than dropped: the process would run less confined than asked.
+  return proc;
+}
+
+/** Confinement tslab cannot apply is refused rather than dropped: the process would run less confined than asked. */
+function checkConfinement(proc: NonNullable<Spec['process']>, { err }: Checker): void {
   if (proc.selinuxLabel) {
     throw err('process.selinuxLabel', 'selinux label is specified in config, but selinux is disabled or not supported: tslab does not apply SELinux labels; remove process.selinuxLabel');
   }
   if (proc.apparmorProfile) {
     throw err('process.apparmorProfile', `process.apparmorProfile is ${JSON.stringify(proc.apparmorProfile)}, but tslab cannot apply AppArmor profiles (runc would, where AppArmor is enabled); remove it to run without one`);
   }
+}
 
+function checkCapabilities(proc: NonNullable<Spec['process']>, { err }: Checker): void {
   const caps = proc.capabilities;
   if (caps) {
     for (const set of ['bounding', 'effective', 'inheritable', 'permitted', 'ambient'] as const) {
@@ -106,7 +164,9 @@ export function checkSpec(src: Located, spec: Spec, locs: Locations): void {
       });
     }
   }
+}
 
+function checkRlimits(proc: NonNullable<Spec['process']>, { err }: Checker): void {
   const seenRlimits = new Map<string, number>();
   (proc.rlimits ?? []).forEach((rl, i) => {
     const at = `process.rlimits[${i}]`;
@@ -128,8 +188,10 @@ export function checkSpec(src: Located, spec: Spec, locs: Locations): void {
       throw err(`${at}.soft`, `${at}: the soft limit (${rl.soft}) is above the hard limit (${rl.hard}); setrlimit(2) refuses that, the soft limit must be at most the hard one`);
     }
   });
+}
 
-  // root (runc: CreateLibcontainerConfig).
+/** root (runc: CreateLibcontainerConfig), and the lengths of hostname and domainname. */
+function checkRootAndNames(spec: Spec, { err, noNul }: Checker): void {
   if (spec.root === undefined) {
     throw err('root', 'root must be specified: config.json needs "root": { "path": "rootfs" } naming the directory that becomes the container\'s /');
   }
@@ -146,8 +208,9 @@ export function checkSpec(src: Located, spec: Spec, locs: Locations): void {
       throw err(field, `${field} is ${Buffer.byteLength(name)} bytes long, but the kernel keeps at most ${UTS_NAME_MAX} bytes for it (sethostname(2) and setdomainname(2) refuse more)`);
     }
   }
+}
 
-  // mounts
+function checkMounts(spec: Spec, { err, noNul }: Checker): void {
   (spec.mounts ?? []).forEach((m, i) => {
     const at = `mounts[${i}]`;
     if (!isAbs(m.destination)) {
@@ -166,8 +229,9 @@ export function checkSpec(src: Located, spec: Spec, locs: Locations): void {
     if (m.type !== undefined) noNul(`${at}.type`, m.type);
     (m.options ?? []).forEach((o, j) => noNul(`${at}.options[${j}]`, o));
   });
+}
 
-  // hooks
+function checkHooks(spec: Spec, { err, noNul, checkEnv }: Checker): void {
   const hooks = spec.hooks;
   if (hooks) {
     for (const stage of ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const) {
@@ -188,87 +252,104 @@ export function checkSpec(src: Located, spec: Spec, locs: Locations): void {
       });
     }
   }
+}
 
-  // linux
-  const linux = spec.linux;
-  const namespaces = new Set<string>();
-  if (linux) {
-    if (linux.seccomp) {
-      const problem = seccompProblem(linux.seccomp);
-      if (problem) throw err(problem.field, problem.sentence);
-    }
-    for (const kind of ['uidMappings', 'gidMappings'] as const) {
-      (linux[kind] ?? []).forEach((m, i) => {
-        checkId(`linux.${kind}[${i}].containerID`, m.containerID);
-        checkId(`linux.${kind}[${i}].hostID`, m.hostID);
-        if (m.size > MAX_ID + 1 - Math.max(m.containerID, m.hostID)) {
-          throw err(`linux.${kind}[${i}].size`, `linux.${kind}[${i}].size is ${m.size}: the mapping would reach past ${MAX_ID}, the largest uid or gid`);
-        }
-      });
-    }
-    if (linux.rootfsPropagation !== undefined) {
-      try {
-        parsePropagation(linux.rootfsPropagation);
-      } catch (e) {
-        throw err('linux.rootfsPropagation', (e as Error).message);
-      }
-    }
-    (linux.namespaces ?? []).forEach((ns, i) => {
-      const at = `linux.namespaces[${i}]`;
-      const type: string = ns.type;
-      if (!KNOWN_NAMESPACES.includes(type)) {
-        throw err(
-          `${at}.type`,
-          `namespace ${JSON.stringify(type)} does not exist: ${at}.type must be one of pid, network, mount, ipc, uts, cgroup (or user, time)`,
-        );
-      }
-      if (type === 'time') {
-        throw err(`${at}.type`, 'the time namespace is not supported (runc 1.1.5 does not know it either); remove {"type": "time"} from linux.namespaces');
-      }
-      if (namespaces.has(type)) {
-        throw err(`${at}.type`, `malformed spec file: duplicated ns ${JSON.stringify(type)}: each namespace type may appear only once in linux.namespaces`);
-      }
-      namespaces.add(type);
-      if (ns.path !== undefined && ns.path !== '' && !isAbs(ns.path)) {
-        throw err(`${at}.path`, `${at}.path is ${JSON.stringify(ns.path)}, but a namespace path must be absolute, like "/proc/1234/ns/${nsFile(type)}"`);
-      }
-    });
-    const userProblem = userNamespaceProblem(spec);
-    if (userProblem) throw err(userProblem.field, userProblem.sentence);
-    (linux.devices ?? []).forEach((d, i) => {
-      const at = `linux.devices[${i}]`;
-      noNul(`${at}.path`, d.path);
-      if (d.type !== 'p') {
-        // mknod(2) takes a 32-bit dev_t: a larger major or minor would silently make another device.
-        if ((d.major ?? 0) < 0 || (d.major ?? 0) > MAX_MAJOR) {
-          throw err(`${at}.major`, `${at}.major is ${d.major}, but a device major number goes from 0 to ${MAX_MAJOR}`);
-        }
-        if ((d.minor ?? 0) < 0 || (d.minor ?? 0) > MAX_MINOR) {
-          throw err(`${at}.minor`, `${at}.minor is ${d.minor}, but a device minor number goes from 0 to ${MAX_MINOR}`);
-        }
-      }
-      if (d.fileMode !== undefined && d.fileMode > 0o7777) {
-        throw err(`${at}.fileMode`, `${at}.fileMode is ${d.fileMode} (0${d.fileMode.toString(8)} in octal), but it holds permission bits only: 0 to 4095 (07777 in octal), like 438 for 0666`);
-      }
-      if (d.uid !== undefined) checkId(`${at}.uid`, d.uid);
-      if (d.gid !== undefined) checkId(`${at}.gid`, d.gid);
-    });
-    checkResources(linux.resources, err);
-    // Settings tslab has no means to apply are refused, never dropped: the container would differ from its config.
-    if (linux.mountLabel) {
-      throw err('linux.mountLabel', 'linux.mountLabel is set, but SELinux is disabled or not supported: tslab does not apply SELinux labels to mounts; remove linux.mountLabel');
-    }
-    if (linux.intelRdt !== undefined && linux.intelRdt !== null) {
-      throw err('linux.intelRdt', 'linux.intelRdt is set, but Intel RDT (cache and memory bandwidth allocation through /sys/fs/resctrl) is not supported by tslab; remove linux.intelRdt');
-    }
-    if (linux.personality !== undefined && linux.personality !== null) {
-      throw err('linux.personality', 'linux.personality is set, but tslab does not change the execution domain (personality(2)); remove linux.personality');
-    }
-    (linux.maskedPaths ?? []).forEach((p, i) => noNul(`linux.maskedPaths[${i}]`, p));
-    (linux.readonlyPaths ?? []).forEach((p, i) => noNul(`linux.readonlyPaths[${i}]`, p));
+/** linux: seccomp, id mappings, propagation, namespaces, devices, resources; returns the namespace types asked for. */
+function checkLinux(spec: Spec, linux: NonNullable<Spec['linux']>, c: Checker): Set<string> {
+  const { err, checkId } = c;
+  if (linux.seccomp) {
+    const problem = seccompProblem(linux.seccomp);
+    if (problem) throw err(problem.field, problem.sentence);
   }
+  for (const kind of ['uidMappings', 'gidMappings'] as const) {
+    (linux[kind] ?? []).forEach((m, i) => {
+      checkId(`linux.${kind}[${i}].containerID`, m.containerID);
+      checkId(`linux.${kind}[${i}].hostID`, m.hostID);
+      if (m.size > MAX_ID + 1 - Math.max(m.containerID, m.hostID)) {
+        throw err(`linux.${kind}[${i}].size`, `linux.${kind}[${i}].size is ${m.size}: the mapping would reach past ${MAX_ID}, the largest uid or gid`);
+      }
+    });
+  }
+  if (linux.rootfsPropagation !== undefined) {
+    try {
+      parsePropagation(linux.rootfsPropagation);
+    } catch (e) {
+      throw err('linux.rootfsPropagation', (e as Error).message);
+    }
+  }
+  const namespaces = checkNamespaceList(linux, c);
+  const userProblem = userNamespaceProblem(spec);
+  if (userProblem) throw err(userProblem.field, userProblem.sentence);
+  checkDevices(linux, c);
+  checkResources(linux.resources, err);
+  checkUnsupported(linux, c);
+  return namespaces;
+}
 
-  // runc's config validator (libcontainer/configs/validate): things that need their namespace.
+function checkNamespaceList(linux: NonNullable<Spec['linux']>, { err }: Checker): Set<string> {
+  const namespaces = new Set<string>();
+  (linux.namespaces ?? []).forEach((ns, i) => {
+    const at = `linux.namespaces[${i}]`;
+    const type: string = ns.type;
+    if (!KNOWN_NAMESPACES.includes(type)) {
+      throw err(
+        `${at}.type`,
+        `namespace ${JSON.stringify(type)} does not exist: ${at}.type must be one of pid, network, mount, ipc, uts, cgroup (or user, time)`,
+      );
+    }
+    if (type === 'time') {
+      throw err(`${at}.type`, 'the time namespace is not supported (runc 1.1.5 does not know it either); remove {"type": "time"} from linux.namespaces');
+    }
+    if (namespaces.has(type)) {
+      throw err(`${at}.type`, `malformed spec file: duplicated ns ${JSON.stringify(type)}: each namespace type may appear only once in linux.namespaces`);
+    }
+    namespaces.add(type);
+    if (ns.path !== undefined && ns.path !== '' && !isAbs(ns.path)) {
+      throw err(`${at}.path`, `${at}.path is ${JSON.stringify(ns.path)}, but a namespace path must be absolute, like "/proc/1234/ns/${nsFile(type)}"`);
+    }
+  });
+  return namespaces;
+}
+
+function checkDevices(linux: NonNullable<Spec['linux']>, { err, checkId, noNul }: Checker): void {
+  (linux.devices ?? []).forEach((d, i) => {
+    const at = `linux.devices[${i}]`;
+    noNul(`${at}.path`, d.path);
+    if (d.type !== 'p') {
+      // mknod(2) takes a 32-bit dev_t: a larger major or minor would silently make another device.
+      if ((d.major ?? 0) < 0 || (d.major ?? 0) > MAX_MAJOR) {
+        throw err(`${at}.major`, `${at}.major is ${d.major}, but a device major number goes from 0 to ${MAX_MAJOR}`);
+      }
+      if ((d.minor ?? 0) < 0 || (d.minor ?? 0) > MAX_MINOR) {
+        throw err(`${at}.minor`, `${at}.minor is ${d.minor}, but a device minor number goes from 0 to ${MAX_MINOR}`);
+      }
+    }
+    if (d.fileMode !== undefined && d.fileMode > 0o7777) {
+      throw err(`${at}.fileMode`, `${at}.fileMode is ${d.fileMode} (0${d.fileMode.toString(8)} in octal), but it holds permission bits only: 0 to 4095 (07777 in octal), like 438 for 0666`);
+    }
+    if (d.uid !== undefined) checkId(`${at}.uid`, d.uid);
+    if (d.gid !== undefined) checkId(`${at}.gid`, d.gid);
+  });
+}
+
+/** Settings tslab has no means to apply are refused, never dropped: the container would differ from its config. */
+function checkUnsupported(linux: NonNullable<Spec['linux']>, { err, noNul }: Checker): void {
+  if (linux.mountLabel) {
+    throw err('linux.mountLabel', 'linux.mountLabel is set, but SELinux is disabled or not supported: tslab does not apply SELinux labels to mounts; remove linux.mountLabel');
+  }
+  if (linux.intelRdt !== undefined && linux.intelRdt !== null) {
+    throw err('linux.intelRdt', 'linux.intelRdt is set, but Intel RDT (cache and memory bandwidth allocation through /sys/fs/resctrl) is not supported by tslab; remove linux.intelRdt');
+  }
+  if (linux.personality !== undefined && linux.personality !== null) {
+    throw err('linux.personality', 'linux.personality is set, but tslab does not change the execution domain (personality(2)); remove linux.personality');
+  }
+  (linux.maskedPaths ?? []).forEach((p, i) => noNul(`linux.maskedPaths[${i}]`, p));
+  (linux.readonlyPaths ?? []).forEach((p, i) => noNul(`linux.readonlyPaths[${i}]`, p));
+}
+
+/** runc's config validator (libcontainer/configs/validate): things that need their namespace. */
+function checkNamespaceNeeds(spec: Spec, namespaces: Set<string>, { err }: Checker): void {
+  const linux = spec.linux;
   if (spec.hostname !== undefined && spec.hostname !== '' && !namespaces.has('uts')) {
     throw err('hostname', 'unable to set hostname without a private UTS namespace: add {"type": "uts"} to linux.namespaces, or remove "hostname"');
   }
@@ -281,7 +362,10 @@ export function checkSpec(src: Located, spec: Spec, locs: Locations): void {
       'unable to restrict sys entries without a private MNT namespace: maskedPaths and readonlyPaths need {"type": "mount"} in linux.namespaces',
     );
   }
+}
 
+function checkSysctls(spec: Spec, namespaces: Set<string>, { err, noNul }: Checker): void {
+  const linux = spec.linux;
   for (const [key, value] of Object.entries(linux?.sysctl ?? {})) {
     const at = `linux.sysctl[${JSON.stringify(key)}]`;
     const name = sysctlName(key);
@@ -304,28 +388,6 @@ export function checkSpec(src: Located, spec: Spec, locs: Locations): void {
     if (needed === undefined || (needed === 'uts' && !namespaces.has('uts'))) {
       throw err(at, `sysctl ${JSON.stringify(name)} is not in a separate kernel namespace: setting it would change the host for everyone`);
     }
-  }
-
-  function checkId(field: string, id: number): void {
-    if (id < 0 || id > MAX_ID) {
-      // Above it, 4294967295 is -1 to setresuid(2) and chown(2): "leave unchanged", so a process would stay root.
-      throw err(field, `${field} is ${id}, but uids and gids must be in range 0-${MAX_ID}`);
-    }
-  }
-
-  function noNul(field: string, value: string): void {
-    if (value.includes('\0')) {
-      throw err(field, `${field} contains a NUL character (\\u0000), which no path, argument or name passed to the kernel can hold`);
-    }
-  }
-
-  function checkEnv(field: string, pair: string): void {
-    // runc checks these when the container starts (populateProcessEnvironment); same words, said earlier.
-    const eq = pair.indexOf('=');
-    if (eq < 0) throw err(field, `invalid environment variable: ${JSON.stringify(pair)}: each entry must look like NAME=value`);
-    if (eq === 0) throw err(field, `environment variable name can't be empty: ${JSON.stringify(pair)}`);
-    if (pair.slice(0, eq).includes('\0')) throw err(field, `environment variable name can't contain null(\\x00): ${JSON.stringify(pair)}`);
-    if (pair.slice(eq + 1).includes('\0')) throw err(field, `environment variable value can't contain null(\\x00): ${JSON.stringify(pair)}`);
   }
 }
 
