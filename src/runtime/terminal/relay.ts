@@ -6,7 +6,8 @@
 // fd is closed: end of the session.
 import { closeQuietly, pollFd, readRaw as read, writeRaw as write, type FdPoll } from '../../linux/fs.js';
 import { check, errno } from '../../linux/libc.js';
-import { setOutputPostProcessing, setWindowSize } from '../../linux/pty.js';
+import { setWindowSize } from '../../linux/pty.js';
+import { enterRawMode } from './raw-mode.js';
 
 const EINTR = 4;
 const EIO = 5;
@@ -44,199 +45,196 @@ export function relayTerminal(
   master: number,
   opts: { stdin: NodeJS.ReadStream; stdout: NodeJS.WriteStream },
 ): TerminalRelay {
-  const { stdin, stdout } = opts;
-  const readBuf = Buffer.alloc(READ_SIZE);
+  const relay = new Relay(master, opts.stdin, opts.stdout);
+  relay.start();
+  return { done: relay.done, resize: () => relay.resize(), close: () => relay.finish() };
+}
 
-  const queue: Buffer[] = [];
-  let queued = 0;
-  let stdinPaused = false;
-  let outputBlocked = false; // stdout asked us to wait for 'drain'
-  let outputBroken = false; // stdout failed: keep draining the master, discard the output
-  let lastWrite: Promise<void> = Promise.resolve();
-  let finished = false;
+/** One relay's state: the input queued for the master, whether stdout can take more, and the poll handle. */
+class Relay {
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private rejectDone!: (err: unknown) => void;
+  private readonly readBuf = Buffer.alloc(READ_SIZE);
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
+  private stdinPaused = false;
+  private outputBlocked = false; // stdout asked us to wait for 'drain'
+  private outputBroken = false; // stdout failed: keep draining the master, discard the output
+  private lastWrite: Promise<void> = Promise.resolve();
+  private finished = false;
+  private readonly restoreStdin: () => void;
+  private poll: PollHandle | null = null;
+  private watching = ''; // the events the poll handle currently waits for, to skip needless restarts
 
-  let resolveDone!: () => void;
-  let rejectDone!: (err: unknown) => void;
-  const done = new Promise<void>((resolve, reject) => {
-    resolveDone = resolve;
-    rejectDone = reject;
-  });
+  constructor(
+    private readonly master: number,
+    private readonly stdin: NodeJS.ReadStream,
+    private readonly stdout: NodeJS.WriteStream,
+  ) {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    // --- the user's side ---
+    this.restoreStdin = enterRawMode(stdin);
+    stdin.on('data', this.onInput);
+    stdin.on('error', this.onInputError);
+    stdout.on('drain', this.onDrain);
+    stdout.on('error', this.onOutputError);
+  }
 
-  // --- the user's side -------------------------------------------------------------------------
-  // Raw mode as runc/docker make it (cfmakeraw): Node's setRawMode, plus output processing off, since the
-  // program's own pty already did it (else "\n" from a full-screen program would arrive as "\r\n").
-  const rawBefore = stdin.isTTY ? stdin.isRaw : undefined;
-  if (stdin.isTTY && typeof stdin.setRawMode === 'function' && !rawBefore) stdin.setRawMode(true);
-  const stdinFd = (stdin as { fd?: unknown }).fd;
-  let opostBefore: boolean | undefined;
-  if (stdin.isTTY && typeof stdinFd === 'number') {
+  /** Sizes the pty and starts watching the master. */
+  start(): void {
     try {
-      opostBefore = setOutputPostProcessing(stdinFd, false);
-    } catch {
-      // not a real terminal after all: nothing to turn off
+      this.resize();
+      this.poll = pollFd(this.master, { readable: true }, this.onPoll as unknown as TypedPollCallback);
+      if (!this.poll) throw new Error(`cannot poll pty master ${this.master}`);
+      this.watching = 'truefalse';
+    } catch (err) {
+      this.finish(err);
     }
   }
 
-  const onInput = (chunk: Buffer | string): void => {
-    if (finished) return;
+  private readonly onInput = (chunk: Buffer | string): void => {
+    if (this.finished) return;
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (buf.length === 0) return;
-    queue.push(buf);
-    queued += buf.length;
-    flushInput();
-    if (!finished && queued > MAX_QUEUED && !stdinPaused) {
-      stdinPaused = true;
-      stdin.pause();
+    this.queue.push(buf);
+    this.queued += buf.length;
+    this.flushInput();
+    if (!this.finished && this.queued > MAX_QUEUED && !this.stdinPaused) {
+      this.stdinPaused = true;
+      this.stdin.pause();
     }
   };
-  const onInputError = (): void => {
+
+  private readonly onInputError = (): void => {
     // The input is gone; the program keeps running with its terminal, as with an ended stdin.
-    stdin.off('data', onInput);
+    this.stdin.off('data', this.onInput);
   };
-  const onDrain = (): void => {
-    outputBlocked = false;
-    updatePoll();
-  };
-  const onOutputError = (): void => {
-    outputBroken = true;
-    outputBlocked = false;
-    updatePoll();
-  };
-  stdin.on('data', onInput);
-  stdin.on('error', onInputError);
-  stdout.on('drain', onDrain);
-  stdout.on('error', onOutputError);
 
-  // --- the master ------------------------------------------------------------------------------
-  let poll: PollHandle | null = null;
-  let watching = ''; // the events the poll handle currently waits for, to skip needless restarts
+  private readonly onDrain = (): void => {
+    this.outputBlocked = false;
+    this.updatePoll();
+  };
 
-  const onPoll: PollCallback = (status, events) => {
-    if (finished) return;
+  private readonly onOutputError = (): void => {
+    this.outputBroken = true;
+    this.outputBlocked = false;
+    this.updatePoll();
+  };
+
+  // --- the master ---
+  private readonly onPoll: PollCallback = (status, events) => {
+    if (this.finished) return;
     if (status < 0) {
       // POLLERR: nothing more will come; take what is buffered, then end.
-      drainOutput(Infinity);
-      finish();
+      this.drainOutput(Infinity);
+      this.finish();
       return;
     }
-    if (events.writable) flushInput();
-    if (!finished && (events.readable || events.disconnect)) drainOutput(READS_PER_WAKEUP);
-    if (!finished) updatePoll();
+    if (events.writable) this.flushInput();
+    if (!this.finished && (events.readable || events.disconnect)) this.drainOutput(READS_PER_WAKEUP);
+    if (!this.finished) this.updatePoll();
   };
 
-  function updatePoll(): void {
-    if (finished || !poll) return;
-    const want = { readable: !outputBlocked, writable: queue.length > 0 };
+  private updatePoll(): void {
+    if (this.finished || !this.poll) return;
+    const want = { readable: !this.outputBlocked, writable: this.queue.length > 0 };
     const key = `${want.readable}${want.writable}`;
-    if (key === watching) return;
-    watching = key;
-    if (!want.readable && !want.writable) poll.stop();
-    else poll.start(want, onPoll as unknown as TypedPollCallback);
+    if (key === this.watching) return;
+    this.watching = key;
+    if (!want.readable && !want.writable) this.poll.stop();
+    else this.poll.start(want, this.onPoll as unknown as TypedPollCallback);
   }
 
   /** Reads what the master has, up to `maxReads` times; ends the relay on EOF/EIO. */
-  function drainOutput(maxReads: number): void {
-    for (let i = 0; i < maxReads && !finished && !outputBlocked; i++) {
-      const n = Number(read(master, readBuf, readBuf.length));
+  private drainOutput(maxReads: number): void {
+    for (let i = 0; i < maxReads && !this.finished && !this.outputBlocked; i++) {
+      const n = Number(read(this.master, this.readBuf, this.readBuf.length));
       if (n > 0) {
-        emit(Buffer.from(readBuf.subarray(0, n)));
+        this.emit(Buffer.from(this.readBuf.subarray(0, n)));
         continue;
       }
-      if (n === 0) return finish(); // not seen on a pty master, but it means end all the same
+      if (n === 0) return this.finish(); // not seen on a pty master, but it means end all the same
       const e = errno();
       if (e === EINTR) continue;
       if (e === EAGAIN) return;
-      if (e === EIO) return finish(); // every slave fd is closed
+      if (e === EIO) return this.finish(); // every slave fd is closed
       try {
-        check(-1, 'read', `pty master ${master}`);
+        check(-1, 'read', `pty master ${this.master}`);
       } catch (err) {
-        finish(err);
+        this.finish(err);
       }
       return;
     }
   }
 
-  function emit(chunk: Buffer): void {
-    if (outputBroken) return;
-    lastWrite = new Promise<void>((resolve) => {
+  private emit(chunk: Buffer): void {
+    if (this.outputBroken) return;
+    this.lastWrite = new Promise<void>((resolve) => {
       // An error reaches onOutputError too; the relay only needs to know the write is settled.
-      const ok = stdout.write(chunk, () => resolve());
-      if (!ok) outputBlocked = true;
+      const ok = this.stdout.write(chunk, () => resolve());
+      if (!ok) this.outputBlocked = true;
     });
   }
 
   /** Writes queued input to the master until it would block. */
-  function flushInput(): void {
-    while (queue.length > 0 && !finished) {
-      const head = queue[0]!;
-      const n = Number(write(master, head, head.length));
+  private flushInput(): void {
+    while (this.queue.length > 0 && !this.finished) {
+      const head = this.queue[0]!;
+      const n = Number(write(this.master, head, head.length));
       if (n >= 0) {
-        queued -= n;
-        if (n === head.length) queue.shift();
-        else queue[0] = head.subarray(n);
+        this.queued -= n;
+        if (n === head.length) this.queue.shift();
+        else this.queue[0] = head.subarray(n);
         continue;
       }
       const e = errno();
       if (e === EINTR) continue;
       if (e === EAGAIN) break;
       // EIO and the like: nobody will read this input any more; the read side reports the end.
-      queue.length = 0;
-      queued = 0;
+      this.queue.length = 0;
+      this.queued = 0;
     }
-    if (stdinPaused && queued <= MAX_QUEUED / 2 && !finished) {
-      stdinPaused = false;
-      stdin.resume();
+    if (this.stdinPaused && this.queued <= MAX_QUEUED / 2 && !this.finished) {
+      this.stdinPaused = false;
+      this.stdin.resume();
     }
-    updatePoll();
+    this.updatePoll();
   }
 
-  // --- end -------------------------------------------------------------------------------------
-  function detach(): void {
-    finished = true;
-    if (poll) {
-      poll.close(); // stops watching first: the fd may be closed right after
-      poll = null;
+  // --- end ---
+  private detach(): void {
+    this.finished = true;
+    if (this.poll) {
+      this.poll.close(); // stops watching first: the fd may be closed right after
+      this.poll = null;
     }
-    closeQuietly(master);
-    stdin.off('data', onInput);
-    stdin.off('error', onInputError);
-    stdin.pause(); // lets the process exit: a paused process.stdin no longer holds the event loop
-    if (opostBefore && typeof stdinFd === 'number') {
-      try {
-        setOutputPostProcessing(stdinFd, true);
-      } catch {
-        // the terminal went away
-      }
-    }
-    if (stdin.isTTY && typeof stdin.setRawMode === 'function' && !rawBefore) stdin.setRawMode(false);
-    stdout.off('drain', onDrain);
+    closeQuietly(this.master);
+    this.stdin.off('data', this.onInput);
+    this.stdin.off('error', this.onInputError);
+    this.stdin.pause(); // lets the process exit: a paused process.stdin no longer holds the event loop
+    this.restoreStdin();
+    this.stdout.off('drain', this.onDrain);
   }
 
-  function finish(err?: unknown): void {
-    if (finished) return;
-    detach();
-    const settled = lastWrite;
+  /** Stops relaying (idempotent); `done` settles once the last output was handed to stdout. */
+  finish(err?: unknown): void {
+    if (this.finished) return;
+    this.detach();
+    const settled = this.lastWrite;
     void settled.then(() => {
-      stdout.off('error', onOutputError);
-      if (err) rejectDone(err);
-      else resolveDone();
+      this.stdout.off('error', this.onOutputError);
+      if (err) this.rejectDone(err);
+      else this.resolveDone();
     });
   }
 
-  function resize(): void {
-    if (finished) return;
-    const tty = stdout.isTTY && stdout.rows > 0 && stdout.columns > 0;
-    setWindowSize(master, tty ? stdout.rows : DEFAULT_ROWS, tty ? stdout.columns : DEFAULT_COLS);
+  resize(): void {
+    if (this.finished) return;
+    const tty = this.stdout.isTTY && this.stdout.rows > 0 && this.stdout.columns > 0;
+    setWindowSize(this.master, tty ? this.stdout.rows : DEFAULT_ROWS, tty ? this.stdout.columns : DEFAULT_COLS);
   }
-
-  try {
-    resize();
-    poll = pollFd(master, { readable: true }, onPoll as unknown as TypedPollCallback);
-    if (!poll) throw new Error(`cannot poll pty master ${master}`);
-    watching = 'truefalse';
-  } catch (err) {
-    finish(err);
-  }
-
-  return { done, resize, close: () => finish() };
 }
