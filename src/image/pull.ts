@@ -9,20 +9,12 @@
 //
 // So a failed pull leaves verified blobs and `.partial` files (which the next pull resumes), never a
 // half-written blob and never a tag pointing at an image whose blobs are not all there.
-import { layerDirs, loadManifest } from './image.js';
+import { hostPlatform, layerDirs, loadManifest } from './image.js';
+import { formatPlatform, selectManifest, type Descriptor, type ImageManifest, type Platform } from './manifest.js';
 import { formatReference, parseReference, type ImageReference } from './reference.js';
-import {
-  RegistryClient,
-  RegistryError,
-  formatPlatform,
-  hostPlatform,
-  selectManifest,
-  type BlobProgress,
-  type Descriptor,
-  type ImageManifest,
-  type Platform,
-  type RegistryClientOptions,
-} from './registry.js';
+import type { BlobProgress } from './registry-blob.js';
+import { RegistryError } from './registry-error.js';
+import { RegistryClient, type RegistryClientOptions } from './registry.js';
 import { MAX_JSON_BLOB, type ImageStore } from './store.js';
 
 export interface LayerProgress extends BlobProgress {

@@ -10,18 +10,12 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
 import { PullProgress, formatBytes, renderBar } from '../../src/cli/progress.js';
-import { loadImage } from '../../src/image/image.js';
+import { hostPlatform, loadImage } from '../../src/image/image.js';
 import { pull, type LayerProgress } from '../../src/image/pull.js';
-import {
-  RegistryClient,
-  RegistryError,
-  hostPlatform,
-  parseChallenges,
-  parseManifest,
-  parsePlatform,
-  selectManifest,
-  type ImageIndex,
-} from '../../src/image/registry.js';
+import { parseManifest, parsePlatform, selectManifest, type ImageIndex } from '../../src/image/manifest.js';
+import { parseChallenges } from '../../src/image/registry-auth.js';
+import { RegistryError } from '../../src/image/registry-error.js';
+import { RegistryClient } from '../../src/image/registry.js';
 import { DigestMismatchError, ImageStore } from '../../src/image/store.js';
 import type { TestRun } from '../helpers/bundle.js';
 import { MEDIA, imageConfig, makeLayer, pushImage, pushIndex, sha256, startRegistry, type TestRegistry } from '../helpers/registry.js';
