@@ -81,54 +81,7 @@ export function hintFor(path: string, code: string, value = ''): string {
       if (file.startsWith('cpuset.')) return 'CPUs or memory nodes still used by a child cgroup cannot be removed from this one';
       return 'the cgroup is busy (it still has processes or child cgroups)';
     case 'EINVAL':
-      switch (file) {
-        case 'memory.limit_in_bytes':
-          return 'the memory limit must be -1 or a positive byte count, and (cgroup v1) not above memory.memsw.limit_in_bytes ' +
-            '(memory+swap): raise memsw first';
-        case 'memory.memsw.limit_in_bytes':
-          return 'memory+swap (memsw) must be -1 or at least memory.limit_in_bytes; note that OCI memory.swap means ' +
-            'memory+swap, so it must be >= memory.limit';
-        case 'memory.max':
-        case 'memory.low':
-        case 'memory.high':
-        case 'memory.swap.max':
-          return `${file} takes a byte count or "max"`;
-        case 'cpu.cfs_quota_us':
-        case 'cpu.cfs_period_us':
-        case 'cpu.max':
-          return 'the CPU quota must be -1/"max" or at least 1000 µs, the period between 1000 and 1000000 µs, and ' +
-            'quota/period may not exceed what the parent cgroup allows';
-        case 'cpu.rt_runtime_us':
-        case 'cpu.rt_period_us':
-          return 'realtime runtime must not exceed the period, nor what the parent cgroup has left in its cpu.rt_runtime_us';
-        case 'cpu.shares':
-          return 'cpu.shares takes a number between 2 and 262144';
-        case 'cpu.weight':
-          return 'cpu.weight takes a number between 1 and 10000';
-        case 'cpu.idle':
-          return 'cpu.idle takes 0 or 1';
-        case 'cpuset.cpus':
-        case 'cpuset.mems':
-          return `the ${file === 'cpuset.cpus' ? 'CPUs' : 'memory nodes'} "${value}" must exist on this machine and be ` +
-            `a subset of the parent's ${file} (syntax like "0-2,4")`;
-        case 'pids.max':
-          return 'pids.max takes a non-negative number or "max"';
-        case 'devices.allow':
-        case 'devices.deny':
-          return 'a device rule looks like "c 1:3 rwm": type a/c/b, major:minor (numbers or *), access from r, w, m';
-        case 'cgroup.subtree_control':
-          return 'the controller name is unknown, or it is not listed in this cgroup\'s cgroup.controllers';
-        case 'freezer.state':
-          return 'freezer.state takes FROZEN or THAWED';
-        case 'cgroup.freeze':
-        case 'cgroup.kill':
-          return `${file} takes 0 or 1`;
-        case 'cgroup.procs':
-        case 'tasks':
-          return 'the value must be a process id';
-        default:
-          return `the kernel rejected the value "${value}" for ${file}`;
-      }
+      return invalidValueHint(file, value);
     case 'ERANGE':
       if (file.startsWith('cpuset.')) {
         return `"${value}" names a ${file === 'cpuset.cpus' ? 'CPU' : 'memory node'} number this machine does not have ` +
@@ -143,5 +96,57 @@ export function hintFor(path: string, code: string, value = ''): string {
       return 'the cgroup filesystem is mounted read-only here';
     default:
       return 'unexpected error from the cgroup filesystem';
+  }
+}
+
+/** Why a cgroup file refused a value (EINVAL): what each file takes. */
+function invalidValueHint(file: string, value: string): string {
+  switch (file) {
+    case 'memory.limit_in_bytes':
+      return 'the memory limit must be -1 or a positive byte count, and (cgroup v1) not above memory.memsw.limit_in_bytes ' +
+        '(memory+swap): raise memsw first';
+    case 'memory.memsw.limit_in_bytes':
+      return 'memory+swap (memsw) must be -1 or at least memory.limit_in_bytes; note that OCI memory.swap means ' +
+        'memory+swap, so it must be >= memory.limit';
+    case 'memory.max':
+    case 'memory.low':
+    case 'memory.high':
+    case 'memory.swap.max':
+      return `${file} takes a byte count or "max"`;
+    case 'cpu.cfs_quota_us':
+    case 'cpu.cfs_period_us':
+    case 'cpu.max':
+      return 'the CPU quota must be -1/"max" or at least 1000 µs, the period between 1000 and 1000000 µs, and ' +
+        'quota/period may not exceed what the parent cgroup allows';
+    case 'cpu.rt_runtime_us':
+    case 'cpu.rt_period_us':
+      return 'realtime runtime must not exceed the period, nor what the parent cgroup has left in its cpu.rt_runtime_us';
+    case 'cpu.shares':
+      return 'cpu.shares takes a number between 2 and 262144';
+    case 'cpu.weight':
+      return 'cpu.weight takes a number between 1 and 10000';
+    case 'cpu.idle':
+      return 'cpu.idle takes 0 or 1';
+    case 'cpuset.cpus':
+    case 'cpuset.mems':
+      return `the ${file === 'cpuset.cpus' ? 'CPUs' : 'memory nodes'} "${value}" must exist on this machine and be ` +
+        `a subset of the parent's ${file} (syntax like "0-2,4")`;
+    case 'pids.max':
+      return 'pids.max takes a non-negative number or "max"';
+    case 'devices.allow':
+    case 'devices.deny':
+      return 'a device rule looks like "c 1:3 rwm": type a/c/b, major:minor (numbers or *), access from r, w, m';
+    case 'cgroup.subtree_control':
+      return 'the controller name is unknown, or it is not listed in this cgroup\'s cgroup.controllers';
+    case 'freezer.state':
+      return 'freezer.state takes FROZEN or THAWED';
+    case 'cgroup.freeze':
+    case 'cgroup.kill':
+      return `${file} takes 0 or 1`;
+    case 'cgroup.procs':
+    case 'tasks':
+      return 'the value must be a process id';
+    default:
+      return `the kernel rejected the value "${value}" for ${file}`;
   }
 }

@@ -401,36 +401,47 @@ export function convert(src: Located, node: JsonNode, schema: Schema, path: stri
       }
       return out;
     }
-    case 'struct': {
+    case 'struct':
       if (node.t !== 'object') return mismatch();
-      const out: Record<string, unknown> = {};
-      const byName = new Map(schema.fields.map((f) => [f.name, f]));
-      const byFold = new Map<string, Field>();
-      for (const f of schema.fields) if (!byFold.has(foldKey(f.name))) byFold.set(foldKey(f.name), f);
-      for (const { key, value } of node.entries) {
-        const field = byName.get(key) ?? byFold.get(foldKey(key));
-        if (!field) {
-          // Unknown fields are ignored by runc; keep them as they are, and tell whoever asked (a typo is likely).
-          setOwn(out, key, plain(value));
-          unknown.push(childPath(path, key));
-          continue;
-        }
-        const fieldPath = childPath(path, field.name);
-        if (value.t === 'null') {
-          // Go: null leaves a value field as it was and sets a pointer field to nil.
-          if (field.omit === 'nil') delete out[field.name];
-          locs.set(fieldPath, value.at);
-          continue;
-        }
-        const v = convert(src, value, field.schema, fieldPath, locs, unknown);
-        // An empty string for an optional choice (like a device rule's "type") means "not set".
-        if (field.schema.kind === 'string' && field.schema.oneOf && v === '' && field.omit !== 'never') continue;
-        out[field.name] = v;
-      }
-      for (const f of schema.fields) {
-        if (f.omit === 'never' && !Object.hasOwn(out, f.name)) out[f.name] = zeroOf(f.schema);
-      }
-      return out;
-    }
+      return convertStruct(src, node, schema, path, locs, unknown);
   }
+}
+
+/** A JSON object as a struct: fields matched as Go's encoding/json matches them (exact name, else case-folded). */
+function convertStruct(
+  src: Located,
+  node: Extract<JsonNode, { t: 'object' }>,
+  schema: Extract<Schema, { kind: 'struct' }>,
+  path: string,
+  locs: Locations,
+  unknown: string[],
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const byName = new Map(schema.fields.map((f) => [f.name, f]));
+  const byFold = new Map<string, Field>();
+  for (const f of schema.fields) if (!byFold.has(foldKey(f.name))) byFold.set(foldKey(f.name), f);
+  for (const { key, value } of node.entries) {
+    const field = byName.get(key) ?? byFold.get(foldKey(key));
+    if (!field) {
+      // Unknown fields are ignored by runc; keep them as they are, and tell whoever asked (a typo is likely).
+      setOwn(out, key, plain(value));
+      unknown.push(childPath(path, key));
+      continue;
+    }
+    const fieldPath = childPath(path, field.name);
+    if (value.t === 'null') {
+      // Go: null leaves a value field as it was and sets a pointer field to nil.
+      if (field.omit === 'nil') delete out[field.name];
+      locs.set(fieldPath, value.at);
+      continue;
+    }
+    const v = convert(src, value, field.schema, fieldPath, locs, unknown);
+    // An empty string for an optional choice (like a device rule's "type") means "not set".
+    if (field.schema.kind === 'string' && field.schema.oneOf && v === '' && field.omit !== 'never') continue;
+    out[field.name] = v;
+  }
+  for (const f of schema.fields) {
+    if (f.omit === 'never' && !Object.hasOwn(out, f.name)) out[f.name] = zeroOf(f.schema);
+  }
+  return out;
 }

@@ -59,159 +59,178 @@ const MAX_DEPTH = 1000;
 
 /** The first JSON value of `src`'s text; throws SpecError with a position. */
 export function parseJson(src: Located): JsonNode {
-  const text = src.text;
-  let i = 0;
+  return new JsonReader(src).document();
+}
 
-  const fail = (at: number, expected: string, hint = ''): never => {
-    const found = describeChar(text[at]);
+// The longest run of characters a string holds as they are: copied in one slice, so a 50 MB string
+// costs one scan rather than 50 million one-character concatenations.
+const PLAIN_RUN = /[^"\\\u0000-\u001f]*/y;
+
+/** A recursive-descent reader over one text; `i` is the cursor all its parts move. */
+class JsonReader {
+  private readonly text: string;
+  private i = 0;
+  private depth = 0;
+
+  constructor(private readonly src: Located) {
+    this.text = src.text;
+  }
+
+  document(): JsonNode {
+    if (this.text.charCodeAt(0) === 0xfeff) {
+      throw this.src.error(0, '', 'the file starts with a byte order mark (BOM), which JSON for runc must not have: save it as plain UTF-8');
+    }
+    this.skipSpace();
+    if (this.i >= this.text.length) throw this.src.error(undefined, '', 'the file is empty: it should hold a JSON object like the one `tslab-runtime spec` writes');
+    // Like Go's json.Decoder (which runc uses), read the first value and ignore whatever follows it.
+    return this.value();
+  }
+
+  private fail(at: number, expected: string, hint = ''): never {
+    const found = describeChar(this.text[at]);
     const extra =
       hint ||
-      (text[at] === '/' ? ' (JSON does not allow comments)' : '') ||
-      (text[at] === "'" ? ' (JSON strings and field names need "double quotes")' : '') ||
-      (at >= text.length ? ' (the file ends too early: is a closing } or ] missing?)' : '');
-    throw src.error(at, '', `this is not valid JSON: expected ${expected} but found ${found}${extra}`);
-  };
+      (this.text[at] === '/' ? ' (JSON does not allow comments)' : '') ||
+      (this.text[at] === "'" ? ' (JSON strings and field names need "double quotes")' : '') ||
+      (at >= this.text.length ? ' (the file ends too early: is a closing } or ] missing?)' : '');
+    throw this.src.error(at, '', `this is not valid JSON: expected ${expected} but found ${found}${extra}`);
+  }
 
-  const skipSpace = (): void => {
-    while (i < text.length) {
-      const c = text[i];
-      if (c === ' ' || c === '\t' || c === '\n' || c === '\r') i++;
+  private skipSpace(): void {
+    while (this.i < this.text.length) {
+      const c = this.text[this.i];
+      if (c === ' ' || c === '\t' || c === '\n' || c === '\r') this.i++;
       else break;
     }
-  };
+  }
 
-  let depth = 0;
-  const nested = (at: number, read: () => JsonNode): JsonNode => {
-    if (++depth > MAX_DEPTH) {
-      throw src.error(at, '', `objects and lists are nested more than ${MAX_DEPTH} levels deep here; no config.json needs that many (runc's default nests 4)`);
+  private nested(at: number, read: () => JsonNode): JsonNode {
+    if (++this.depth > MAX_DEPTH) {
+      throw this.src.error(at, '', `objects and lists are nested more than ${MAX_DEPTH} levels deep here; no config.json needs that many (runc's default nests 4)`);
     }
     const node = read();
-    depth--;
+    this.depth--;
     return node;
-  };
+  }
 
-  const value = (): JsonNode => {
-    skipSpace();
-    const at = i;
-    const c = text[i];
-    if (c === '{') return nested(at, object);
-    if (c === '[') return nested(at, array);
-    if (c === '"') return { t: 'string', at, value: string() };
-    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return number();
+  private value(): JsonNode {
+    this.skipSpace();
+    const at = this.i;
+    const c = this.text[this.i];
+    if (c === '{') return this.nested(at, () => this.object());
+    if (c === '[') return this.nested(at, () => this.array());
+    if (c === '"') return { t: 'string', at, value: this.string() };
+    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
     for (const [word, node] of [
       ['true', { t: 'bool', at, value: true }],
       ['false', { t: 'bool', at, value: false }],
       ['null', { t: 'null', at }],
     ] as const) {
-      if (text.startsWith(word, i)) {
-        i += word.length;
+      if (this.text.startsWith(word, this.i)) {
+        this.i += word.length;
         return node;
       }
     }
-    return fail(at, 'a value (a "string", a number, true, false, null, { or [)');
-  };
+    return this.fail(at, 'a value (a "string", a number, true, false, null, { or [)');
+  }
 
-  const object = (): JsonNode => {
-    const at = i;
-    i++; // {
+  private object(): JsonNode {
+    const at = this.i;
+    this.i++; // {
     const entries: { key: string; value: JsonNode }[] = [];
-    skipSpace();
-    if (text[i] === '}') {
-      i++;
+    this.skipSpace();
+    if (this.text[this.i] === '}') {
+      this.i++;
       return { t: 'object', at, entries };
     }
     for (;;) {
-      skipSpace();
-      if (text[i] !== '"') {
-        const hint = text[i] === '}' && entries.length > 0 ? ' (JSON does not allow a comma after the last field)' : '';
-        fail(i, 'a field name in "double quotes"', hint);
+      this.skipSpace();
+      if (this.text[this.i] !== '"') {
+        const hint = this.text[this.i] === '}' && entries.length > 0 ? ' (JSON does not allow a comma after the last field)' : '';
+        this.fail(this.i, 'a field name in "double quotes"', hint);
       }
-      const key = string();
-      skipSpace();
-      if (text[i] !== ':') fail(i, `':' after the field name "${key}"`);
-      i++;
-      entries.push({ key, value: value() });
-      skipSpace();
-      if (text[i] === ',') {
-        i++;
+      const key = this.string();
+      this.skipSpace();
+      if (this.text[this.i] !== ':') this.fail(this.i, `':' after the field name "${key}"`);
+      this.i++;
+      entries.push({ key, value: this.value() });
+      this.skipSpace();
+      if (this.text[this.i] === ',') {
+        this.i++;
         continue;
       }
-      if (text[i] === '}') {
-        i++;
+      if (this.text[this.i] === '}') {
+        this.i++;
         return { t: 'object', at, entries };
       }
-      fail(i, "',' or '}' after a field's value", text[i] === '"' ? ' (is a comma missing?)' : '');
+      this.fail(this.i, "',' or '}' after a field's value", this.text[this.i] === '"' ? ' (is a comma missing?)' : '');
     }
-  };
+  }
 
-  const array = (): JsonNode => {
-    const at = i;
-    i++; // [
+  private array(): JsonNode {
+    const at = this.i;
+    this.i++; // [
     const items: JsonNode[] = [];
-    skipSpace();
-    if (text[i] === ']') {
-      i++;
+    this.skipSpace();
+    if (this.text[this.i] === ']') {
+      this.i++;
       return { t: 'array', at, items };
     }
     for (;;) {
-      skipSpace();
-      if (text[i] === ']' && items.length > 0) fail(i, 'a value', ' (JSON does not allow a comma after the last item)');
-      items.push(value());
-      skipSpace();
-      if (text[i] === ',') {
-        i++;
+      this.skipSpace();
+      if (this.text[this.i] === ']' && items.length > 0) this.fail(this.i, 'a value', ' (JSON does not allow a comma after the last item)');
+      items.push(this.value());
+      this.skipSpace();
+      if (this.text[this.i] === ',') {
+        this.i++;
         continue;
       }
-      if (text[i] === ']') {
-        i++;
+      if (this.text[this.i] === ']') {
+        this.i++;
         return { t: 'array', at, items };
       }
-      fail(i, "',' or ']' after a list item", text[i] === '"' ? ' (is a comma missing?)' : '');
+      this.fail(this.i, "',' or ']' after a list item", this.text[this.i] === '"' ? ' (is a comma missing?)' : '');
     }
-  };
+  }
 
-  const hex4 = (at: number): number => {
-    const h = text.slice(at, at + 4);
-    if (!/^[0-9a-fA-F]{4}$/.test(h)) fail(at, 'four hex digits after \\u');
+  private hex4(at: number): number {
+    const h = this.text.slice(at, at + 4);
+    if (!/^[0-9a-fA-F]{4}$/.test(h)) this.fail(at, 'four hex digits after \\u');
     return parseInt(h, 16);
-  };
+  }
 
-  // The longest run of characters a string holds as they are: copied in one slice, so a 50 MB string
-  // costs one scan rather than 50 million one-character concatenations.
-  const plainRun = /[^"\\\u0000-\u001f]*/y;
-
-  const string = (): string => {
-    i++; // opening quote
+  private string(): string {
+    this.i++; // opening quote
     let out = '';
     for (;;) {
-      plainRun.lastIndex = i;
-      plainRun.test(text);
-      if (plainRun.lastIndex > i) {
-        out += text.slice(i, plainRun.lastIndex);
-        i = plainRun.lastIndex;
+      PLAIN_RUN.lastIndex = this.i;
+      PLAIN_RUN.test(this.text);
+      if (PLAIN_RUN.lastIndex > this.i) {
+        out += this.text.slice(this.i, PLAIN_RUN.lastIndex);
+        this.i = PLAIN_RUN.lastIndex;
       }
-      const c = text[i];
-      if (c === undefined) fail(i, 'a closing "');
+      const c = this.text[this.i];
+      if (c === undefined) this.fail(this.i, 'a closing "');
       if (c === '"') {
-        i++;
+        this.i++;
         return out;
       }
       if (c === '\\') {
-        const e = text[i + 1];
+        const e = this.text[this.i + 1];
         const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
         if (e !== undefined && e in simple) {
           out += simple[e];
-          i += 2;
+          this.i += 2;
           continue;
         }
         if (e === 'u') {
-          let code = hex4(i + 2);
-          i += 6;
-          if (code >= 0xd800 && code <= 0xdbff && text[i] === '\\' && text[i + 1] === 'u') {
-            const low = hex4(i + 2);
+          let code = this.hex4(this.i + 2);
+          this.i += 6;
+          if (code >= 0xd800 && code <= 0xdbff && this.text[this.i] === '\\' && this.text[this.i + 1] === 'u') {
+            const low = this.hex4(this.i + 2);
             if (low >= 0xdc00 && low <= 0xdfff) {
               out += String.fromCharCode(code, low);
-              i += 6;
+              this.i += 6;
               continue;
             }
           }
@@ -220,27 +239,19 @@ export function parseJson(src: Located): JsonNode {
           out += String.fromCharCode(code);
           continue;
         }
-        fail(i + 1, 'an escape (\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX) after a backslash');
+        this.fail(this.i + 1, 'an escape (\\" \\\\ \\/ \\b \\f \\n \\r \\t or \\uXXXX) after a backslash');
       }
-      if (c.charCodeAt(0) < 0x20) fail(i, 'a closing " on the same line', ' (write a line break inside a string as \\n)');
+      if (c.charCodeAt(0) < 0x20) this.fail(this.i, 'a closing " on the same line', ' (write a line break inside a string as \\n)');
       out += c;
-      i++;
+      this.i++;
     }
-  };
-
-  const number = (): JsonNode => {
-    const at = i;
-    const m = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/.exec(text.slice(i, i + 400));
-    if (!m || m[0] === '-') return fail(at, 'a number');
-    i += m[0].length;
-    return { t: 'number', at, raw: m[0] };
-  };
-
-  if (text.charCodeAt(0) === 0xfeff) {
-    throw src.error(0, '', 'the file starts with a byte order mark (BOM), which JSON for runc must not have: save it as plain UTF-8');
   }
-  skipSpace();
-  if (i >= text.length) throw src.error(undefined, '', 'the file is empty: it should hold a JSON object like the one `tslab-runtime spec` writes');
-  // Like Go's json.Decoder (which runc uses), read the first value and ignore whatever follows it.
-  return value();
+
+  private number(): JsonNode {
+    const at = this.i;
+    const m = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/.exec(this.text.slice(this.i, this.i + 400));
+    if (!m || m[0] === '-') return this.fail(at, 'a number');
+    this.i += m[0].length;
+    return { t: 'number', at, raw: m[0] };
+  }
 }
