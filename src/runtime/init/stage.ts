@@ -17,7 +17,7 @@ import { runHooks } from '../hooks/oci-hooks.js';
 import { prepareSeccomp } from '../process/libseccomp-filter.js';
 import type { StagePlan } from './protocol.js';
 import { sysctlName, sysctlNamespace } from '../spec/sysctl.js';
-import type { NamespaceType, Spec } from '../spec/types.js';
+import type { NamespaceType, Spec, State } from '../spec/types.js';
 import { setHostname } from '../steps/hostname.js';
 import { bringUpInterface } from '../steps/loopback.js';
 import { StageChannel } from './channel.js';
@@ -230,6 +230,21 @@ function joinStartCgroups(joins: Array<{ fd: number; file: string }>): void {
   }
 }
 
+/** What the init holds between `create` and `start`. */
+interface WaitingInit {
+  proc: NonNullable<StagePlan['spec']['process']>;
+  execFifo: number;
+  openWatch: ReturnType<typeof inotifyWatch>;
+  startCgroups: Array<{ fd: number; file: string }>;
+  terminalSlave: number;
+  executable: string;
+  env: string[];
+  seccomp: ReturnType<typeof prepareSeccomp>;
+  identityAfterStart: boolean;
+  lastCap: number;
+  insideState: State;
+}
+
 async function main(): Promise<void> {
   // As runc's init: nothing that joins the container's namespaces may reach this process's fds, memory,
   // executable (the host's node) or environment through /proc/1 without CAP_SYS_PTRACE. execve() undoes it.
@@ -237,82 +252,10 @@ async function main(): Promise<void> {
   const preserveFds = Number(process.env.TSLAB_PRESERVE_FDS ?? 0);
   const channelFd = 3 + preserveFds;
   const channel = new StageChannel(channelFd);
-  let plan: StagePlan | undefined;
   try {
-    plan = channel.readPlan();
-    const spec = plan.spec;
-    const proc = spec.process!;
-    const terminalSocket = plan.terminal ? 4 + preserveFds : -1;
-    // Built while the host's files are visible and before ready, so a filter libseccomp refuses fails `create`.
-    const seccomp = prepareSeccomp(spec.linux?.seccomp);
-    const needed = new Set([...Array.from({ length: preserveFds }, (_, i) => 3 + i), channelFd, terminalSocket]);
-    closeInheritedFds(needed);
-    // Read while /proc is still the host's: the container's may be masked or not be procfs at all.
-    const lastCap = lastCapability();
-    const runtimeNs = runtimeNamespaces();
-    const { create, joinedMount } = joinNamespaces(plan);
-    // runc without one builds the root in the caller's mount namespace (the host's: /proc, /dev, /sys mounted
-    // under the rootfs there, left behind after delete, measured with runc 1.1.5) and chroots; tslab refuses.
-    if (!joinedMount && !(create & CLONE_NEWNS)) {
-      throw new Error('a mount namespace is required: add {"type": "mount"} to linux.namespaces (without one the container\'s mounts would be made in the host\'s mount namespace)');
-    }
-    // Join the cgroups before the cgroup namespace exists, so that namespace is rooted at them.
-    if (plan.joinCgroups) channel.request({ type: 'join-cgroups' });
-    if (create) unshare(create);
-    refuseHostChanges(spec, runtimeNs);
-    // A new network namespace has only a loopback interface, down: bring it up, as runc's "loopback" network does.
-    if (create & CLONE_NEWNET) bringUpInterface('lo');
-    if (proc.oomScoreAdj !== undefined) setOomScoreAdj(proc.oomScoreAdj);
-    const execFifo = openExecFifo(plan.stateDir);
-    const startCgroups = openStartCgroups(plan.startCgroups);
-    // Watched now, through the fd: after the switch of root the host's path to the FIFO is gone.
-    const openWatch = inotifyWatch(`/proc/self/fd/${execFifo}`, IN_OPEN);
-    // Also in a mount namespace joined by path: runc builds the root there too.
-    prepareRootfs(plan);
-    const state = plan.runtimeHooks ? channel.request({ type: 'run-hooks' }).state! : plan.state;
-    // Hooks inside the container see it as the container does: its init is pid 1 (in a new PID namespace).
-    const insideState = { ...state, pid: process.pid };
-    runHooks('createContainer', spec.hooks?.createContainer, insideState);
-    enterRootfs(plan);
-    checkFifoReachable(execFifo);
-    // The same order as runc's init: hostname after the switch of root, then sysctls and protected paths.
-    if (spec.hostname) setHostname(spec.hostname);
-    if (spec.domainname) setdomainname(spec.domainname);
-    // Nothing of the host may be open when the cwd is entered (the CVE-2024-21626 class).
-    assertNoHostFds(new Set([...needed, execFifo, ...startCgroups.map((j) => j.fd)]));
-    // Before the root may turn read-only: a working directory the image lacks is created, as runc does.
-    enterCwd(proc);
-    finishRootfs(plan);
-    const terminalSlave = plan.terminal ? allocateTerminal(plan, terminalSocket) : -1;
-    if (plan.terminal) channel.request({ type: 'pty' });
-    const executable = findExecutable(proc);
-    const env = environmentWithHome(proc);
-    // The init waits for `start` already as the container's user, with its capabilities and limits.
-    applyRlimits(proc);
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: as runc, it is loaded before the drop. Both
-    // wait for `start`, since Node's event loop must not run filtered: libuv (Node 24) aborts when a profile
-    // that leaves out io_uring_enter (podman's, docker's) meets the io_uring it set up at start-up.
-    const identityAfterStart = seccomp !== undefined && !proc.noNewPrivileges;
-    if (!identityAfterStart) applyIdentity(proc, lastCap);
-    channel.ready();
-    channel.close();
-
-    // Until `start`, behave like a process with default dispositions: as PID 1 we would ignore them.
-    for (const signal of TERMINATING_SIGNALS) process.on(signal, () => process.exit(128 + SIGNAL_NUMBERS[signal]));
-    await waitForStart(execFifo, openWatch);
-    for (const signal of TERMINATING_SIGNALS) process.removeAllListeners(signal);
-    if (identityAfterStart) {
-      seccomp.load();
-      applyIdentity(proc, lastCap);
-    }
-
-    runHooks('startContainer', spec.hooks?.startContainer, { ...insideState, status: 'created' });
-    if (terminalSlave >= 0) becomeTerminalSession(terminalSlave);
-    prepareInheritance(proc, plan.preserveFds);
-    joinStartCgroups(startCgroups);
-    // With no_new_privs: as late as possible, so the runtime's own calls are not filtered.
-    if (proc.noNewPrivileges) seccomp?.load();
-    execve(executable, proc.args, env);
+    const plan = channel.readPlan();
+    const init = createInside(plan, channel, preserveFds, channelFd);
+    await startInside(plan, init);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     try {
@@ -323,6 +266,90 @@ async function main(): Promise<void> {
     }
     process.exit(1);
   }
+}
+
+
+/** Everything `create` does from the inside: namespaces, the root, hooks, the process's identity; then `ready`. */
+function createInside(plan: StagePlan, channel: StageChannel, preserveFds: number, channelFd: number): WaitingInit {
+  const spec = plan.spec;
+  const proc = spec.process!;
+  const terminalSocket = plan.terminal ? 4 + preserveFds : -1;
+  // Built while the host's files are visible and before ready, so a filter libseccomp refuses fails `create`.
+  const seccomp = prepareSeccomp(spec.linux?.seccomp);
+  const needed = new Set([...Array.from({ length: preserveFds }, (_, i) => 3 + i), channelFd, terminalSocket]);
+  closeInheritedFds(needed);
+  // Read while /proc is still the host's: the container's may be masked or not be procfs at all.
+  const lastCap = lastCapability();
+  const runtimeNs = runtimeNamespaces();
+  const { create, joinedMount } = joinNamespaces(plan);
+  // runc without one builds the root in the caller's mount namespace (the host's: /proc, /dev, /sys mounted
+  // under the rootfs there, left behind after delete, measured with runc 1.1.5) and chroots; tslab refuses.
+  if (!joinedMount && !(create & CLONE_NEWNS)) {
+    throw new Error('a mount namespace is required: add {"type": "mount"} to linux.namespaces (without one the container\'s mounts would be made in the host\'s mount namespace)');
+  }
+  // Join the cgroups before the cgroup namespace exists, so that namespace is rooted at them.
+  if (plan.joinCgroups) channel.request({ type: 'join-cgroups' });
+  if (create) unshare(create);
+  refuseHostChanges(spec, runtimeNs);
+  // A new network namespace has only a loopback interface, down: bring it up, as runc's "loopback" network does.
+  if (create & CLONE_NEWNET) bringUpInterface('lo');
+  if (proc.oomScoreAdj !== undefined) setOomScoreAdj(proc.oomScoreAdj);
+  const execFifo = openExecFifo(plan.stateDir);
+  const startCgroups = openStartCgroups(plan.startCgroups);
+  // Watched now, through the fd: after the switch of root the host's path to the FIFO is gone.
+  const openWatch = inotifyWatch(`/proc/self/fd/${execFifo}`, IN_OPEN);
+  // Also in a mount namespace joined by path: runc builds the root there too.
+  prepareRootfs(plan);
+  const state = plan.runtimeHooks ? channel.request({ type: 'run-hooks' }).state! : plan.state;
+  // Hooks inside the container see it as the container does: its init is pid 1 (in a new PID namespace).
+  const insideState = { ...state, pid: process.pid };
+  runHooks('createContainer', spec.hooks?.createContainer, insideState);
+  enterRootfs(plan);
+  checkFifoReachable(execFifo);
+  // The same order as runc's init: hostname after the switch of root, then sysctls and protected paths.
+  if (spec.hostname) setHostname(spec.hostname);
+  if (spec.domainname) setdomainname(spec.domainname);
+  // Nothing of the host may be open when the cwd is entered (the CVE-2024-21626 class).
+  assertNoHostFds(new Set([...needed, execFifo, ...startCgroups.map((j) => j.fd)]));
+  // Before the root may turn read-only: a working directory the image lacks is created, as runc does.
+  enterCwd(proc);
+  finishRootfs(plan);
+  const terminalSlave = plan.terminal ? allocateTerminal(plan, terminalSocket) : -1;
+  if (plan.terminal) channel.request({ type: 'pty' });
+  const executable = findExecutable(proc);
+  const env = environmentWithHome(proc);
+  // The init waits for `start` already as the container's user, with its capabilities and limits.
+  applyRlimits(proc);
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: as runc, it is loaded before the drop. Both
+  // wait for `start`, since Node's event loop must not run filtered: libuv (Node 24) aborts when a profile
+  // that leaves out io_uring_enter (podman's, docker's) meets the io_uring it set up at start-up.
+  const identityAfterStart = seccomp !== undefined && !proc.noNewPrivileges;
+  if (!identityAfterStart) applyIdentity(proc, lastCap);
+  channel.ready();
+  channel.close();
+  return { proc, execFifo, openWatch, startCgroups, terminalSlave, executable, env, seccomp, identityAfterStart, lastCap, insideState };
+}
+
+/** Waits for `start`, then the last steps before execve: filter, identity, startContainer hooks, terminal, cgroups. */
+async function startInside(plan: StagePlan, init: WaitingInit): Promise<void> {
+  const { proc, execFifo, openWatch, startCgroups, terminalSlave, executable, env, seccomp, identityAfterStart, lastCap, insideState } = init;
+  const spec = plan.spec;
+  // Until `start`, behave like a process with default dispositions: as PID 1 we would ignore them.
+  for (const signal of TERMINATING_SIGNALS) process.on(signal, () => process.exit(128 + SIGNAL_NUMBERS[signal]));
+  await waitForStart(execFifo, openWatch);
+  for (const signal of TERMINATING_SIGNALS) process.removeAllListeners(signal);
+  if (identityAfterStart) {
+    seccomp?.load();
+    applyIdentity(proc, lastCap);
+  }
+
+  runHooks('startContainer', spec.hooks?.startContainer, { ...insideState, status: 'created' });
+  if (terminalSlave >= 0) becomeTerminalSession(terminalSlave);
+  prepareInheritance(proc, plan.preserveFds);
+  joinStartCgroups(startCgroups);
+  // With no_new_privs: as late as possible, so the runtime's own calls are not filtered.
+  if (proc.noNewPrivileges) seccomp?.load();
+  execve(executable, proc.args, env);
 }
 
 void main();

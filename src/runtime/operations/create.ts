@@ -286,38 +286,10 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
     const { child, terminal } = stage;
     makeExecFifo(store.fifoPath(opts.id));
     ownByContainerRoot(store.fifoPath(opts.id), spec, child.pid!);
-    const manager = newCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath });
-    journal.cgroups(manager.intended());
-    manager.create();
-    journal.cgroups(manager.toJSON());
-    manager.apply(spec.linux?.resources);
-    const kernelMemory = kernelMemoryWarning(spec.linux?.resources);
-    if (kernelMemory) opts.warn?.(kernelMemory);
-    const { atReady, atStart } = controllersLimitingStartup(spec);
-    const joinAtStart = (controllers: readonly string[]) => controllers.some((c) => atStart.has(c));
-    const joinAtReady = (controllers: readonly string[]) => !joinAtStart(controllers) && controllers.some((c) => atReady.has(c));
-    try {
-      manager.addProcess(child.pid!, (controllers) => !joinAtStart(controllers) && !joinAtReady(controllers));
-    } catch (err) {
-      // A stage that died already is reported by the conversation below; anything else is ours to report.
-      if (child.exitCode === null && child.signalCode === null && readProcStat(child.pid!) !== undefined) throw err;
-    }
+    const { manager, joinAtStart, joinAtReady } = makeCgroups(opts, spec, child, journal);
     phase('cgroups made, the init moved into those its boot may use');
     const channel = new OrchestratorChannel(child, stage.channelFd);
-    const record: StateRecord = {
-      ociVersion: spec.ociVersion,
-      id: opts.id,
-      pid: child.pid!,
-      pidStartTime: 0,
-      bundle,
-      rootfs,
-      created: new Date().toISOString(),
-      owner: '',
-      annotations: spec.annotations ?? {},
-      cgroups: manager.toJSON(),
-      hooks: spec.hooks,
-      seccomp: spec.linux?.seccomp,
-    };
+    const record = newRecord(opts.id, child.pid!, bundle, rootfs, spec, manager);
     const plan: StagePlan = {
       id: opts.id,
       bundle,
@@ -356,4 +328,46 @@ export async function createContainer(store: StateStore, opts: CreateOptions): P
   } finally {
     release();
   }
+}
+
+/**
+ * The container's cgroups, made and limited, with the init moved into those its boot may use; the
+ * controllers that would slow its boot are joined later (at `ready`, or by the init itself at `start`).
+ */
+function makeCgroups(opts: CreateOptions, spec: Spec, child: ChildProcess, journal: Journal) {
+  const manager = newCgroupManager({ id: opts.id, cgroupsPath: spec.linux?.cgroupsPath });
+  journal.cgroups(manager.intended());
+  manager.create();
+  journal.cgroups(manager.toJSON());
+  manager.apply(spec.linux?.resources);
+  const kernelMemory = kernelMemoryWarning(spec.linux?.resources);
+  if (kernelMemory) opts.warn?.(kernelMemory);
+  const { atReady, atStart } = controllersLimitingStartup(spec);
+  const joinAtStart = (controllers: readonly string[]) => controllers.some((c) => atStart.has(c));
+  const joinAtReady = (controllers: readonly string[]) => !joinAtStart(controllers) && controllers.some((c) => atReady.has(c));
+  try {
+    manager.addProcess(child.pid!, (controllers) => !joinAtStart(controllers) && !joinAtReady(controllers));
+  } catch (err) {
+    // A stage that died already is reported by the conversation with it (converse); anything else is ours to report.
+    if (child.exitCode === null && child.signalCode === null && readProcStat(child.pid!) !== undefined) throw err;
+  }
+  return { manager, joinAtStart, joinAtReady };
+}
+
+/** state.json's record of a container whose init is `pid` (its start time is filled in once it is ready). */
+function newRecord(id: string, pid: number, bundle: string, rootfs: string, spec: Spec, manager: CgroupManager): StateRecord {
+  return {
+    ociVersion: spec.ociVersion,
+    id,
+    pid,
+    pidStartTime: 0,
+    bundle,
+    rootfs,
+    created: new Date().toISOString(),
+    owner: '',
+    annotations: spec.annotations ?? {},
+    cgroups: manager.toJSON(),
+    hooks: spec.hooks,
+    seccomp: spec.linux?.seccomp,
+  };
 }
