@@ -79,6 +79,33 @@ async function pool<T>(items: T[], limit: number, abort: AbortController, worker
   if (failure) throw failure.error;
 }
 
+/** Each distinct blob once: a manifest may list the same layer twice, and two writers must never share a .partial. */
+function distinctBlobs(manifest: ImageManifest): Array<{ desc: Descriptor; kind: 'config' | 'layer'; index: number }> {
+  const blobs: Array<{ desc: Descriptor; kind: 'config' | 'layer'; index: number }> = [];
+  const seen = new Set<string>();
+  for (const [i, desc] of [manifest.config, ...manifest.layers].entries()) {
+    if (seen.has(desc.digest)) continue;
+    seen.add(desc.digest);
+    blobs.push({ desc, kind: i === 0 ? 'config' : 'layer', index: i === 0 ? 0 : i - 1 });
+  }
+  return blobs;
+}
+
+/** The stored image's name: tagged when the reference has a tag; a pull by digest is named by its digest only. */
+function nameImage(store: ImageStore, reference: ImageReference, digest: string, onMessage: PullOptions['onMessage']): { name: string; tagged: boolean } {
+  const repo = reference.repository;
+  const shown = formatReference(reference);
+  if (reference.tag) {
+    const name = `${reference.registry}/${repo}:${reference.tag}`;
+    store.tag(name, digest);
+    onMessage?.(`${shown}: tagged ${name} -> ${digest}`);
+    return { name, tagged: true };
+  }
+  const name = `${reference.registry}/${repo}@${digest}`;
+  onMessage?.(`${shown}: stored as ${name} (a pull by digest is not tagged)`);
+  return { name, tagged: false };
+}
+
 /** Pulls `ref` (`registry/repo[:tag][@digest]`) into `options.store` and tags it. */
 export async function pull(ref: string | ImageReference, options: PullOptions): Promise<PullResult> {
   const reference = typeof ref === 'string' ? parseReference(ref) : ref;
@@ -115,14 +142,7 @@ export async function pull(ref: string | ImageReference, options: PullOptions): 
       throw new RegistryError(`${shown}: the image config is ${manifest.config.size} bytes, more than the ${MAX_JSON_BLOB} tslab accepts for one`);
     }
 
-    // Each distinct blob once: a manifest may list the same layer twice, and two writers must never share a .partial.
-    const blobs: Array<{ desc: Descriptor; kind: 'config' | 'layer'; index: number }> = [];
-    const seen = new Set<string>();
-    for (const [i, desc] of [manifest.config, ...manifest.layers].entries()) {
-      if (seen.has(desc.digest)) continue;
-      seen.add(desc.digest);
-      blobs.push({ desc, kind: i === 0 ? 'config' : 'layer', index: i === 0 ? 0 : i - 1 });
-    }
+    const blobs = distinctBlobs(manifest);
     const received = new Map<string, number>();
     await pool(blobs, options.concurrency ?? 3, abort, async ({ desc, kind, index }) => {
       await client.pullBlob(store, repo, desc, {
@@ -139,17 +159,7 @@ export async function pull(ref: string | ImageReference, options: PullOptions): 
     if (first.kind === 'index') store.writeBlob(first.body, first.digest);
     store.writeBlob(fetched.body, fetched.digest);
     await layerDirs(store, loadManifest(store, fetched.digest, shown));
-    let name: string;
-    let tagged = false;
-    if (reference.tag) {
-      name = `${reference.registry}/${repo}:${reference.tag}`;
-      store.tag(name, fetched.digest);
-      tagged = true;
-      onMessage?.(`${shown}: tagged ${name} -> ${fetched.digest}`);
-    } else {
-      name = `${reference.registry}/${repo}@${fetched.digest}`;
-      onMessage?.(`${shown}: stored as ${name} (a pull by digest is not tagged)`);
-    }
+    const { name, tagged } = nameImage(store, reference, fetched.digest, onMessage);
     return {
       reference,
       name,

@@ -96,7 +96,6 @@ export async function streamTar(file: string, sink: EntrySink, opts: TarStreamOp
 
   // The parser is fed the plain tar; it must not try to decompress or sniff for brotli itself.
   const parser = new Parser({ brotli: false, zstd: false });
-  let entries = 0;
   let parserEnded = false;
   const ended = new Promise<void>((resolve) =>
     parser.once('end', () => {
@@ -104,30 +103,7 @@ export async function streamTar(file: string, sink: EntrySink, opts: TarStreamOp
       resolve();
     }),
   );
-  parser.on('entry', (entry: ReadEntry) => {
-    if (sink.failed) {
-      entry.resume();
-      return;
-    }
-    try {
-      if (++entries > limits.maxEntries) throw new LimitError(`${what} has more than ${limits.maxEntries} entries, the most tslab unpacks from one tar`);
-      if ((entry.size ?? 0) > limits.maxBytes) {
-        throw new LimitError(`${sizeCapMessage(what, limits)} (its entry ${JSON.stringify(entry.path.slice(0, 200))} alone claims ${formatBytes(entry.size)})`);
-      }
-      sink.entry(entry);
-    } catch (err) {
-      sink.fail(err);
-      entry.resume();
-    }
-  });
-  parser.on('ignoredEntry', (entry: ReadEntry) => {
-    sink.fail(opts.formatError(`${what}: ${JSON.stringify(entry.path.slice(0, 200))} has the unsupported tar entry type ${entry.header.type ?? '?'}`));
-  });
-  parser.on('warn', (code: string, message: string | Error) => {
-    if (code === 'TAR_BAD_ARCHIVE' && allZero) return;
-    sink.fail(opts.formatError(`${what} is not a readable tar archive: ${message instanceof Error ? message.message : message}`));
-  });
-  parser.on('error', (err: Error) => sink.fail(opts.formatError(`${what} is not a readable tar archive: ${err.message}`)));
+  checkEntries(parser, sink, opts, () => allZero);
 
   stages.push(
     new Writable({
@@ -157,6 +133,36 @@ export async function streamTar(file: string, sink: EntrySink, opts: TarStreamOp
   }
   if (sink.failed) throw sink.failed;
   return { fileDigest: fileDigest.digest(), tarDigest: tarDigest.digest() };
+}
+
+/** The caps and refusals applied to each entry the parser finds, and its complaints as format errors. */
+function checkEntries(parser: Parser, sink: EntrySink, opts: TarStreamOptions, allZero: () => boolean): void {
+  const { limits, what } = opts;
+  let entries = 0;
+  parser.on('entry', (entry: ReadEntry) => {
+    if (sink.failed) {
+      entry.resume();
+      return;
+    }
+    try {
+      if (++entries > limits.maxEntries) throw new LimitError(`${what} has more than ${limits.maxEntries} entries, the most tslab unpacks from one tar`);
+      if ((entry.size ?? 0) > limits.maxBytes) {
+        throw new LimitError(`${sizeCapMessage(what, limits)} (its entry ${JSON.stringify(entry.path.slice(0, 200))} alone claims ${formatBytes(entry.size)})`);
+      }
+      sink.entry(entry);
+    } catch (err) {
+      sink.fail(err);
+      entry.resume();
+    }
+  });
+  parser.on('ignoredEntry', (entry: ReadEntry) => {
+    sink.fail(opts.formatError(`${what}: ${JSON.stringify(entry.path.slice(0, 200))} has the unsupported tar entry type ${entry.header.type ?? '?'}`));
+  });
+  parser.on('warn', (code: string, message: string | Error) => {
+    if (code === 'TAR_BAD_ARCHIVE' && allZero()) return;
+    sink.fail(opts.formatError(`${what} is not a readable tar archive: ${message instanceof Error ? message.message : message}`));
+  });
+  parser.on('error', (err: Error) => sink.fail(opts.formatError(`${what} is not a readable tar archive: ${err.message}`)));
 }
 
 /** A sink that writes nothing: streamTar with it hashes a layer and checks it parses, within the caps. */

@@ -248,33 +248,9 @@ class LayerWriter implements EntrySink {
     switch (entry.type) {
       case 'File':
       case 'OldFile':
-      case 'ContiguousFile': {
-        this.clear(full, false);
-        const fd = fs.openSync(full, FILE_FLAGS, 0o600);
-        this.openFd = fd;
-        entry.on('data', (chunk: Buffer) => {
-          if (this.failed) return;
-          try {
-            let off = 0;
-            while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
-          } catch (err) {
-            this.fail(err);
-          }
-        });
-        entry.on('end', () => {
-          if (this.failed) return;
-          try {
-            this.chown(full, meta, fd);
-            if (meta.mode !== undefined) fs.fchmodSync(fd, meta.mode);
-            this.times(full, meta, fd);
-            this.openFd = undefined;
-            fs.closeSync(fd);
-          } catch (err) {
-            this.fail(err);
-          }
-        });
+      case 'ContiguousFile':
+        this.regularFile(entry, full, meta);
         return;
-      }
       case 'Directory':
       case 'GNUDumpDir': {
         if (!this.clear(full, true)) fs.mkdirSync(full, 0o700);
@@ -289,43 +265,79 @@ class LayerWriter implements EntrySink {
         this.times(full, meta, undefined, true);
         break;
       }
-      case 'Link': {
-        const targetParts = splitEntryPath(entry.linkpath ?? '', `hardlink ${shown(raw)} ->`);
-        if (targetParts.length === 0) throw new LayerFormatError(`hardlink ${shown(raw)} has no target`);
-        const link = `hardlink ${shown(raw)} -> ${shown(entry.linkpath ?? '')}`;
-        const source = path.join(this.parentDir(targetParts, link, false), targetParts[targetParts.length - 1]);
-        const st = lstatOrUndefined(source);
-        if (!st) throw new LayerFormatError(`${link}: the target is not in the layer (so far)`);
-        if (st.isDirectory()) throw new LayerFormatError(`${link}: the target is a directory`);
-        if (source === full) break;
-        this.clear(full, false);
-        fs.linkSync(source, full); // link(2) without AT_SYMLINK_FOLLOW: a symlink target is linked, not followed
+      case 'Link':
+        this.hardlink(entry, raw, full);
         break;
-      }
       case 'CharacterDevice':
       case 'BlockDevice':
-      case 'FIFO': {
-        const kind = entry.type === 'FIFO' ? S_IFIFO : entry.type === 'CharacterDevice' ? S_IFCHR : S_IFBLK;
-        this.clear(full, false);
-        try {
-          mknod(full, kind | ((meta.mode ?? 0o644) & 0o7777), makedev(entry.header.devmaj ?? 0, entry.header.devmin ?? 0));
-        } catch (err) {
-          if (err instanceof SyscallError && err.code === 'EPERM' && kind !== S_IFIFO) {
-            this.written.delete(rel);
-            this.warn(`skipped the device node ${shown(raw)}: this process may not create devices (needs CAP_MKNOD)`);
-            break;
-          }
-          throw err;
-        }
-        this.chown(full, meta);
-        if (meta.mode !== undefined) fs.chmodSync(full, meta.mode);
-        this.times(full, meta);
+      case 'FIFO':
+        this.device(entry, raw, rel, full, meta);
         break;
-      }
       default:
         throw new LayerFormatError(`${shown(raw)}: unsupported tar entry type ${entry.type}`);
     }
     entry.resume();
+  }
+
+  /** A regular file: made empty and private, its data written as it arrives, then its owner, mode and times. */
+  private regularFile(entry: ReadEntry, full: string, meta: Meta): void {
+    this.clear(full, false);
+    const fd = fs.openSync(full, FILE_FLAGS, 0o600);
+    this.openFd = fd;
+    entry.on('data', (chunk: Buffer) => {
+      if (this.failed) return;
+      try {
+        let off = 0;
+        while (off < chunk.length) off += fs.writeSync(fd, chunk, off, chunk.length - off);
+      } catch (err) {
+        this.fail(err);
+      }
+    });
+    entry.on('end', () => {
+      if (this.failed) return;
+      try {
+        this.chown(full, meta, fd);
+        if (meta.mode !== undefined) fs.fchmodSync(fd, meta.mode);
+        this.times(full, meta, fd);
+        this.openFd = undefined;
+        fs.closeSync(fd);
+      } catch (err) {
+        this.fail(err);
+      }
+    });
+  }
+
+  /** A hard link to an entry of this layer already unpacked (never a directory, never outside the layer). */
+  private hardlink(entry: ReadEntry, raw: string, full: string): void {
+    const targetParts = splitEntryPath(entry.linkpath ?? '', `hardlink ${shown(raw)} ->`);
+    if (targetParts.length === 0) throw new LayerFormatError(`hardlink ${shown(raw)} has no target`);
+    const link = `hardlink ${shown(raw)} -> ${shown(entry.linkpath ?? '')}`;
+    const source = path.join(this.parentDir(targetParts, link, false), targetParts[targetParts.length - 1]);
+    const st = lstatOrUndefined(source);
+    if (!st) throw new LayerFormatError(`${link}: the target is not in the layer (so far)`);
+    if (st.isDirectory()) throw new LayerFormatError(`${link}: the target is a directory`);
+    if (source === full) return;
+    this.clear(full, false);
+    fs.linkSync(source, full); // link(2) without AT_SYMLINK_FOLLOW: a symlink target is linked, not followed
+  }
+
+  /** A device node or FIFO; a device this process may not make (no CAP_MKNOD) is skipped with a warning. */
+  private device(entry: ReadEntry, raw: string, rel: string, full: string, meta: Meta): void {
+    const kind = entry.type === 'FIFO' ? S_IFIFO : entry.type === 'CharacterDevice' ? S_IFCHR : S_IFBLK;
+    this.clear(full, false);
+    try {
+      mknod(full, kind | ((meta.mode ?? 0o644) & 0o7777), makedev(entry.header.devmaj ?? 0, entry.header.devmin ?? 0));
+    } catch (err) {
+      if (err instanceof SyscallError && err.code === 'EPERM' && kind !== S_IFIFO) {
+        this.written.delete(rel);
+        this.warn(`skipped the device node ${shown(raw)}: this process may not create devices (needs CAP_MKNOD)`);
+        return;
+      }
+      throw err;
+    }
+    this.chown(full, meta);
+    if (meta.mode !== undefined) fs.chmodSync(full, meta.mode);
+    this.times(full, meta);
   }
 
   private whiteout(parts: string[], raw: string): void {
