@@ -110,6 +110,15 @@ async function ownSharedMountResult(ctx: CheckContext): Promise<CheckResult> {
   }
 }
 
+/** The host's /proc/self, which names this process as long as the host's /proc is the host's. */
+function hostSelfLink(): string {
+  try {
+    return fs.readlinkSync('/proc/self');
+  } catch {
+    return 'unreadable';
+  }
+}
+
 export const check: LessonCheck = async (ctx) => {
   const container = requireContainer(ctx);
   if (Array.isArray(container)) return container;
@@ -138,12 +147,7 @@ export const check: LessonCheck = async (ctx) => {
   // device number), and through it the host's /proc would show another PID namespace.
   const hostMounts = readMountinfo('self');
   const leaked = proc && proc.fsType === 'proc' ? hostMounts.filter((m) => m.device === proc.device) : [];
-  let hostSelf: string;
-  try {
-    hostSelf = fs.readlinkSync('/proc/self');
-  } catch {
-    hostSelf = 'unreadable';
-  }
+  const hostSelf = hostSelfLink();
 
   return [
     verdict(

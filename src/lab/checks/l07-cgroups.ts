@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LESSON_LIMITS } from '../container.js';
 import { readText, requireContainer, verdict } from './common.js';
-import type { CheckResult } from './types.js';
+import type { CheckContext, CheckResult } from './types.js';
 import type { LessonCheck } from './types.js';
 
 /** The first existing file among `names`, looked for in each directory. */
@@ -53,6 +53,105 @@ function procCgroup(pid: number): ProcCgroupLine[] {
 
 const NOT_IN_CGROUPS = 'the container was started without cgroups: run the enable cell of this lesson';
 
+/** The memory limit and pids.max the lab wrote. */
+function limitResults(dirs: string[]): CheckResult[] {
+  const results: CheckResult[] = [];
+  const memLimitFile = findFile(dirs, ['memory.max', 'memory.limit_in_bytes']);
+  const memLimit = readNumber(memLimitFile);
+  results.push(
+    verdict(
+      'the memory limit is 48 MiB',
+      memLimit === String(LESSON_LIMITS.memoryBytes),
+      memLimitFile ? `${memLimitFile}: ${memLimit}` : 'no memory.max or memory.limit_in_bytes in the container\'s cgroups',
+      `${LESSON_LIMITS.memoryBytes} (48 MiB)`,
+      memLimitFile?.endsWith('memory.limit_in_bytes')
+        ? 'setLimits must write the memory limit: cgroup v1 names the file memory.limit_in_bytes (memory.max is v2\'s name, absent here)'
+        : 'setLimits must write the memory limit: cgroup v2 names the file memory.max (memory.limit_in_bytes is v1\'s name, absent here)',
+    ),
+  );
+  const pidsMax = readNumber(findFile(dirs, ['pids.max']));
+  results.push(
+    verdict(
+      `pids.max is ${LESSON_LIMITS.pids}`,
+      pidsMax === String(LESSON_LIMITS.pids),
+      `pids.max: ${pidsMax}`,
+      String(LESSON_LIMITS.pids),
+      'setLimits must write pids.max (the same name in v1 and v2) in the directory that has it',
+    ),
+  );
+  return results;
+}
+
+/** An allocation above the limit is OOM-killed, and the kernel counts it. */
+async function oomResult(ctx: CheckContext, dirs: string[]): Promise<CheckResult> {
+  const oomFile = findFile(dirs, ['memory.events', 'memory.oom_control']);
+  const oomBefore = keyedValue(oomFile, 'oom_kill');
+  const dd = await ctx.inContainer('dd if=/dev/zero of=/dev/null bs=96M count=1', 30_000);
+  const oomAfter = keyedValue(oomFile, 'oom_kill');
+  const counted = oomBefore !== undefined && oomAfter !== undefined && oomAfter > oomBefore;
+  return verdict(
+    'a 96 MiB dd in the container is OOM-killed (exit 137) and oom_kill goes up',
+    dd.code === 137 && counted,
+    `dd exit status ${dd.code}; ${oomFile ? `${path.basename(oomFile)} oom_kill ${oomBefore ?? '?'} -> ${oomAfter ?? '?'}` : 'no oom_kill counter found'}`,
+    'exit status 137 and oom_kill one higher',
+    dd.code === 0
+      ? 'dd got its 96 MiB: the memory limit does not apply (is swap absorbing it? is the limit file written?); run the enable cell again'
+      : 'exit 137 is SIGKILL from the OOM killer; another status means dd failed for a different reason: run `dd if=/dev/zero of=/dev/null bs=96M count=1` in a container cell and read its error',
+  );
+}
+
+/** CPU: a busy second is throttled by the 20 ms / 100 ms quota. */
+async function throttleResult(ctx: CheckContext, dirs: string[]): Promise<CheckResult> {
+  const quotaV2 = findFile(dirs, ['cpu.max']);
+  const quotaV1 = findFile(dirs, ['cpu.cfs_quota_us']);
+  const cpuDir = path.dirname(quotaV2 ?? quotaV1 ?? '');
+  const cpuStat = quotaV2 || quotaV1 ? path.join(cpuDir, 'cpu.stat') : undefined;
+  const quota = quotaV2
+    ? readNumber(quotaV2)
+    : quotaV1
+      ? `${readNumber(quotaV1)} ${readNumber(path.join(cpuDir, 'cpu.cfs_period_us'))}`
+      : '?';
+  const throttledBefore = keyedValue(cpuStat, 'nr_throttled');
+  await ctx.inContainer("sh -c 'while :; do :; done' & sleep 1; kill $!; wait", 15_000);
+  const throttledAfter = keyedValue(cpuStat, 'nr_throttled');
+  return verdict(
+    'a one-second busy loop in the container is throttled (cpu.stat nr_throttled goes up)',
+    throttledBefore !== undefined && throttledAfter !== undefined && throttledAfter > throttledBefore,
+    cpuStat ? `cpu quota "${quota}"; nr_throttled ${throttledBefore ?? '?'} -> ${throttledAfter ?? '?'}` : 'no cpu.max or cpu.cfs_quota_us in the container\'s cgroups',
+    `quota "${LESSON_LIMITS.cpuQuotaUs} ${LESSON_LIMITS.cpuPeriodUs}" and nr_throttled higher after the loop`,
+    'setLimits must write the cpu quota: v2 cpu.max "QUOTA PERIOD", v1 cpu.cfs_period_us then cpu.cfs_quota_us',
+  );
+}
+
+/** Processes: a fork loop is stopped at pids.max. Last, as its sleeps hold the cgroup full for a moment. */
+async function forkLoopResult(ctx: CheckContext, dirs: string[]): Promise<CheckResult> {
+  const pidsMaxFile = findFile(dirs, ['pids.max']);
+  const pidsDir = pidsMaxFile ? path.dirname(pidsMaxFile) : undefined;
+  const pidsCurrentFile = pidsDir ? path.join(pidsDir, 'pids.current') : undefined;
+  const pidsEvents = pidsDir ? path.join(pidsDir, 'pids.events') : undefined;
+  const refusedBefore = keyedValue(pidsEvents, 'max');
+  // The sleeps must not hold the command's output pipes, or the command would only return once they end.
+  const loop = await ctx.inContainer('i=0; while [ $i -lt 100 ]; do sleep 2 </dev/null >/dev/null 2>&1 & i=$((i+1)); done', 20_000);
+  const peak = Number(readNumber(pidsCurrentFile));
+  const refusedAfter = keyedValue(pidsEvents, 'max');
+  // The kernel counts refused forks in pids.events ("max N"); without that file, a full cgroup is the evidence.
+  const refused = refusedBefore !== undefined && refusedAfter !== undefined ? refusedAfter > refusedBefore : peak >= LESSON_LIMITS.pids - 4;
+  const result = verdict(
+    'a fork loop in the container fails at 32 tasks (pids.current ≤ 32)',
+    loop.code !== 0 && refused && Number.isFinite(peak) && peak <= LESSON_LIMITS.pids,
+    pidsMaxFile
+      ? `pids.max ${readNumber(pidsMaxFile)}; the loop ${loop.code === 0 ? 'started all 100 sleeps' : `stopped (exit status ${loop.code})`}; pids.current ${Number.isFinite(peak) ? peak : '?'}${refusedAfter !== undefined ? `; refused forks (pids.events max) ${refusedBefore} -> ${refusedAfter}` : ''}`
+      : 'no pids.max in the container\'s cgroups',
+    `pids.max ${LESSON_LIMITS.pids}, a loop stopped by a refused fork, pids.current ≤ ${LESSON_LIMITS.pids}`,
+    loop.code === 125
+      ? 'the command could not enter the container: is it still running? run the enable cell of this lesson again'
+      : 'setLimits must write pids.max, and container cells are placed in the cgroups joinCgroup joined: run the enable cell of this lesson again',
+  );
+  // Let the sleeps end so the cgroup has room for whatever comes next.
+  for (let waited = 0; waited < 4000 && Number(readNumber(pidsCurrentFile)) > 4; waited += 200) await sleep(200);
+  return result;
+}
+
 export const check: LessonCheck = async (ctx) => {
   const container = requireContainer(ctx);
   if (Array.isArray(container)) return container;
@@ -91,30 +190,7 @@ export const check: LessonCheck = async (ctx) => {
   );
   if (dirs.length === 0) return results;
 
-  // 2. The memory limit the lab wrote.
-  const memLimitFile = findFile(dirs, ['memory.max', 'memory.limit_in_bytes']);
-  const memLimit = readNumber(memLimitFile);
-  results.push(
-    verdict(
-      'the memory limit is 48 MiB',
-      memLimit === String(LESSON_LIMITS.memoryBytes),
-      memLimitFile ? `${memLimitFile}: ${memLimit}` : 'no memory.max or memory.limit_in_bytes in the container\'s cgroups',
-      `${LESSON_LIMITS.memoryBytes} (48 MiB)`,
-      memLimitFile?.endsWith('memory.limit_in_bytes')
-        ? 'setLimits must write the memory limit: cgroup v1 names the file memory.limit_in_bytes (memory.max is v2\'s name, absent here)'
-        : 'setLimits must write the memory limit: cgroup v2 names the file memory.max (memory.limit_in_bytes is v1\'s name, absent here)',
-    ),
-  );
-  const pidsMax = readNumber(findFile(dirs, ['pids.max']));
-  results.push(
-    verdict(
-      `pids.max is ${LESSON_LIMITS.pids}`,
-      pidsMax === String(LESSON_LIMITS.pids),
-      `pids.max: ${pidsMax}`,
-      String(LESSON_LIMITS.pids),
-      'setLimits must write pids.max (the same name in v1 and v2) in the directory that has it',
-    ),
-  );
+  results.push(...limitResults(dirs));
 
   // The remaining checks run commands in the container: it must be reachable.
   const probe = await ctx.inContainer('true', 10_000);
@@ -131,73 +207,8 @@ export const check: LessonCheck = async (ctx) => {
     return results;
   }
 
-  // 3. An allocation above the limit is OOM-killed, and the kernel counts it.
-  const oomFile = findFile(dirs, ['memory.events', 'memory.oom_control']);
-  const oomBefore = keyedValue(oomFile, 'oom_kill');
-  const dd = await ctx.inContainer('dd if=/dev/zero of=/dev/null bs=96M count=1', 30_000);
-  const oomAfter = keyedValue(oomFile, 'oom_kill');
-  const counted = oomBefore !== undefined && oomAfter !== undefined && oomAfter > oomBefore;
-  results.push(
-    verdict(
-      'a 96 MiB dd in the container is OOM-killed (exit 137) and oom_kill goes up',
-      dd.code === 137 && counted,
-      `dd exit status ${dd.code}; ${oomFile ? `${path.basename(oomFile)} oom_kill ${oomBefore ?? '?'} -> ${oomAfter ?? '?'}` : 'no oom_kill counter found'}`,
-      'exit status 137 and oom_kill one higher',
-      dd.code === 0
-        ? 'dd got its 96 MiB: the memory limit does not apply (is swap absorbing it? is the limit file written?); run the enable cell again'
-        : 'exit 137 is SIGKILL from the OOM killer; another status means dd failed for a different reason: run `dd if=/dev/zero of=/dev/null bs=96M count=1` in a container cell and read its error',
-    ),
-  );
-
-  // 4. CPU: a busy second is throttled by the 20 ms / 100 ms quota.
-  const quotaV2 = findFile(dirs, ['cpu.max']);
-  const quotaV1 = findFile(dirs, ['cpu.cfs_quota_us']);
-  const cpuDir = path.dirname(quotaV2 ?? quotaV1 ?? '');
-  const cpuStat = quotaV2 || quotaV1 ? path.join(cpuDir, 'cpu.stat') : undefined;
-  const quota = quotaV2
-    ? readNumber(quotaV2)
-    : quotaV1
-      ? `${readNumber(quotaV1)} ${readNumber(path.join(cpuDir, 'cpu.cfs_period_us'))}`
-      : '?';
-  const throttledBefore = keyedValue(cpuStat, 'nr_throttled');
-  await ctx.inContainer("sh -c 'while :; do :; done' & sleep 1; kill $!; wait", 15_000);
-  const throttledAfter = keyedValue(cpuStat, 'nr_throttled');
-  results.push(
-    verdict(
-      'a one-second busy loop in the container is throttled (cpu.stat nr_throttled goes up)',
-      throttledBefore !== undefined && throttledAfter !== undefined && throttledAfter > throttledBefore,
-      cpuStat ? `cpu quota "${quota}"; nr_throttled ${throttledBefore ?? '?'} -> ${throttledAfter ?? '?'}` : 'no cpu.max or cpu.cfs_quota_us in the container\'s cgroups',
-      `quota "${LESSON_LIMITS.cpuQuotaUs} ${LESSON_LIMITS.cpuPeriodUs}" and nr_throttled higher after the loop`,
-      'setLimits must write the cpu quota: v2 cpu.max "QUOTA PERIOD", v1 cpu.cfs_period_us then cpu.cfs_quota_us',
-    ),
-  );
-
-  // 5. Processes: a fork loop is stopped at pids.max. Last, as its sleeps hold the cgroup full for a moment.
-  const pidsMaxFile = findFile(dirs, ['pids.max']);
-  const pidsDir = pidsMaxFile ? path.dirname(pidsMaxFile) : undefined;
-  const pidsCurrentFile = pidsDir ? path.join(pidsDir, 'pids.current') : undefined;
-  const pidsEvents = pidsDir ? path.join(pidsDir, 'pids.events') : undefined;
-  const refusedBefore = keyedValue(pidsEvents, 'max');
-  // The sleeps must not hold the command's output pipes, or the command would only return once they end.
-  const loop = await ctx.inContainer('i=0; while [ $i -lt 100 ]; do sleep 2 </dev/null >/dev/null 2>&1 & i=$((i+1)); done', 20_000);
-  const peak = Number(readNumber(pidsCurrentFile));
-  const refusedAfter = keyedValue(pidsEvents, 'max');
-  // The kernel counts refused forks in pids.events ("max N"); without that file, a full cgroup is the evidence.
-  const refused = refusedBefore !== undefined && refusedAfter !== undefined ? refusedAfter > refusedBefore : peak >= LESSON_LIMITS.pids - 4;
-  results.push(
-    verdict(
-      'a fork loop in the container fails at 32 tasks (pids.current ≤ 32)',
-      loop.code !== 0 && refused && Number.isFinite(peak) && peak <= LESSON_LIMITS.pids,
-      pidsMaxFile
-        ? `pids.max ${readNumber(pidsMaxFile)}; the loop ${loop.code === 0 ? 'started all 100 sleeps' : `stopped (exit status ${loop.code})`}; pids.current ${Number.isFinite(peak) ? peak : '?'}${refusedAfter !== undefined ? `; refused forks (pids.events max) ${refusedBefore} -> ${refusedAfter}` : ''}`
-        : 'no pids.max in the container\'s cgroups',
-      `pids.max ${LESSON_LIMITS.pids}, a loop stopped by a refused fork, pids.current ≤ ${LESSON_LIMITS.pids}`,
-      loop.code === 125
-        ? 'the command could not enter the container: is it still running? run the enable cell of this lesson again'
-        : 'setLimits must write pids.max, and container cells are placed in the cgroups joinCgroup joined: run the enable cell of this lesson again',
-    ),
-  );
-  // Let the sleeps end so the cgroup has room for whatever comes next.
-  for (let waited = 0; waited < 4000 && Number(readNumber(pidsCurrentFile)) > 4; waited += 200) await sleep(200);
+  results.push(await oomResult(ctx, dirs));
+  results.push(await throttleResult(ctx, dirs));
+  results.push(await forkLoopResult(ctx, dirs));
   return results;
 };

@@ -141,6 +141,82 @@ async function removeStaleRuns(): Promise<void> {
   }
 }
 
+/** create: the init alive and waiting on exec.fifo, status "created". */
+async function createResult(rt: (args: string[], timeoutMs?: number) => Promise<RunResult>, bundle: string, fifo: string): Promise<{ result: CheckResult; code: number | null; pid: number; startTime: number | undefined }> {
+  const created = await rt(['create', '--bundle', bundle, ID]);
+  const st1 = await rt(['state', ID]);
+  let pid: number;
+  try {
+    pid = (JSON.parse(st1.stdout) as { pid?: number }).pid ?? 0;
+  } catch {
+    pid = 0;
+  }
+  const startTime = pid > 0 ? readProcStat(pid)?.startTime : undefined;
+  const procState = pid > 0 ? readProcStat(pid)?.state : undefined;
+  const initCmd = pid > 0 ? cmdline(pid) : '';
+  const isFifo = fs.existsSync(fifo) && fs.statSync(fifo).isFIFO();
+  const waiting = alive(pid, startTime) && procState === 'S' && !initCmd.startsWith(PROGRAM[0]);
+  const result = verdict(
+    'create: status "created", the init alive and waiting, exec.fifo in the state directory',
+    created.code === 0 && status(st1) === 'created' && waiting && isFifo,
+    created.code !== 0
+      ? `create ${said(created)}`
+      : `status ${status(st1) ?? `? (state ${said(st1)})`}; init ${pid || '?'} ${alive(pid, startTime) ? `state ${procState}, running "${initCmd.slice(0, 60)}"` : 'not alive'}; exec.fifo ${isFifo ? 'is a FIFO' : fs.existsSync(fifo) ? 'is not a FIFO' : 'missing'}`,
+    'created; a sleeping init that is not yet "sleep 1000"; a FIFO at <root>/<id>/exec.fifo',
+    'create runs the runtime with your steps of lessons 1-8: run `"$TSLAB_RUNTIME" --root /tmp/r create --bundle DIR x` in a host cell and read its error',
+  );
+  return { result, code: created.code, pid, startTime };
+}
+
+/** start: the byte read from exec.fifo releases the init, which execs the program. */
+async function startResult(rt: (args: string[], timeoutMs?: number) => Promise<RunResult>, pid: number, fifo: string): Promise<CheckResult> {
+  const started = await rt(['start', ID], 15_000);
+  const execed = await until(() => cmdline(pid) === PROGRAM.join(' '), 3000);
+  const st2 = await rt(['state', ID]);
+  const fifoGone = !fs.existsSync(fifo);
+  return verdict(
+    'start: exec.fifo removed, the same pid runs the program, status "running"',
+    started.code === 0 && fifoGone && execed && status(st2) === 'running',
+    `start ${said(started)}; exec.fifo ${fifoGone ? 'gone' : 'still there'}; pid ${pid} runs "${cmdline(pid) || '(nothing)'}"; status ${status(st2) ?? '?'}`,
+    `exit status 0; no exec.fifo; "${PROGRAM.join(' ')}"; running`,
+    started.code === null
+      ? 'start hung: open the FIFO O_RDONLY|O_NONBLOCK. A blocking open waits for a writer, and the init opens its end only once your open has returned (it watches the FIFO with inotify), so neither moves'
+      : started.code !== 0
+      ? 'start calls your releaseInit(fifo, initAlive): open the FIFO O_RDONLY|O_NONBLOCK, read until one byte comes (read gives 0 or throws EAGAIN until then: pollReadable(fd, 1) and retry), close'
+      : !fifoGone
+        ? 'after the byte is read, releaseInit must unlink(fifo): while it exists the status stays "created"'
+        : 'the init did not run the program after its byte was read: did releaseInit read the byte (not just open the FIFO)?',
+  );
+}
+
+async function killResult(rt: (args: string[], timeoutMs?: number) => Promise<RunResult>, pid: number, startTime: number | undefined): Promise<CheckResult> {
+  const killed = await rt(['kill', ID, 'KILL']);
+  let st3: RunResult = { code: null, stdout: '', stderr: '' };
+  await until(async () => {
+    st3 = await rt(['state', ID]);
+    return status(st3) === 'stopped';
+  }, 5000);
+  return verdict(
+    'kill SIGKILL: status "stopped"',
+    killed.code === 0 && status(st3) === 'stopped' && !alive(pid, startTime),
+    `kill ${said(killed)}; status ${status(st3) ?? `? (${said(st3)})`}; init ${alive(pid, startTime) ? 'alive' : 'gone'}`,
+    'exit status 0; stopped; the init gone',
+    'kill and state are the reference code: if start failed above, fix that first',
+  );
+}
+
+async function deleteResult(rt: (args: string[], timeoutMs?: number) => Promise<RunResult>, stateDir: string, pid: number, startTime: number | undefined): Promise<CheckResult> {
+  const deleted = await rt(['delete', ID]);
+  const gone = await until(() => !fs.existsSync(stateDir) && !alive(pid, startTime), 3000);
+  return verdict(
+    'delete: the state directory and the process are gone',
+    deleted.code === 0 && gone,
+    `delete ${said(deleted)}; state directory ${fs.existsSync(stateDir) ? 'still there' : 'gone'}; process ${alive(pid, startTime) ? 'alive' : 'gone'}`,
+    'exit status 0; no state directory; no process',
+    'delete is the reference code: if an earlier stage failed, fix that first',
+  );
+}
+
 export const check: LessonCheck = async (ctx) => {
   const bin = ctx.runtimePath;
   await removeStaleRuns().catch(() => undefined);
@@ -161,82 +237,14 @@ export const check: LessonCheck = async (ctx) => {
       return [fail('a bundle for the check', errorText(err), 'config.json and a busybox rootfs', 'is a static busybox installed? (apt-get install busybox-static)')];
     }
 
-    // create
-    const created = await rt(['create', '--bundle', bundle, ID]);
-    const st1 = await rt(['state', ID]);
-    try {
-      pid = (JSON.parse(st1.stdout) as { pid?: number }).pid ?? 0;
-    } catch {
-      pid = 0;
-    }
-    startTime = pid > 0 ? readProcStat(pid)?.startTime : undefined;
-    const procState = pid > 0 ? readProcStat(pid)?.state : undefined;
-    const initCmd = pid > 0 ? cmdline(pid) : '';
-    const isFifo = fs.existsSync(fifo) && fs.statSync(fifo).isFIFO();
-    const waiting = alive(pid, startTime) && procState === 'S' && !initCmd.startsWith(PROGRAM[0]);
-    results.push(
-      verdict(
-        'create: status "created", the init alive and waiting, exec.fifo in the state directory',
-        created.code === 0 && status(st1) === 'created' && waiting && isFifo,
-        created.code !== 0
-          ? `create ${said(created)}`
-          : `status ${status(st1) ?? `? (state ${said(st1)})`}; init ${pid || '?'} ${alive(pid, startTime) ? `state ${procState}, running "${initCmd.slice(0, 60)}"` : 'not alive'}; exec.fifo ${isFifo ? 'is a FIFO' : fs.existsSync(fifo) ? 'is not a FIFO' : 'missing'}`,
-        'created; a sleeping init that is not yet "sleep 1000"; a FIFO at <root>/<id>/exec.fifo',
-        'create runs the runtime with your steps of lessons 1-8: run `"$TSLAB_RUNTIME" --root /tmp/r create --bundle DIR x` in a host cell and read its error',
-      ),
-    );
+    const created = await createResult(rt, bundle, fifo);
+    ({ pid, startTime } = created);
+    results.push(created.result);
     if (created.code !== 0 || !alive(pid, startTime)) return results;
 
-    // start
-    const started = await rt(['start', ID], 15_000);
-    const execed = await until(() => cmdline(pid) === PROGRAM.join(' '), 3000);
-    const st2 = await rt(['state', ID]);
-    const fifoGone = !fs.existsSync(fifo);
-    results.push(
-      verdict(
-        'start: exec.fifo removed, the same pid runs the program, status "running"',
-        started.code === 0 && fifoGone && execed && status(st2) === 'running',
-        `start ${said(started)}; exec.fifo ${fifoGone ? 'gone' : 'still there'}; pid ${pid} runs "${cmdline(pid) || '(nothing)'}"; status ${status(st2) ?? '?'}`,
-        `exit status 0; no exec.fifo; "${PROGRAM.join(' ')}"; running`,
-        started.code === null
-          ? 'start hung: open the FIFO O_RDONLY|O_NONBLOCK. A blocking open waits for a writer, and the init opens its end only once your open has returned (it watches the FIFO with inotify), so neither moves'
-          : started.code !== 0
-          ? 'start calls your releaseInit(fifo, initAlive): open the FIFO O_RDONLY|O_NONBLOCK, read until one byte comes (read gives 0 or throws EAGAIN until then: pollReadable(fd, 1) and retry), close'
-          : !fifoGone
-            ? 'after the byte is read, releaseInit must unlink(fifo): while it exists the status stays "created"'
-            : 'the init did not run the program after its byte was read: did releaseInit read the byte (not just open the FIFO)?',
-      ),
-    );
-
-    // kill
-    const killed = await rt(['kill', ID, 'KILL']);
-    let st3: RunResult = { code: null, stdout: '', stderr: '' };
-    await until(async () => {
-      st3 = await rt(['state', ID]);
-      return status(st3) === 'stopped';
-    }, 5000);
-    results.push(
-      verdict(
-        'kill SIGKILL: status "stopped"',
-        killed.code === 0 && status(st3) === 'stopped' && !alive(pid, startTime),
-        `kill ${said(killed)}; status ${status(st3) ?? `? (${said(st3)})`}; init ${alive(pid, startTime) ? 'alive' : 'gone'}`,
-        'exit status 0; stopped; the init gone',
-        'kill and state are the reference code: if start failed above, fix that first',
-      ),
-    );
-
-    // delete
-    const deleted = await rt(['delete', ID]);
-    const gone = await until(() => !fs.existsSync(stateDir) && !alive(pid, startTime), 3000);
-    results.push(
-      verdict(
-        'delete: the state directory and the process are gone',
-        deleted.code === 0 && gone,
-        `delete ${said(deleted)}; state directory ${fs.existsSync(stateDir) ? 'still there' : 'gone'}; process ${alive(pid, startTime) ? 'alive' : 'gone'}`,
-        'exit status 0; no state directory; no process',
-        'delete is the reference code: if an earlier stage failed, fix that first',
-      ),
-    );
+    results.push(await startResult(rt, pid, fifo));
+    results.push(await killResult(rt, pid, startTime));
+    results.push(await deleteResult(rt, stateDir, pid, startTime));
     results.push(await deadInitResult(rt, bundle));
     return results;
   } catch (err) {

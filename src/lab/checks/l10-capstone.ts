@@ -131,6 +131,17 @@ function suspectSentence(failures: Failure[]): string {
   return `most likely: ${pieceName(suspect.lesson)}, as ${suspect.why}. \`tslab check ${n}\` tests that piece alone, \`tslab solution ${n}\` shows the reference. `;
 }
 
+/** Each failed test of the report, named by its file (relative to `root`) and title, with its messages. */
+function failuresOf(report: JsonReport, root: string): Failure[] {
+  return (report.testResults ?? []).flatMap((file) => {
+    const where = path.relative(root, file.name ?? '?');
+    const tests = (file.assertionResults ?? []).filter((t) => t.status === 'failed');
+    // A file that failed to load has no test results, only a message.
+    if (!tests.length && file.message) return [{ test: `${where}: ${file.message.split('\n')[0]}`, message: file.message }];
+    return tests.map((t) => ({ test: `${where}: ${t.fullName ?? t.title ?? '?'}`, message: (t.failureMessages ?? []).join('\n') }));
+  });
+}
+
 export const check: LessonCheck = async (ctx) => {
   const root = projectRoot();
   removeStaleRuns();
@@ -175,13 +186,7 @@ export const check: LessonCheck = async (ctx) => {
         ),
       ];
     }
-    const failures: Failure[] = (report.testResults ?? []).flatMap((file) => {
-      const where = path.relative(root, file.name ?? '?');
-      const tests = (file.assertionResults ?? []).filter((t) => t.status === 'failed');
-      // A file that failed to load has no test results, only a message.
-      if (!tests.length && file.message) return [{ test: `${where}: ${file.message.split('\n')[0]}`, message: file.message }];
-      return tests.map((t) => ({ test: `${where}: ${t.fullName ?? t.title ?? '?'}`, message: (t.failureMessages ?? []).join('\n') }));
-    });
+    const failures = failuresOf(report, root);
     const failed = failures.map((f) => f.test);
     for (const line of pieceSummary(failures, loadCatalog())) ctx.progress?.(line);
     const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
