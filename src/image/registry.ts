@@ -14,6 +14,10 @@
 //
 // Blobs go into the ImageStore through writeBlobStream, which verifies the digest and keeps a broken
 // download as `.partial` only; a retry (or the next pull) asks for the rest with a Range request.
+//
+// This file is the client and its requests; beside it: manifest.ts (what a manifest or index holds),
+// registry-auth.ts (challenges and tokens), registry-http.ts (the connections), registry-blob.ts (resumed
+// blob downloads), registry-error.ts (failures and which ones are retried).
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDigest } from './digest.js';
