@@ -28,3 +28,25 @@ export function nextInotifyEvents(fd: number): Promise<void> {
     });
   });
 }
+
+const SYS_IO_URING_SETUP = 425;
+const SYS_IO_URING_REGISTER = 427;
+const IORING_REGISTER_FILES = 2;
+/** sizeof(struct io_uring_params): zeroed, the kernel fills it in. */
+const IO_URING_PARAMS_BYTES = 120;
+
+/**
+ * Closes an inotify fd without waiting for the kernel to free its watches. A plain close(2) of the last fd waits
+ * for an SRCU grace period while the marks are destroyed: 8-24 ms measured here (kernel 6.18, HZ=250), on the
+ * path of every container start. A file held in an io_uring's registered-file table is released by the ring's
+ * own teardown, which runs on a kernel worker: register the fd, close it and the ring, and nothing here waits.
+ * Where io_uring is refused (kernel.io_uring_disabled, a seccomp filter), a plain close.
+ */
+export function closeInotify(fd: number): void {
+  const ring = Number(fn('long syscall(long nr, unsigned int entries, uint8_t *params)')(SYS_IO_URING_SETUP, 1, Buffer.alloc(IO_URING_PARAMS_BYTES)));
+  if (ring >= 0) {
+    fn('long syscall(long nr, int ring, unsigned int opcode, const int32_t *fds, unsigned int count)')(SYS_IO_URING_REGISTER, ring, IORING_REGISTER_FILES, Int32Array.of(fd), 1);
+  }
+  check(fn('int close(int fd)')(fd), 'close');
+  if (ring >= 0) fn('int close(int fd)')(ring);
+}

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_WRONLY, close, dup2, open, write } from '../../linux/fs.js';
 import { lastCapability } from '../../linux/capabilities.js';
-import { IN_OPEN, inotifyWatch, nextInotifyEvents } from '../../linux/inotify.js';
+import { IN_OPEN, closeInotify, inotifyWatch, nextInotifyEvents } from '../../linux/inotify.js';
 import { SyscallError } from '../../linux/error.js';
 import { CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, setns, unshare } from '../../linux/namespaces.js';
 import { execve, setdomainname } from '../../linux/process.js';
@@ -201,7 +201,7 @@ async function waitForStart(execFifo: number, openWatch: number): Promise<void> 
     }
     fs.writeSync(fifo, '0');
     close(fifo);
-    close(openWatch);
+    closeInotify(openWatch);
     close(execFifo);
     return;
   }
