@@ -13,7 +13,6 @@ import { makeControllingTerminal, openPtyPair, setWindowSize } from '../../linux
 import { NSFS_MAGIC } from '../../linux/nsfs.js';
 import { O_PATH, PROC_SUPER_MAGIC, fstatfsType, setDumpable } from '../../linux/resolve.js';
 import { sendFd } from '../../linux/socket.js';
-import { runHooks } from '../hooks/oci-hooks.js';
 import { prepareSeccomp } from '../process/libseccomp-filter.js';
 import type { StagePlan } from './protocol.js';
 import { sysctlName, sysctlNamespace } from '../spec/sysctl.js';
@@ -231,7 +230,11 @@ function joinStartCgroups(joins: Array<{ fd: number; file: string }>): void {
 }
 
 /** What the init holds between `create` and `start`. */
+/** The hooks' module: it loads child_process, ~5 ms of CPU at every start, so only a container with hooks here has it. */
+type StageHooks = typeof import('../hooks/oci-hooks.js');
+
 interface WaitingInit {
+  hooks: StageHooks | undefined;
   proc: NonNullable<StagePlan['spec']['process']>;
   execFifo: number;
   openWatch: ReturnType<typeof inotifyWatch>;
@@ -254,7 +257,9 @@ async function main(): Promise<void> {
   const channel = new StageChannel(channelFd);
   try {
     const plan = channel.readPlan();
-    const init = createInside(plan, channel, preserveFds, channelFd);
+    const { createContainer, startContainer } = plan.spec.hooks ?? {};
+    const hooks = createContainer?.length || startContainer?.length ? await import('../hooks/oci-hooks.js') : undefined;
+    const init = createInside(plan, channel, hooks, { preserveFds, channelFd });
     await startInside(plan, init);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
@@ -270,7 +275,8 @@ async function main(): Promise<void> {
 
 
 /** Everything `create` does from the inside: namespaces, the root, hooks, the process's identity; then `ready`. */
-function createInside(plan: StagePlan, channel: StageChannel, preserveFds: number, channelFd: number): WaitingInit {
+function createInside(plan: StagePlan, channel: StageChannel, hooks: StageHooks | undefined, fds: { preserveFds: number; channelFd: number }): WaitingInit {
+  const { preserveFds, channelFd } = fds;
   const spec = plan.spec;
   const proc = spec.process!;
   const terminalSocket = plan.terminal ? 4 + preserveFds : -1;
@@ -303,7 +309,7 @@ function createInside(plan: StagePlan, channel: StageChannel, preserveFds: numbe
   const state = plan.runtimeHooks ? channel.request({ type: 'run-hooks' }).state! : plan.state;
   // Hooks inside the container see it as the container does: its init is pid 1 (in a new PID namespace).
   const insideState = { ...state, pid: process.pid };
-  runHooks('createContainer', spec.hooks?.createContainer, insideState);
+  hooks?.runHooks('createContainer', spec.hooks?.createContainer, insideState);
   enterRootfs(plan);
   checkFifoReachable(execFifo);
   // The same order as runc's init: hostname after the switch of root, then sysctls and protected paths.
@@ -327,12 +333,12 @@ function createInside(plan: StagePlan, channel: StageChannel, preserveFds: numbe
   if (!identityAfterStart) applyIdentity(proc, lastCap);
   channel.ready();
   channel.close();
-  return { proc, execFifo, openWatch, startCgroups, terminalSlave, executable, env, seccomp, identityAfterStart, lastCap, insideState };
+  return { hooks, proc, execFifo, openWatch, startCgroups, terminalSlave, executable, env, seccomp, identityAfterStart, lastCap, insideState };
 }
 
 /** Waits for `start`, then the last steps before execve: filter, identity, startContainer hooks, terminal, cgroups. */
 async function startInside(plan: StagePlan, init: WaitingInit): Promise<void> {
-  const { proc, execFifo, openWatch, startCgroups, terminalSlave, executable, env, seccomp, identityAfterStart, lastCap, insideState } = init;
+  const { hooks, proc, execFifo, openWatch, startCgroups, terminalSlave, executable, env, seccomp, identityAfterStart, lastCap, insideState } = init;
   const spec = plan.spec;
   // Until `start`, behave like a process with default dispositions: as PID 1 we would ignore them.
   for (const signal of TERMINATING_SIGNALS) process.on(signal, () => process.exit(128 + SIGNAL_NUMBERS[signal]));
@@ -343,7 +349,7 @@ async function startInside(plan: StagePlan, init: WaitingInit): Promise<void> {
     applyIdentity(proc, lastCap);
   }
 
-  runHooks('startContainer', spec.hooks?.startContainer, { ...insideState, status: 'created' });
+  hooks?.runHooks('startContainer', spec.hooks?.startContainer, { ...insideState, status: 'created' });
   if (terminalSlave >= 0) becomeTerminalSession(terminalSlave);
   prepareInheritance(proc, plan.preserveFds);
   joinStartCgroups(startCgroups);
