@@ -21,7 +21,8 @@
 //   lab      the lab's fixed names: veth tslab-lab0, cgroups tslab-lab*, lesson containers (any lab's)
 //
 // Each job's output is printed whole when it ends (a line says when each starts). Exit status 1 if any job
-// failed or the host changed; the last line sums every job's "N passed, N failed, N skipped".
+// failed or the host changed; the summary gives each job's wall and CPU seconds, the last line sums every
+// job's "N passed, N failed, N skipped".
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -135,10 +136,13 @@ function runJob(job, countsDir) {
     TSLAB_TEST_COUNTS_FILE: countsFile,
     FORCE_COLOR: process.env.FORCE_COLOR ?? (process.stdout.isTTY ? '1' : '0'),
   };
+  const cpuFile = path.join(countsDir, `${JOBS.indexOf(job)}.cpu`);
   const started = Date.now();
   return new Promise((resolve) => {
-    // Its own process group, so that an interrupted run can end each job whole.
-    const child = spawn(node, vitestArgs(job), { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // Its own process group, so that an interrupted run can end each job whole. Under a shell that, once vitest
+    // has ended, writes its own /proc stat: its children's CPU time is the job's (jobCpuSeconds).
+    const script = 'out=$1; shift; "$@"; status=$?; read -r stat < /proc/$$/stat; echo "$stat" > "$out"; exit $status';
+    const child = spawn('/bin/sh', ['-c', script, 'sh', cpuFile, node, ...vitestArgs(job)], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     children.add(child);
     const chunks = [];
     child.stdout.on('data', (c) => chunks.push(c));
@@ -152,7 +156,8 @@ function runJob(job, countsDir) {
       } catch {
         counts = undefined;
       }
-      resolve({ job, status, error, output: Buffer.concat(chunks).toString('utf8'), seconds: (Date.now() - started) / 1000, counts });
+      const cpu = jobCpuSeconds(cpuFile);
+      resolve({ job, status, error, output: Buffer.concat(chunks).toString('utf8'), seconds: (Date.now() - started) / 1000, cpu, counts });
     };
     child.on('error', (err) => done(1, err.message));
     child.on('close', (code, signal) => done(code ?? (signal ? 128 : 1), signal ? `ended by ${signal}` : undefined));
@@ -172,17 +177,32 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** User and system CPU seconds of the processes waited for by the one whose /proc/PID/stat text this is. */
+function waitedForCpuSeconds(stat) {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // cutime and cstime: fields 16 and 17 of proc(5); the split starts at field 3.
+  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+}
+
 /**
  * User and system CPU seconds of every process this one has waited for, and of those they waited for (the
  * build and the jobs): what the suite costs whatever else the machine runs, and half of it is the floor of
- * the wall time on 2 cores.
+ * the wall time on 2 cores. Processes nobody of ours waits for are not in it: a container's init (and its
+ * PID-1 stage before it) is reparented once the runtime that started it exits.
  */
 function childCpuSeconds() {
-  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-  // cutime and cstime: fields 16 and 17 of proc(5); the split starts at field 3.
-  return (Number(fields[13]) + Number(fields[14])) / ticks;
+  return waitedForCpuSeconds(fs.readFileSync('/proc/self/stat', 'utf8'));
+}
+
+/** A job's CPU seconds, as its shell wrote them when vitest ended; undefined if it never got there. */
+function jobCpuSeconds(file) {
+  try {
+    return waitedForCpuSeconds(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 function versionOf(node) {
@@ -246,7 +266,8 @@ for (const r of results) {
   const c = r.counts;
   if (c) for (const k of Object.keys(total)) total[k] += c[k];
   const what = c ? `${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped` : 'no counts (vitest did not finish)';
-  console.log(`  ${r.status === 0 ? 'ok    ' : 'FAILED'} ${r.seconds.toFixed(0).padStart(4)} s  ${label(r.job)}: ${what}`);
+  const cpu = r.cpu === undefined ? '     ?' : `${r.cpu.toFixed(0).padStart(4)} s`;
+  console.log(`  ${r.status === 0 ? 'ok    ' : 'FAILED'} ${r.seconds.toFixed(0).padStart(4)} s, CPU ${cpu}  ${label(r.job)}: ${what}`);
   for (const failure of c?.failures ?? []) console.log(`      ✗ ${failure}`);
 }
 if (hostLeaks.length) {
