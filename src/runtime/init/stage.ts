@@ -1,6 +1,7 @@
 // The container's PID-1 stage: started by the orchestrator inside the new PID namespace, it builds the
 // container around itself, reports ready, waits on the exec FIFO for `start`, then execve()s the program.
 // Keep its imports few: every container start pays for them.
+import type { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_WRONLY, close, dup2, open, write } from '../../linux/fs.js';
@@ -310,6 +311,9 @@ function createInside(plan: StagePlan, channel: StageChannel, hooks: StageHooks 
   // Hooks inside the container see it as the container does: its init is pid 1 (in a new PID namespace).
   const insideState = { ...state, pid: process.pid };
   hooks?.runHooks('createContainer', spec.hooks?.createContainer, insideState);
+  // The last moment the package's files are in reach: its code-cache loader (bin/cached-require.cjs) may write
+  // the stage's cache now. Not from a mount namespace joined by path, whose files are not the host's.
+  if (!joinedMount) (process as EventEmitter).emit('tslab:code-cache');
   enterRootfs(plan);
   checkFifoReachable(execFifo);
   // The same order as runc's init: hostname after the switch of root, then sysctls and protected paths.
