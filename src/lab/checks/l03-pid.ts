@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { referenceBuild, runtimeExecutable } from '../step-build.js';
-import { describeList, makeBundle, nsInode, pass, readStatusField, readText, requireContainer, verdict, visiblePids } from './common.js';
+import { namespaceLink, readStatusField, visiblePids } from '../../linux/proc.js';
+import { describeList, makeBundle, pass, readText, requireContainer, verdict } from './common.js';
 import type { CheckContext, CheckResult, LessonCheck } from './types.js';
 
 const SCRATCH_PREFIX = 'tslab-check3-';
@@ -39,7 +40,7 @@ function hookPidNamespace(ctx: CheckContext): { ns?: string; error?: string } {
 }
 
 function laterChildResult(ctx: CheckContext): CheckResult {
-  const host = nsInode('self', 'pid');
+  const host = namespaceLink('self', 'pid');
   const hook = hookPidNamespace(ctx);
   return verdict(
     "a process the runtime starts after the container's init (a createRuntime hook) is born in the host's PID namespace",
@@ -57,8 +58,8 @@ export const check: LessonCheck = async (ctx) => {
   if (Array.isArray(container)) return container;
   const pid = container.pid;
   const nspid = readStatusField(pid, 'NSpid')?.split(/\s+/) ?? [];
-  const mine = nsInode(pid, 'pid');
-  const host = nsInode('self', 'pid');
+  const mine = namespaceLink(pid, 'pid');
+  const host = namespaceLink('self', 'pid');
   const results = [
     verdict(
       'the container is PID 1 in its namespace',
