@@ -1,5 +1,7 @@
 // Go-style flag parsing as runc's CLI library does it: `-f`, `--flag`, `--flag=value`, `--flag value`;
 // flags end at the first positional argument (so `kill ID -9`-like forms keep their dash words).
+// By hand, as docker-args.ts: node:util parseArgs has no single-dash long flags, no `--flag=false` and
+// reads flags after positionals; Go's own error sentences (`flag provided but not defined`) are kept too.
 
 export interface FlagSpec {
   names: string[];

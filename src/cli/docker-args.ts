@@ -1,6 +1,8 @@
 // docker's flag grammar for `tslab run/ps/logs/...`: short booleans combine (-it, -dit), value flags take
 // "-e X", "-eX", "--env X" or "--env=X", some repeat (-e, -v, -p), and flags stop at the first positional
 // argument (the image), so everything after it belongs to the container's command.
+// Apart from args.ts because the grammars differ (docker's -it clusters and -eX against Go's -flag and
+// --flag=false); by hand because node:util parseArgs cannot stop at the image and would read its command's flags.
 import { UsageError } from './args.js';
 
 export interface DockerFlag {

@@ -71,7 +71,7 @@ export function errorText(err: unknown): string {
 }
 
 /** Runs argv (no shell) and collects its output; a timeout ends it with SIGKILL. Never rejects. */
-export function runArgv(argv: string[], timeoutMs = 20_000): Promise<CommandResult & { timedOut: boolean }> {
+function runArgv(argv: string[], timeoutMs = 20_000): Promise<CommandResult & { timedOut: boolean }> {
   return new Promise((resolve) => {
     execFile(argv[0], argv.slice(1), { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & { killed?: boolean; code?: number | string }) | null;
