@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureDefaultRootfs } from '../../fs/busybox-rootfs.js';
 import { defaultSpec, formatSpec } from '../../runtime/spec/default-spec.js';
 import type { Spec } from '../../runtime/spec/types.js';
-import { isAlive, readProcStat } from '../../linux/proc.js';
+import { isAlive, namespaceLink, readProcStat } from '../../linux/proc.js';
 import type { LessonContainer } from '../container.js';
 import type { LaunchPlan, LaunchResult } from '../container/plan.js';
 import type { StepBuild } from '../step-build.js';
@@ -57,6 +57,13 @@ export function readText(file: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** That process `pid` has a `type` namespace of its own: its /proc/<pid>/ns link differs from the lab's (the host's). */
+export function ownNamespace(pid: number, type: string, name: string, hint: string): CheckResult {
+  const mine = namespaceLink(pid, type);
+  const host = namespaceLink('self', type);
+  return verdict(name, mine !== undefined && mine !== host, `container ${mine ?? '?'}, host ${host ?? '?'}`, `two different ${type} inodes`, hint);
 }
 
 /** A short rendering of a list for `saw`: "3 (1 7 9)" or "120 (1 2 3 4 5 6 ...)". */

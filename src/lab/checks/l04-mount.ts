@@ -12,7 +12,7 @@ import { MNT_DETACH, MS_SHARED, mount, umount2 } from '../../linux/mount.js';
 import type { CheckContext, CheckResult, LessonCheck } from './types.js';
 import { type MountinfoEntry, readMountinfo } from '../../linux/mountinfo.js';
 import { namespaceLink, readStatusField, visiblePids } from '../../linux/proc.js';
-import { describeList, endLaunched, errorText, launchWithPlan, readText, requireContainer, verdict } from './common.js';
+import { describeList, endLaunched, errorText, launchWithPlan, ownNamespace, readText, requireContainer, verdict } from './common.js';
 
 const SCRATCH_PREFIX = 'tslab-check4-';
 const PROC_FLAGS = ['nosuid', 'nodev', 'noexec'];
@@ -113,8 +113,6 @@ export const check: LessonCheck = async (ctx) => {
   const container = requireContainer(ctx);
   if (Array.isArray(container)) return container;
   const pid = container.pid;
-  const mine = namespaceLink(pid, 'mnt');
-  const host = namespaceLink('self', 'mnt');
 
   const mounts = readMountinfo(pid);
   const propagating = mounts.filter((m) => propagation(m).length > 0);
@@ -140,11 +138,10 @@ export const check: LessonCheck = async (ctx) => {
   const hostSelf = hostSelfLink();
 
   return [
-    verdict(
+    ownNamespace(
+      pid,
+      'mnt',
       'the container has a mount namespace of its own',
-      mine !== undefined && mine !== host,
-      `container ${mine ?? '?'}, host ${host ?? '?'}`,
-      'two different mnt inodes',
       'newMountNamespace() must call unshare(CLONE_NEWNS); the lab calls it before makeMountsPrivate. Then restart the container with the enable cell',
     ),
     verdict(

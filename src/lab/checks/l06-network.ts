@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { LESSON_VETH } from '../container.js';
 import { getLink, listIPv4Addresses, withRouteSocket } from '../../linux/netlink.js';
 import { namespaceLink } from '../../linux/proc.js';
-import { probeInNewNamespaces, readText, requireContainer, verdict } from './common.js';
+import { ownNamespace, probeInNewNamespaces, readText, requireContainer, verdict } from './common.js';
 import type { CheckContext, CheckResult, LessonCheck } from './types.js';
 
 const PROBE_IF = 'tslabchk0';
@@ -118,11 +118,10 @@ export const check: LessonCheck = async (ctx) => {
     r.code === 0 ? 'exit status 0' : `exit status ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').pop()}` : ''}`;
 
   const results: CheckResult[] = [
-    verdict(
+    ownNamespace(
+      pid,
+      'net',
       'the container has a network namespace of its own',
-      mine !== undefined && mine !== host,
-      `container ${mine ?? '?'}, host ${host ?? '?'}`,
-      'two different net inodes',
       'the launcher calls unshare(CLONE_NEWNET) before your bringUpInterface: restart the container with the enable cell',
     ),
     verdict(
