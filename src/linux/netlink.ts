@@ -9,7 +9,7 @@ import { errnoName, errnoText } from './errno.js';
 import { SyscallError } from './error.js';
 import { close } from './fs.js';
 import { check, errno, fn } from './libc.js';
-import { withNamespaceOf } from './namespaces.js';
+import { withNamespaceOf } from './join-namespace.js';
 import { IFF_UP, IFNAMSIZ } from './netdevice.js';
 import { AF_INET, SOCK_CLOEXEC, socket } from './socket.js';
 

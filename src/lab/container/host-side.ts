@@ -4,7 +4,7 @@
 // journal already (recorded before the launcher started); a cgroup made elsewhere is removed here.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { withNamespaceOf } from '../../linux/namespaces.js';
+import { withNamespaceOf } from '../../linux/join-namespace.js';
 import { getLink, withRouteSocket } from '../../linux/netlink.js';
 import { addVethPair, configureInterface } from '../../runtime/steps/loopback.js';
 import { createCgroup, setLimits } from '../../runtime/steps/cgroup-join.js';

@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { O_CLOEXEC, O_RDONLY, close, open } from '../../linux/fs.js';
-import { withNamespaceFd } from '../../linux/namespaces.js';
+import { withNamespaceFd } from '../../linux/join-namespace.js';
 import { connectUnix, recvFd, sendFd, socketpair } from '../../linux/socket.js';
 import { RuntimeError } from '../runtime-error.js';
 import { isAlive } from '../../linux/proc.js';

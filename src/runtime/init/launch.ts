@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLOSE_RANGE_CLOEXEC, close, closeRange } from '../../linux/fs.js';
-import { withNamespaceAt } from '../../linux/namespaces.js';
+import { withNamespaceAt } from '../../linux/join-namespace.js';
 import { connectUnix, socketpair } from '../../linux/socket.js';
 import { RuntimeError } from '../runtime-error.js';
 import { hasUserNamespace, spawnInUserNamespace } from './launch-userns.js';
