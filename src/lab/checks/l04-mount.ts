@@ -22,13 +22,7 @@ function membersOf(ns: string): number[] {
   const members: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    let link: string;
-    try {
-      link = fs.readlinkSync(`/proc/${entry}/ns/pid`);
-    } catch {
-      continue; // gone meanwhile
-    }
-    if (link !== ns) continue;
+    if (namespaceLink(Number(entry), 'pid') !== ns) continue; // another namespace, or gone meanwhile
     const inner = readStatusField(Number(entry), 'NSpid')?.split(/\s+/).pop();
     if (inner) members.push(Number(inner));
   }
