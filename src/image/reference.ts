@@ -130,15 +130,6 @@ export function formatReference(ref: ImageReference): string {
   return `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
 }
 
-/**
- * The name an image is tagged under in the local store after a pull: registry/repository:tag, or
- * registry/repository@digest for a pull by digest alone.
- */
-export function localName(ref: ImageReference): string {
-  if (ref.tag) return `${ref.registry}/${ref.repository}:${ref.tag}`;
-  return `${ref.registry}/${ref.repository}@${ref.digest}`;
-}
-
 /** The registry's host name without port or IPv6 brackets. */
 export function registryHostname(registry: string): string {
   if (registry.startsWith('[')) return registry.slice(1, registry.indexOf(']'));
