@@ -1,5 +1,7 @@
 // Go-style flag parsing as runc's CLI library does it: `-f`, `--flag`, `--flag=value`, `--flag value`;
 // flags end at the first positional argument (so `kill ID -9`-like forms keep their dash words).
+// By hand, as docker-args.ts: node:util parseArgs has no single-dash long flags, no `--flag=false` and
+// reads flags after positionals; Go's own error sentences (`flag provided but not defined`) are kept too.
 
 export interface FlagSpec {
   names: string[];
@@ -15,9 +17,12 @@ export interface ParsedArgs {
   positional: string[];
 }
 
-export function parseArgs(argv: string[], specs: FlagSpec[]): ParsedArgs {
-  const flags = new Map<string, string | true>();
-  const values = new Map<string, string[]>();
+/**
+ * The walk both grammars share: each flag word up to `--` or the first word that is not a flag goes to
+ * `take`, with the word after it (undefined at the end); `take` returns how many words after the flag it
+ * used (0 or 1). Returns the positional arguments.
+ */
+export function walkFlags(argv: string[], take: (arg: string, next: string | undefined) => number): string[] {
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i];
@@ -26,6 +31,15 @@ export function parseArgs(argv: string[], specs: FlagSpec[]): ParsedArgs {
       break;
     }
     if (!arg.startsWith('-') || arg === '-') break;
+    i += take(arg, i + 1 < argv.length ? argv[i + 1] : undefined);
+  }
+  return argv.slice(i);
+}
+
+export function parseArgs(argv: string[], specs: FlagSpec[]): ParsedArgs {
+  const flags = new Map<string, string | true>();
+  const values = new Map<string, string[]>();
+  const positional = walkFlags(argv, (arg, next) => {
     const body = arg.replace(/^--?/, '');
     const eq = body.indexOf('=');
     const name = eq >= 0 ? body.slice(0, eq) : body;
@@ -38,14 +52,15 @@ export function parseArgs(argv: string[], specs: FlagSpec[]): ParsedArgs {
       // The last occurrence wins, as with Go's flag package: `--detach --detach=false` is off.
       if (value === 'true') flags.set(key, true);
       else flags.delete(key);
-      continue;
+      return 0;
     }
-    if (eq < 0 && i + 1 >= argv.length) throw new UsageError(`flag needs an argument: -${name}`);
-    const value = eq >= 0 ? body.slice(eq + 1) : argv[++i];
+    if (eq < 0 && next === undefined) throw new UsageError(`flag needs an argument: -${name}`);
+    const value = eq >= 0 ? body.slice(eq + 1) : next!;
     flags.set(key, value);
     values.set(key, [...(values.get(key) ?? []), value]);
-  }
-  return { flags, values, positional: argv.slice(i) };
+    return eq >= 0 ? 0 : 1;
+  });
+  return { flags, values, positional };
 }
 
 /** Every value given for a repeatable flag, in order. */

@@ -1,7 +1,9 @@
 // docker's flag grammar for `tslab run/ps/logs/...`: short booleans combine (-it, -dit), value flags take
 // "-e X", "-eX", "--env X" or "--env=X", some repeat (-e, -v, -p), and flags stop at the first positional
 // argument (the image), so everything after it belongs to the container's command.
-import { UsageError } from './args.js';
+// A grammar of its own beside args.ts's (docker's -it clusters and -eX against Go's -flag and --flag=false),
+// on the same walk (walkFlags); by hand because node:util parseArgs would read the container command's flags.
+import { UsageError, walkFlags } from './args.js';
 
 export interface DockerFlag {
   long: string;
@@ -21,14 +23,7 @@ export function parseDockerArgs(argv: string[], specs: DockerFlag[]): DockerArgs
     if (spec.repeat) flags.set(spec.long, [...((flags.get(spec.long) as string[] | undefined) ?? []), value as string]);
     else flags.set(spec.long, value);
   };
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') {
-      i++;
-      break;
-    }
-    if (!arg.startsWith('-') || arg === '-') break;
+  const positional = walkFlags(argv, (arg, next) => {
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       const name = arg.slice(2, eq < 0 ? undefined : eq);
@@ -37,10 +32,12 @@ export function parseDockerArgs(argv: string[], specs: DockerFlag[]): DockerArgs
       if (!spec.value) {
         if (eq >= 0) throw new UsageError(`--${name} takes no value`);
         set(spec, true);
-      } else if (eq >= 0) set(spec, arg.slice(eq + 1));
-      else if (i + 1 < argv.length) set(spec, argv[++i]);
+        return 0;
+      }
+      if (eq >= 0) set(spec, arg.slice(eq + 1));
+      else if (next !== undefined) set(spec, next);
       else throw new UsageError(`flag needs an argument: --${name}`);
-      continue;
+      return eq >= 0 ? 0 : 1;
     }
     // A cluster of short flags: booleans, then at most one value flag (which takes the rest or the next word).
     for (let j = 1; j < arg.length; j++) {
@@ -52,12 +49,13 @@ export function parseDockerArgs(argv: string[], specs: DockerFlag[]): DockerArgs
       }
       const rest = arg.slice(j + 1);
       if (rest) set(spec, rest);
-      else if (i + 1 < argv.length) set(spec, argv[++i]);
+      else if (next !== undefined) set(spec, next);
       else throw new UsageError(`flag needs an argument: '${arg[j]}' in ${arg}`);
-      break;
+      return rest ? 0 : 1;
     }
-  }
-  return { flags, positional: argv.slice(i) };
+    return 0;
+  });
+  return { flags, positional };
 }
 
 export function stringFlag(args: DockerArgs, name: string): string | undefined {

@@ -24,6 +24,7 @@ export async function imageCommand(
   switch (name) {
     case 'images': {
       const { listImages } = await import('../image/list.js');
+      const { shortDigest } = await import('../image/digest.js');
       const images = listImages(store);
       if (json) {
         write(`${JSON.stringify(images, null, 2)}\n`);
@@ -32,7 +33,7 @@ export async function imageCommand(
       const rows = [['REPOSITORY', 'TAG', 'IMAGE ID', 'SIZE']];
       for (const i of images) {
         const colon = i.ref.lastIndexOf(':');
-        const [id, size] = 'error' in i ? ['<unreadable>', '-'] : [i.id.replace(/^sha256:/, '').slice(0, 12), humanSize(i.size)];
+        const [id, size] = 'error' in i ? ['<unreadable>', '-'] : [shortDigest(i.id), humanSize(i.size)];
         rows.push([i.ref.slice(0, colon), i.ref.slice(colon + 1), id, size]);
       }
       write(`${formatTable(rows)}\n`);

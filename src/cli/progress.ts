@@ -1,5 +1,7 @@
 // Progress of `tslab pull`: one bar per layer, redrawn in place on a terminal; on anything else (a pipe,
 // a CI log) one plain line per layer and state change (started, resumed, retrying, done), no bars.
+// By hand: the bars are one line of text each; a package (cli-progress) would add a dependency for the drawing alone.
+import { shortDigest } from '../image/digest.js';
 import type { LayerProgress } from '../image/pull.js';
 
 export interface ProgressOutput {
@@ -48,11 +50,6 @@ const STATUS_TEXT: Record<LayerProgress['status'], string> = {
   exists: 'already here',
   done: 'done',
 };
-
-/** The short form docker shows for a blob: the first 12 hex digits. */
-function shortDigest(digest: string): string {
-  return digest.replace(/^sha256:/, '').slice(0, 12);
-}
 
 export class PullProgress {
   private readonly rows = new Map<string, LayerProgress>();

@@ -2,7 +2,7 @@
 // Subcommands load their modules on demand so each invocation pays only for what it uses.
 import { type FlagSpec, type ParsedArgs, UsageError, flagString, flagValues, parseArgs } from './args.js';
 import { Logger } from './log.js';
-import { formatTable as pad } from './table.js';
+import { formatTable } from './table.js';
 import type { UpdateFlag } from '../runtime/operations/update.js';
 
 const VERSION = '0.1.0';
@@ -292,7 +292,7 @@ const COMMANDS: Record<string, Command> = {
       } else {
         const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER']];
         for (const st of states) rows.push([st.id, String(st.pid), st.status, st.bundle, st.created, 'root']);
-        process.stdout.write(`${pad(rows)}\n`);
+        process.stdout.write(`${formatTable(rows)}\n`);
       }
       return 0;
     },

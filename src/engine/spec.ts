@@ -73,7 +73,7 @@ function mergeEnv(...lists: string[][]): string[] {
 }
 
 /** runc's range for a uid or gid: a larger number wraps around in the kernel's 32-bit ids (4294967295 is -1, "no change"). */
-export const MAX_ID = 2147483647;
+const MAX_ID = 2147483647;
 
 /** The most tslab reads of an image's /etc/passwd or /etc/group (a real one is a few kilobytes). */
 const ID_FILE_MAX_BYTES = 1024 * 1024;

@@ -4,6 +4,14 @@ import { createHash, type Hash } from 'node:crypto';
 import * as fs from 'node:fs';
 
 const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
+/** The OCI digest grammar, any algorithm: `algorithm:encoded`. */
+const ANY_DIGEST = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):[a-zA-Z0-9=_-]+$/;
+
+/** The algorithm of a well-formed digest that is not sha256 ("sha512"), else undefined. */
+export function otherAlgorithm(digest: string): string | undefined {
+  const algorithm = ANY_DIGEST.exec(digest)?.[1];
+  return algorithm === 'sha256' ? undefined : algorithm;
+}
 
 /** A blob's bytes do not hash to the digest they were stored or announced under. */
 export class DigestMismatchError extends Error {
@@ -21,7 +29,7 @@ export class DigestMismatchError extends Error {
 export class InvalidDigestError extends Error {
   constructor(digest: string) {
     super(
-      /^[a-z0-9]+([+._-][a-z0-9]+)*:/.test(digest) && !digest.startsWith('sha256:')
+      otherAlgorithm(digest) !== undefined
         ? `unsupported digest algorithm in ${digest}: only sha256 is supported`
         : `not a digest: ${JSON.stringify(digest)} (expected sha256:<64 lowercase hex digits>)`,
     );
@@ -40,6 +48,11 @@ export function isDigest(value: unknown): boolean {
 export function digestHex(digest: string): string {
   if (!isDigest(digest)) throw new InvalidDigestError(digest);
   return digest.slice('sha256:'.length);
+}
+
+/** The short form docker shows for a digest: its first 12 hex digits. */
+export function shortDigest(digest: string): string {
+  return digest.replace(/^sha256:/, '').slice(0, 12);
 }
 
 export function sha256Digest(data: Buffer | Uint8Array | string): string {

@@ -6,7 +6,7 @@
 // saying so, where Docker would quietly prepend docker.io/library/.
 //
 // The grammar is the distribution project's (reference/regexp.go), restricted to what a pull needs.
-import { isDigest } from './digest.js';
+import { isDigest, otherAlgorithm } from './digest.js';
 
 export class ReferenceError extends Error {}
 
@@ -23,7 +23,6 @@ export interface ImageReference {
 
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST_ANY = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[A-Za-z0-9=_-]+$/;
 const HOST_NAME = /^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*$/;
 const IPV6 = /^\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9]+)?\]$/;
 const MAX_NAME = 255;
@@ -78,9 +77,8 @@ export function parseReference(input: string): ImageReference {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
     if (!isDigest(digest)) {
-      if (DIGEST_ANY.test(digest) && !digest.startsWith('sha256:')) {
-        throw new ReferenceError(`"${input}": only sha256 digests are supported, not "${digest.split(':')[0]}"`);
-      }
+      const algorithm = otherAlgorithm(digest);
+      if (algorithm !== undefined) throw new ReferenceError(`"${input}": only sha256 digests are supported, not "${algorithm}"`);
       throw new ReferenceError(`"${input}": "${digest}" is not a digest (sha256: and 64 lowercase hex digits)`);
     }
   }
@@ -130,15 +128,6 @@ export function parseReference(input: string): ImageReference {
 /** The reference back as a string: registry/repository[:tag][@digest]. */
 export function formatReference(ref: ImageReference): string {
   return `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
-}
-
-/**
- * The name an image is tagged under in the local store after a pull: registry/repository:tag, or
- * registry/repository@digest for a pull by digest alone.
- */
-export function localName(ref: ImageReference): string {
-  if (ref.tag) return `${ref.registry}/${ref.repository}:${ref.tag}`;
-  return `${ref.registry}/${ref.repository}@${ref.digest}`;
 }
 
 /** The registry's host name without port or IPv6 brackets. */

@@ -1,4 +1,6 @@
 // Writing a tar archive entry by entry, deterministically (for the built-in image's layer).
+// By hand around the tar package's own Header and Pax encoders: its create() packs files as readdir and
+// stat give them, and a layer that hashes the same on every build needs our order, owners and mtime.
 import { Header, Pax } from 'tar';
 
 export interface TarFile {

@@ -3,7 +3,7 @@
 // so the demo can be run again.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findLesson, loadCatalog, loadLesson } from './catalog.js';
-import type { Cell } from './markdown.js';
+import { cellsOf, type Cell } from './markdown.js';
 import { Notebook } from './notebook.js';
 import { renderCellHeader, renderCellBody, renderProse, style } from './render.js';
 
@@ -49,7 +49,7 @@ export async function runDemo(opts: DemoOptions, notebook: Notebook): Promise<nu
   opts.write(`${style.title(`Demo — lesson ${lesson.number}: ${lesson.title}`)}\n`);
   const warning = await notebook.prepare(lesson);
   if (warning) opts.write(`${style.warn(warning)}\n`);
-  const cells = lesson.doc.segments.filter((s) => s.type === 'cell').length;
+  const cells = cellsOf(lesson.doc).length;
   let index = 0;
   let failures = 0;
   for (const segment of lesson.doc.segments) {

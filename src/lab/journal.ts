@@ -40,11 +40,6 @@ export function record(entry: JournalEntry): void {
   write([...read(), entry]);
 }
 
-/** Replaces `old` by `now` in place (what was made turned out to differ from what was announced). */
-export function replace(old: JournalEntry, now: JournalEntry): void {
-  write(read().map((e) => (sameEntry(e, old) ? now : e)));
-}
-
 export function pending(): JournalEntry[] {
   return read();
 }

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { namespaceLink, readStatusField } from '../linux/proc.js';
+import { namespaceLink, readStatusField, visiblePids } from '../linux/proc.js';
 
 export type KernelState = Array<[label: string, value: string]>;
 
@@ -21,23 +21,17 @@ function statusField(pid: number, field: string): string {
   return readStatusField(pid, field) ?? '?';
 }
 
-function hostnameOf(pid: number): string {
+/** The hostname of a process's UTS namespace; undefined if it cannot be read. */
+export function hostnameOf(pid: number): string | undefined {
   try {
     // The hostname belongs to the UTS namespace of the reader: read it from inside the process's one.
     return execFileSync('nsenter', [`--uts=/proc/${pid}/ns/uts`, 'cat', '/proc/sys/kernel/hostname'], {
       encoding: 'utf8',
+      timeout: 5000,
       stdio: ['ignore', 'pipe', 'ignore'],
     }).trim();
   } catch {
-    return '?';
-  }
-}
-
-function visiblePids(pid: number): number[] {
-  try {
-    return fs.readdirSync(`/proc/${pid}/root/proc`).filter((name) => /^\d+$/.test(name)).map(Number).sort((a, b) => a - b);
-  } catch {
-    return [];
+    return undefined;
   }
 }
 
@@ -63,7 +57,7 @@ export function readKernelState(pid: number, cgroupDirs: string[] = []): KernelS
   }
   const pids = visiblePids(pid);
   rows.push(
-    ['hostname', hostnameOf(pid)],
+    ['hostname', hostnameOf(pid) ?? '?'],
     ['NSpid', statusField(pid, 'NSpid')],
     ['root', (() => { try { return fs.readlinkSync(`/proc/${pid}/root`); } catch { return '?'; } })()],
     ['mounts', String((read(`/proc/${pid}/mountinfo`) ?? '').split('\n').filter(Boolean).length)],

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import enquirer from 'enquirer';
 import { findLesson, loadCatalog, loadLesson, type Lesson, type LessonInfo } from './catalog.js';
 import * as journal from './journal.js';
-import type { Cell } from './markdown.js';
+import { cellsOf, type Cell } from './markdown.js';
 import { sandboxDir } from './paths.js';
 import { lessonProgress, loadProgress, saveProgress, type Progress } from './progress.js';
 import { outputLine, renderCellBody, renderCellHeader, renderCheckResults, renderDiff, renderProse, style } from './render.js';
@@ -166,7 +166,7 @@ export class Notebook {
 
   /** Returns whether the lesson's checks passed. */
   private async runLesson(lesson: Lesson): Promise<boolean> {
-    const cells = lesson.doc.segments.flatMap((s) => (s.type === 'cell' ? [s.cell] : []));
+    const cells = cellsOf(lesson.doc);
     const saved = lessonProgress(this.progress, lesson.id);
     let index = this.opts.yes || saved.done ? 0 : Math.min(saved.cell, cells.length - 1);
     this.opts.write(`\n${style.title(`Lesson ${lesson.number}: ${lesson.title}`)}\n`);

@@ -194,7 +194,7 @@ export class LabSession {
 }
 
 /** Calls a step function of a build in a child process (see container/probe.ts). */
-export function probe(build: StepBuild, fn: string, args: unknown[]): Promise<unknown> {
+function probe(build: StepBuild, fn: string, args: unknown[]): Promise<unknown> {
   const script = path.join(build.dir, 'lab', 'container', 'probe.cjs');
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [script, fn, JSON.stringify(args)], { encoding: 'utf8', timeout: 10_000 }, (err, stdout, stderr) => {

@@ -7,9 +7,9 @@
 // messages ending in NLMSG_DONE. A socket acts on the network namespace it was created in, for good.
 import { errnoName, errnoText } from './errno.js';
 import { SyscallError } from './error.js';
-import { O_CLOEXEC, O_RDONLY, close, open } from './fs.js';
+import { close } from './fs.js';
 import { check, errno, fn } from './libc.js';
-import { CLONE_NEWNET, setns } from './namespaces.js';
+import { withNamespaceOf } from './join-namespace.js';
 import { IFF_UP, IFNAMSIZ } from './netdevice.js';
 import { AF_INET, SOCK_CLOEXEC, socket } from './socket.js';
 
@@ -272,26 +272,7 @@ function newRouteSocket(): number {
  * the calling thread joins that namespace just long enough to create the socket (setns is per thread).
  */
 export function openRouteSocket(netnsOfPid?: number): number {
-  if (netnsOfPid === undefined) return newRouteSocket();
-  const homePath = '/proc/thread-self/ns/net';
-  const theirPath = `/proc/${netnsOfPid}/ns/net`;
-  const home = open(homePath, O_RDONLY | O_CLOEXEC);
-  try {
-    const theirs = open(theirPath, O_RDONLY | O_CLOEXEC);
-    try {
-      setns(theirs, CLONE_NEWNET, theirPath);
-      // Always back: whatever this thread did next (sockets, spawned children) would land in their namespace.
-      try {
-        return newRouteSocket();
-      } finally {
-        setns(home, CLONE_NEWNET, homePath);
-      }
-    } finally {
-      close(theirs);
-    }
-  } finally {
-    close(home);
-  }
+  return netnsOfPid === undefined ? newRouteSocket() : withNamespaceOf(netnsOfPid, 'net', newRouteSocket);
 }
 
 /** Runs `use` with a route socket (see openRouteSocket) and closes it afterwards. */

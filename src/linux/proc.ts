@@ -1,5 +1,5 @@
 // What /proc says about a process: its stat (enough to tell whether a saved pid is still the same
-// process), its status fields, its namespace links, and its cgroups.
+// process), its status fields, its namespace links, the pids its /proc shows, and its cgroups.
 import * as fs from 'node:fs';
 
 export interface ProcStat {
@@ -57,6 +57,19 @@ export function namespaceLink(pid: number | 'self', ns: string): string | undefi
     return fs.readlinkSync(`/proc/${pid}/ns/${ns}`);
   } catch {
     return undefined;
+  }
+}
+
+/** The pids listed in the /proc the process sees (numeric entries of /proc/<pid>/root/proc), sorted; [] if unreadable. */
+export function visiblePids(pid: number): number[] {
+  try {
+    return fs
+      .readdirSync(`/proc/${pid}/root/proc`)
+      .filter((name) => /^\d+$/.test(name))
+      .map(Number)
+      .sort((a, b) => a - b);
+  } catch {
+    return [];
   }
 }
 

@@ -35,7 +35,6 @@ export const SCMP_CMP_MASKED_EQ = 7;
 
 // enum scmp_filter_attr
 export const SCMP_FLTATR_CTL_NNP = 3;
-export const SCMP_FLTATR_CTL_TSYNC = 4;
 export const SCMP_FLTATR_CTL_LOG = 6;
 export const SCMP_FLTATR_CTL_SSB = 7;
 export const SCMP_FLTATR_API_SYSRAWRC = 9;

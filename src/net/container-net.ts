@@ -2,9 +2,8 @@
 // of the bridge and whose other end is `eth0` in the container's network namespace, with the address the
 // IPAM gave it and a default route via the bridge's gateway. `--network none`: the container's own
 // namespace with only `lo` (the runtime brings it up). `--network host`: no network namespace of its own.
-import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import { SyscallError } from '../linux/error.js';
+import { namespaceLink } from '../linux/proc.js';
 import { addDefaultRoute, addIPv4Address, createVethPair, setLinkMaster, setLinkUp, withRouteSocket } from '../linux/netlink.js';
 import {
   type BridgeConfig,
@@ -31,17 +30,6 @@ export interface ContainerNetwork {
 
 /** The name of the container's interface. */
 const CONTAINER_IFACE = 'eth0';
-
-/** `--network VALUE` -> mode; a clear error for anything else. */
-export function parseNetworkMode(value: string): NetworkMode {
-  if (value === 'bridge' || value === 'none' || value === 'host') return value;
-  throw new NetworkSetupError(`--network ${value}: expected bridge (the default), none or host`);
-}
-
-/** A host-side veth name for a container id: "tsl" + 12 hex digits of its hash (15 bytes, the kernel's limit). */
-export function hostVethName(containerId: string): string {
-  return `tsl${createHash('sha256').update(containerId).digest('hex').slice(0, 12)}`;
-}
 
 /**
  * For a container process already in its own network namespace (pid): a veth pair with the host end
@@ -122,13 +110,9 @@ export function detachFromBridge(hostVeth: string): void {
 
 function checkOwnNetns(pid: number): void {
   if (!Number.isInteger(pid) || pid <= 0) throw new NetworkSetupError(`pid ${pid} is not a process id`);
-  let theirs: string;
-  try {
-    theirs = fs.readlinkSync(`/proc/${pid}/ns/net`);
-  } catch {
-    throw new NetworkSetupError(`process ${pid} does not exist (the container exited before its network was set up?)`);
-  }
-  if (theirs === fs.readlinkSync('/proc/self/ns/net')) {
+  const theirs = namespaceLink(pid, 'net');
+  if (theirs === undefined) throw new NetworkSetupError(`process ${pid} does not exist (the container exited before its network was set up?)`);
+  if (theirs === namespaceLink('self', 'net')) {
     throw new NetworkSetupError(`process ${pid} is in the host's network namespace: the container needs a network namespace of its own for --network bridge`);
   }
 }

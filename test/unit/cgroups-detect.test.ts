@@ -40,11 +40,13 @@ const PURE_V1 = `25 18 0:22 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - t
 `;
 
 describe('parseMountinfo', () => {
-  it('reads root, mount point, type and super options, with optional fields', () => {
+  it('reads device, root, mount point, options, type and super options, with optional fields', () => {
     const e = parseMountinfo(PURE_V1);
     expect(e[1]).toEqual({
+      device: '0:23',
       root: '/',
       mountPoint: '/sys/fs/cgroup/systemd',
+      mountOptions: ['rw', 'nosuid', 'nodev', 'noexec', 'relatime'],
       optionalFields: ['shared:10'],
       fsType: 'cgroup',
       superOptions: ['rw', 'xattr', 'release_agent=/usr/lib/systemd/systemd-cgroups-agent', 'name=systemd'],

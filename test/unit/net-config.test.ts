@@ -14,7 +14,6 @@ import {
   subnetsOverlap,
   validateBridgeConfig,
 } from '../../src/net/bridge.js';
-import { hostVethName, parseNetworkMode } from '../../src/net/container-net.js';
 import { hostsFile, resolvConf, writeEtcFiles } from '../../src/net/etc-files.js';
 import { PortMappingError, formatPortMapping, parsePortMapping } from '../../src/net/port-proxy.js';
 import { NetworkSetupError } from '../../src/net/veth.js';
@@ -86,22 +85,6 @@ describe('parsePortMapping', () => {
   ])('%j is refused with a message', (spec, message) => {
     expect(() => parsePortMapping(spec)).toThrow(PortMappingError);
     expect(() => parsePortMapping(spec)).toThrow(message);
-  });
-});
-
-describe('network mode and veth names', () => {
-  test('--network takes bridge, none or host', () => {
-    expect(parseNetworkMode('bridge')).toBe('bridge');
-    expect(parseNetworkMode('none')).toBe('none');
-    expect(parseNetworkMode('host')).toBe('host');
-    expect(() => parseNetworkMode('container:x')).toThrow('--network container:x: expected bridge (the default), none or host');
-  });
-
-  test('host veth names are 15 bytes, stable per id and distinct between ids', () => {
-    const a = hostVethName('tslabtest-abc-1');
-    expect(a).toMatch(/^tsl[0-9a-f]{12}$/);
-    expect(hostVethName('tslabtest-abc-1')).toBe(a);
-    expect(hostVethName('tslabtest-abc-2')).not.toBe(a);
   });
 });
 

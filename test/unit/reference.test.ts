@@ -3,7 +3,6 @@ import {
   ReferenceError,
   formatReference,
   isLoopbackRegistry,
-  localName,
   parseReference,
   registryHostname,
 } from '../../src/image/reference.js';
@@ -60,12 +59,6 @@ describe('parseReference', () => {
     for (const text of ['127.0.0.1:5000/busybox:1', `localhost/a/b@${DIGEST}`, `r.example.org:443/x:y@${DIGEST}`]) {
       expect(formatReference(parseReference(text))).toBe(text);
     }
-  });
-
-  it('names the local tag after the tag, else after the digest', () => {
-    expect(localName(parseReference('127.0.0.1:5000/busybox'))).toBe('127.0.0.1:5000/busybox:latest');
-    expect(localName(parseReference(`127.0.0.1:5000/busybox:1@${DIGEST}`))).toBe('127.0.0.1:5000/busybox:1');
-    expect(localName(parseReference(`127.0.0.1:5000/busybox@${DIGEST}`))).toBe(`127.0.0.1:5000/busybox@${DIGEST}`);
   });
 });
 

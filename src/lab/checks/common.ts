@@ -1,12 +1,13 @@
 // Helpers shared by the lessons' checks: they read kernel state from /proc (never text a learner printed)
 // and build the results a learner sees (what was seen, what was expected, what to try).
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureDefaultRootfs } from '../../fs/busybox-rootfs.js';
 import { defaultSpec, formatSpec } from '../../runtime/spec/default-spec.js';
 import type { Spec } from '../../runtime/spec/types.js';
-import { isAlive, readProcStat } from '../../linux/proc.js';
+import { isAlive, namespaceLink, readProcStat } from '../../linux/proc.js';
 import type { LessonContainer } from '../container.js';
 import type { LaunchPlan, LaunchResult } from '../container/plan.js';
 import type { StepBuild } from '../step-build.js';
@@ -58,87 +59,11 @@ export function readText(file: string): string | undefined {
   }
 }
 
-/** A field of /proc/<pid>/status ("NSpid", "CapEff", ...), trimmed; undefined if missing. */
-export function readStatusField(pid: number | 'self', field: string): string | undefined {
-  const line = readText(`/proc/${pid}/status`)
-    ?.split('\n')
-    .find((l) => l.startsWith(`${field}:`));
-  return line === undefined ? undefined : line.slice(field.length + 1).trim();
-}
-
-/** The namespace link of a process, e.g. "uts:[4026531838]" for nsInode(pid, 'uts'); undefined if unreadable. */
-export function nsInode(pid: number | 'self', name: string): string | undefined {
-  try {
-    return fs.readlinkSync(`/proc/${pid}/ns/${name}`);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The pids listed in the /proc the process sees (numeric entries of /proc/<pid>/root/proc), sorted. */
-export function visiblePids(pid: number): number[] {
-  try {
-    return fs
-      .readdirSync(`/proc/${pid}/root/proc`)
-      .filter((name) => /^\d+$/.test(name))
-      .map(Number)
-      .sort((a, b) => a - b);
-  } catch {
-    return [];
-  }
-}
-
-export interface MountEntry {
-  id: number;
-  parent: number;
-  /** "major:minor" of the filesystem's device. */
-  device: string;
-  /** The path of the mounted directory inside its filesystem ("/" for a whole filesystem). */
-  root: string;
-  mountPoint: string;
-  /** Optional fields such as "shared:1" or "master:3" (empty when the mount is private). */
-  optional: string[];
-  /** Per-mount options: "rw", "nosuid", "nodev", "noexec", ... */
-  options: string[];
-  fsType: string;
-  source: string;
-}
-
-/** The mounts of a process's mount namespace as it sees them (/proc/<pid>/mountinfo). */
-export function readMountinfo(pid: number | 'self'): MountEntry[] {
-  const text = readText(`/proc/${pid}/mountinfo`) ?? '';
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const [left, right = ''] = line.split(' - ');
-      const fields = left.split(' ');
-      const [fsType = '', source = ''] = right.split(' ');
-      return {
-        id: Number(fields[0]),
-        parent: Number(fields[1]),
-        device: fields[2] ?? '',
-        root: fields[3] ?? '',
-        mountPoint: fields[4] ?? '',
-        optional: fields.slice(6),
-        options: (fields[5] ?? '').split(','),
-        fsType,
-        source,
-      };
-    });
-}
-
-/** The hostname of a process's UTS namespace (read from inside it, as the hostname belongs to the reader's namespace). */
-export function hostnameOf(pid: number): string | undefined {
-  try {
-    return execFileSync('nsenter', [`--uts=/proc/${pid}/ns/uts`, 'cat', '/proc/sys/kernel/hostname'], {
-      encoding: 'utf8',
-      timeout: 5000,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-  } catch {
-    return undefined;
-  }
+/** That process `pid` has a `type` namespace of its own: its /proc/<pid>/ns link differs from the lab's (the host's). */
+export function ownNamespace(pid: number, type: string, name: string, hint: string): CheckResult {
+  const mine = namespaceLink(pid, type);
+  const host = namespaceLink('self', type);
+  return verdict(name, mine !== undefined && mine !== host, `container ${mine ?? '?'}, host ${host ?? '?'}`, `two different ${type} inodes`, hint);
 }
 
 /** A short rendering of a list for `saw`: "3 (1 7 9)" or "120 (1 2 3 4 5 6 ...)". */
@@ -153,7 +78,7 @@ export function errorText(err: unknown): string {
 }
 
 /** Runs argv (no shell) and collects its output; a timeout ends it with SIGKILL. Never rejects. */
-export function runArgv(argv: string[], timeoutMs = 20_000): Promise<CommandResult & { timedOut: boolean }> {
+function runArgv(argv: string[], timeoutMs = 20_000): Promise<CommandResult & { timedOut: boolean }> {
   return new Promise((resolve) => {
     execFile(argv[0], argv.slice(1), { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & { killed?: boolean; code?: number | string }) | null;
@@ -236,5 +161,5 @@ export async function endLaunched(pid: number): Promise<void> {
       // Gone, or no group of that id.
     }
   }
-  for (let waited = 0; waited < 5000 && isAlive(pid, startTime); waited += 50) await new Promise((r) => setTimeout(r, 50));
+  for (let waited = 0; waited < 5000 && isAlive(pid, startTime); waited += 50) await sleep(50);
 }

@@ -2,7 +2,9 @@
 // list; the rest reads the kernel directly (effective uid, the cgroup mounts, the busybox binary).
 import * as fs from 'node:fs';
 import { isStaticElf } from '../../fs/busybox-rootfs.js';
-import { errorText, fail, pass, readMountinfo, readStatusField, readText, verdict } from './common.js';
+import { readStatusField } from '../../linux/proc.js';
+import { readMountinfo } from '../../linux/mountinfo.js';
+import { errorText, fail, pass, readText, verdict } from './common.js';
 import type { CheckResult, LessonCheck } from './types.js';
 
 /** Names to ask about: real ones, a prefix and a suffix of real ones, the first column's "nodev", and nonsense. */

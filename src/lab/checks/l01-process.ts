@@ -2,7 +2,8 @@
 // exitStatus gets what the kernel told Node about each, and must agree with the status sh reports for the
 // same end. Then: the lesson container is a live process sharing every namespace with the host.
 import { spawn, spawnSync } from 'node:child_process';
-import { errorText, fail, nsInode, pass, readText, requireContainer, verdict } from './common.js';
+import { namespaceLink } from '../../linux/proc.js';
+import { errorText, fail, pass, readText, requireContainer, verdict } from './common.js';
 import type { CheckContext, CheckResult, LessonCheck } from './types.js';
 
 const NAMESPACES = ['uts', 'pid', 'mnt', 'net', 'ipc', 'cgroup'];
@@ -94,14 +95,14 @@ function containerResults(ctx: CheckContext): CheckResult[] {
     results.push(pass('it shares the host namespaces of lesson 1', `the container runs at level ${container.level}: from lesson 2 on it has namespaces of its own`));
     return results;
   }
-  const different = NAMESPACES.filter((ns) => nsInode(pid, ns) !== nsInode('self', ns));
+  const different = NAMESPACES.filter((ns) => namespaceLink(pid, ns) !== namespaceLink('self', ns));
   results.push(
     verdict(
       'it shares every namespace with the host',
       different.length === 0,
       different.length
-        ? different.map((ns) => `${ns}: container ${nsInode(pid, ns) ?? '?'}, host ${nsInode('self', ns) ?? '?'}`).join('; ')
-        : NAMESPACES.map((ns) => nsInode(pid, ns)).join(' '),
+        ? different.map((ns) => `${ns}: container ${namespaceLink(pid, ns) ?? '?'}, host ${namespaceLink('self', ns) ?? '?'}`).join('; ')
+        : NAMESPACES.map((ns) => namespaceLink(pid, ns)).join(' '),
       'the same inode as the host for uts, pid, mnt, net, ipc and cgroup',
       'a plain child inherits every namespace of its parent: at lesson 1 nothing is unshared',
     ),

@@ -4,7 +4,8 @@
 // session started. Then the 64-byte rule, on setHostname alone in a UTS namespace of its own: a name of
 // exactly 64 bytes (multibyte characters, so bytes and characters differ) is set unchanged, one of 65 is
 // refused and leaves the hostname as it was.
-import { hostnameOf, nsInode, probeInNewNamespaces, readText, requireContainer, verdict } from './common.js';
+import { hostnameOf } from '../kernel-state.js';
+import { ownNamespace, probeInNewNamespaces, readText, requireContainer, verdict } from './common.js';
 import type { CheckContext, CheckResult, LessonCheck } from './types.js';
 
 /** 29 two-byte characters and 6 one-byte ones: 64 bytes in 35 characters. */
@@ -45,17 +46,14 @@ async function byteLimitResults(ctx: CheckContext): Promise<CheckResult[]> {
 export const check: LessonCheck = async (ctx) => {
   const container = requireContainer(ctx);
   if (Array.isArray(container)) return container;
-  const mine = nsInode(container.pid, 'uts');
-  const host = nsInode('self', 'uts');
   const inside = hostnameOf(container.pid);
   // This process is in the host's UTS namespace: procfs answers for it.
   const hostNow = (readText('/proc/sys/kernel/hostname') ?? '?').trim();
   return [
-    verdict(
+    ownNamespace(
+      container.pid,
+      'uts',
       'the container has a UTS namespace of its own',
-      mine !== undefined && mine !== host,
-      `container ${mine ?? '?'}, host ${host ?? '?'}`,
-      'two different uts inodes',
       'newUtsNamespace() must call unshare(CLONE_NEWUTS); the lab calls it before setHostname. Then restart the container with the enable cell',
     ),
     verdict(

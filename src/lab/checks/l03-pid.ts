@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { referenceBuild, runtimeExecutable } from '../step-build.js';
-import { describeList, makeBundle, nsInode, pass, readStatusField, readText, requireContainer, verdict, visiblePids } from './common.js';
+import { namespaceLink, readStatusField, visiblePids } from '../../linux/proc.js';
+import { describeList, makeBundle, ownNamespace, pass, readText, requireContainer, verdict } from './common.js';
 import type { CheckContext, CheckResult, LessonCheck } from './types.js';
 
 const SCRATCH_PREFIX = 'tslab-check3-';
@@ -39,7 +40,7 @@ function hookPidNamespace(ctx: CheckContext): { ns?: string; error?: string } {
 }
 
 function laterChildResult(ctx: CheckContext): CheckResult {
-  const host = nsInode('self', 'pid');
+  const host = namespaceLink('self', 'pid');
   const hook = hookPidNamespace(ctx);
   return verdict(
     "a process the runtime starts after the container's init (a createRuntime hook) is born in the host's PID namespace",
@@ -57,8 +58,6 @@ export const check: LessonCheck = async (ctx) => {
   if (Array.isArray(container)) return container;
   const pid = container.pid;
   const nspid = readStatusField(pid, 'NSpid')?.split(/\s+/) ?? [];
-  const mine = nsInode(pid, 'pid');
-  const host = nsInode('self', 'pid');
   const results = [
     verdict(
       'the container is PID 1 in its namespace',
@@ -69,11 +68,10 @@ export const check: LessonCheck = async (ctx) => {
         ? 'its pid exists in one namespace only: the order is unshare(CLONE_NEWPID), then spawnChild(), and only then setns back (in a finally)'
         : 'the first child born in the new namespace gets pid 1: call spawnChild() right after unshare, once',
     ),
-    verdict(
+    ownNamespace(
+      pid,
+      'pid',
       'its PID namespace differs from the host',
-      mine !== undefined && mine !== host,
-      `container ${mine ?? '?'}, host ${host ?? '?'}`,
-      'two different pid inodes',
       'unshare(CLONE_NEWPID) in spawnInNewPidNamespace, before spawnChild()',
     ),
   ];

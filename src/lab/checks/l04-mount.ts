@@ -7,22 +7,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MNT_DETACH, MS_SHARED, mount, umount2 } from '../../linux/mount.js';
 import type { CheckContext, CheckResult, LessonCheck } from './types.js';
-import {
-  describeList,
-  endLaunched,
-  errorText,
-  launchWithPlan,
-  nsInode,
-  readMountinfo,
-  readStatusField,
-  readText,
-  requireContainer,
-  verdict,
-  visiblePids,
-  type MountEntry,
-} from './common.js';
+import { type MountinfoEntry, readMountinfo } from '../../linux/mountinfo.js';
+import { namespaceLink, readStatusField, visiblePids } from '../../linux/proc.js';
+import { describeList, endLaunched, errorText, launchWithPlan, ownNamespace, readText, requireContainer, verdict } from './common.js';
 
 const SCRATCH_PREFIX = 'tslab-check4-';
 const PROC_FLAGS = ['nosuid', 'nodev', 'noexec'];
@@ -32,13 +22,7 @@ function membersOf(ns: string): number[] {
   const members: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    let link: string;
-    try {
-      link = fs.readlinkSync(`/proc/${entry}/ns/pid`);
-    } catch {
-      continue; // gone meanwhile
-    }
-    if (link !== ns) continue;
+    if (namespaceLink(Number(entry), 'pid') !== ns) continue; // another namespace, or gone meanwhile
     const inner = readStatusField(Number(entry), 'NSpid')?.split(/\s+/).pop();
     if (inner) members.push(Number(inner));
   }
@@ -56,7 +40,7 @@ function sameSet(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-const propagation = (m: MountEntry) => m.optional.filter((o) => o.startsWith('shared:') || o.startsWith('master:'));
+const propagation = (m: MountinfoEntry) => m.optionalFields.filter((o) => o.startsWith('shared:') || o.startsWith('master:'));
 
 /** Removes what an earlier run left when its process was killed midway (its owner pid is gone). */
 function removeStaleRuns(): void {
@@ -123,20 +107,18 @@ export const check: LessonCheck = async (ctx) => {
   const container = requireContainer(ctx);
   if (Array.isArray(container)) return container;
   const pid = container.pid;
-  const mine = nsInode(pid, 'mnt');
-  const host = nsInode('self', 'mnt');
 
   const mounts = readMountinfo(pid);
   const propagating = mounts.filter((m) => propagation(m).length > 0);
   const proc = mounts.filter((m) => m.mountPoint === '/proc').pop();
-  const missingFlags = proc ? PROC_FLAGS.filter((f) => !proc.options.includes(f)) : PROC_FLAGS;
+  const missingFlags = proc ? PROC_FLAGS.filter((f) => !proc.mountOptions.includes(f)) : PROC_FLAGS;
 
   // Processes come and go (a container cell may just be ending): compare twice before calling it a mismatch.
-  const pidNs = nsInode(pid, 'pid') ?? '?';
+  const pidNs = namespaceLink(pid, 'pid') ?? '?';
   let visible = visiblePids(pid);
   let members = membersOf(pidNs);
   if (!sameSet(visible, members)) {
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     visible = visiblePids(pid);
     members = membersOf(pidNs);
   }
@@ -150,11 +132,10 @@ export const check: LessonCheck = async (ctx) => {
   const hostSelf = hostSelfLink();
 
   return [
-    verdict(
+    ownNamespace(
+      pid,
+      'mnt',
       'the container has a mount namespace of its own',
-      mine !== undefined && mine !== host,
-      `container ${mine ?? '?'}, host ${host ?? '?'}`,
-      'two different mnt inodes',
       'newMountNamespace() must call unshare(CLONE_NEWNS); the lab calls it before makeMountsPrivate. Then restart the container with the enable cell',
     ),
     verdict(
@@ -164,7 +145,7 @@ export const check: LessonCheck = async (ctx) => {
         ? `${propagating.length} mounts still propagate: ${propagating.slice(0, 4).map((m) => `${m.mountPoint} ${propagation(m).join(' ')}`).join(', ')}`
         : `all ${mounts.length} mounts private`,
       'no mount with a shared:N or master:N tag in /proc/<pid>/mountinfo',
-      propagating.some((m) => m.optional.some((o) => o.startsWith('master:')))
+      propagating.some((m) => m.optionalFields.some((o) => o.startsWith('master:')))
         ? "master:N is MS_SLAVE: the copy still receives every mount the host makes. makeMountsPrivate: mount(null, '/', null, MS_REC | MS_PRIVATE)"
         : "makeMountsPrivate: mount(null, '/', null, MS_REC | MS_PRIVATE); MS_REC reaches every mount below /",
     ),
@@ -181,7 +162,7 @@ export const check: LessonCheck = async (ctx) => {
     verdict(
       'its /proc is mounted nosuid,nodev,noexec',
       proc !== undefined && proc.fsType === 'proc' && missingFlags.length === 0,
-      proc ? `${proc.fsType} on /proc with ${proc.options.join(',')}` : 'nothing mounted on /proc',
+      proc ? `${proc.fsType} on /proc with ${proc.mountOptions.join(',')}` : 'nothing mounted on /proc',
       `proc on /proc with ${PROC_FLAGS.join(',')}`,
       `mountProc: mount('proc', target, 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC)${missingFlags.length ? `: ${missingFlags.join(', ')} missing` : ''}`,
     ),

@@ -4,7 +4,8 @@
 // (the old root was detached, not just hidden); its working directory is inside its root (a cwd left in the
 // detached old root is a way out of it).
 import * as fs from 'node:fs';
-import { readMountinfo, requireContainer, verdict } from './common.js';
+import { readMountinfo } from '../../linux/mountinfo.js';
+import { requireContainer, verdict } from './common.js';
 import type { LessonCheck } from './types.js';
 
 const MARKER = '.tslab-lesson-root';

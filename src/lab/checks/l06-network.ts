@@ -8,7 +8,8 @@
 import { execFile } from 'node:child_process';
 import { LESSON_VETH } from '../container.js';
 import { getLink, listIPv4Addresses, withRouteSocket } from '../../linux/netlink.js';
-import { nsInode, probeInNewNamespaces, readText, requireContainer, verdict } from './common.js';
+import { namespaceLink } from '../../linux/proc.js';
+import { ownNamespace, probeInNewNamespaces, readText, requireContainer, verdict } from './common.js';
 import type { CheckContext, CheckResult, LessonCheck } from './types.js';
 
 const PROBE_IF = 'tslabchk0';
@@ -103,8 +104,8 @@ export const check: LessonCheck = async (ctx) => {
   const pid = container.pid;
   const veth = container.veth ?? LESSON_VETH;
 
-  const mine = nsInode(pid, 'net');
-  const host = nsInode('self', 'net');
+  const mine = namespaceLink(pid, 'net');
+  const host = namespaceLink('self', 'net');
   const devices = netDevices(pid);
   const lo = await loopbackFlags(pid);
   const hostEnd = interfaceState(veth.host);
@@ -117,11 +118,10 @@ export const check: LessonCheck = async (ctx) => {
     r.code === 0 ? 'exit status 0' : `exit status ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').pop()}` : ''}`;
 
   const results: CheckResult[] = [
-    verdict(
+    ownNamespace(
+      pid,
+      'net',
       'the container has a network namespace of its own',
-      mine !== undefined && mine !== host,
-      `container ${mine ?? '?'}, host ${host ?? '?'}`,
-      'two different net inodes',
       'the launcher calls unshare(CLONE_NEWNET) before your bringUpInterface: restart the container with the enable cell',
     ),
     verdict(

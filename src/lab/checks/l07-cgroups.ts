@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseProcCgroup } from '../../linux/proc.js';
 import { LESSON_LIMITS } from '../container.js';
 import { readText, requireContainer, verdict } from './common.js';
 import type { CheckContext, CheckResult } from './types.js';
@@ -33,22 +34,6 @@ function keyedValue(file: string | undefined, key: string): number | undefined {
 
 function readNumber(file: string | undefined): string {
   return file ? (readText(file)?.trim() ?? '?') : '?';
-}
-
-interface ProcCgroupLine {
-  controllers: string;
-  path: string;
-}
-
-function procCgroup(pid: number): ProcCgroupLine[] {
-  return (readText(`/proc/${pid}/cgroup`) ?? '')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const first = line.indexOf(':');
-      const second = line.indexOf(':', first + 1);
-      return { controllers: line.slice(first + 1, second), path: line.slice(second + 1) };
-    });
 }
 
 const NOT_IN_CGROUPS = 'the container was started without cgroups: run the enable cell of this lesson';
@@ -161,10 +146,10 @@ export const check: LessonCheck = async (ctx) => {
 
   // 1. Membership, from the kernel's own list: in each hierarchy the lab made a cgroup in, the container's line
   // of /proc/<pid>/cgroup must name that cgroup.
-  const lines = procCgroup(pid);
+  const lines = parseProcCgroup(readText(`/proc/${pid}/cgroup`) ?? '');
   const suffix = `/tslab-lab/lesson-${container.level}`;
   const lineFor = (key: string) =>
-    lines.find((l) => (key === 'unified' ? l.controllers === '' : l.controllers.split(',').sort().join() === key.split(',').sort().join()));
+    lines.find((l) => (key === 'unified' ? l.controllers.length === 0 : [...l.controllers].sort().join() === key.split(',').sort().join()));
   const hierarchies = Object.entries(container.cgroupPaths);
   const outside = hierarchies.filter(([key, dir]) => {
     const line = lineFor(key);

@@ -6,7 +6,10 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { KEPT_CAPABILITIES } from '../container.js';
 import { capabilityName, capsToMask } from '../../runtime/process/capability-names.js';
-import { hostnameOf, readMountinfo, readStatusField, requireContainer, verdict } from './common.js';
+import { readStatusField } from '../../linux/proc.js';
+import { readMountinfo } from '../../linux/mountinfo.js';
+import { hostnameOf } from '../kernel-state.js';
+import { requireContainer, verdict } from './common.js';
 import type { LessonCheck } from './types.js';
 
 const KEPT_MASK = capsToMask(KEPT_CAPABILITIES);

@@ -4,32 +4,11 @@
 // journal already (recorded before the launcher started); a cgroup made elsewhere is removed here.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { O_CLOEXEC, O_RDONLY, close, open } from '../../linux/fs.js';
-import { CLONE_NEWNET, setns } from '../../linux/namespaces.js';
+import { withNamespaceOf } from '../../linux/join-namespace.js';
 import { getLink, withRouteSocket } from '../../linux/netlink.js';
 import { addVethPair, configureInterface } from '../../runtime/steps/loopback.js';
 import { createCgroup, setLimits } from '../../runtime/steps/cgroup-join.js';
 import type { LessonCgroups, VethPlan } from './plan.js';
-
-/** Runs `use` with the calling thread in the network namespace of `pid`, and always back. */
-function inNetworkNamespaceOf<T>(pid: number, use: () => T): T {
-  const home = open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC);
-  try {
-    const theirs = open(`/proc/${pid}/ns/net`, O_RDONLY | O_CLOEXEC);
-    try {
-      setns(theirs, CLONE_NEWNET);
-      try {
-        return use();
-      } finally {
-        setns(home, CLONE_NEWNET);
-      }
-    } finally {
-      close(theirs);
-    }
-  } finally {
-    close(home);
-  }
-}
 
 /** What is wrong with the pair addVethPair made (or failed to make), if anything. */
 function vethProblem(veth: VethPlan, pid: number): string | undefined {
@@ -60,7 +39,7 @@ export function wireVeth(veth: VethPlan, pid: number): void {
   const problem = vethProblem(veth, pid);
   if (problem) throw new Error(`after addVethPair('${veth.host}', '${veth.peer}', ${pid}): ${problem}`);
   configureInterface(veth.host, veth.hostAddress, veth.prefixLength);
-  inNetworkNamespaceOf(pid, () => configureInterface(veth.peer, veth.peerAddress, veth.prefixLength));
+  withNamespaceOf(pid, 'net', () => configureInterface(veth.peer, veth.peerAddress, veth.prefixLength));
 }
 
 /** The cgroups of lesson 7, one below each parent, limits written; returns their directories. */

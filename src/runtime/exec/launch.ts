@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { O_CLOEXEC, O_RDONLY, close, open } from '../../linux/fs.js';
-import { CLONE_NEWPID, setns } from '../../linux/namespaces.js';
+import { withNamespaceFd } from '../../linux/join-namespace.js';
 import { connectUnix, recvFd, sendFd, socketpair } from '../../linux/socket.js';
 import { RuntimeError } from '../runtime-error.js';
 import { isAlive } from '../../linux/proc.js';
@@ -133,17 +133,7 @@ function spawnStage(target: ExecTarget, stdio: number[], env: NodeJS.ProcessEnv)
   return withInitNamespaces(target, ({ pid, user }) => {
     const start = () => spawnCommand(inNamespaces({ user }, stdio, [process.execPath, stageScript()]), env);
     if (pid === undefined) return start();
-    const ours = open('/proc/thread-self/ns/pid', O_RDONLY | O_CLOEXEC);
-    try {
-      setns(pid, CLONE_NEWPID, `/proc/${target.pid}/ns/pid`);
-      try {
-        return start();
-      } finally {
-        setns(ours, CLONE_NEWPID, '/proc/thread-self/ns/pid');
-      }
-    } finally {
-      close(ours);
-    }
+    return withNamespaceFd(pid, 'pid', start, `/proc/${target.pid}/ns/pid`);
   });
 }
 

@@ -5,8 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLOSE_RANGE_CLOEXEC, O_CLOEXEC, O_NONBLOCK, O_RDONLY, close, closeRange, open } from '../../linux/fs.js';
-import { CLONE_NEWPID, setns } from '../../linux/namespaces.js';
+import { CLOSE_RANGE_CLOEXEC, close, closeRange } from '../../linux/fs.js';
+import { withNamespaceAt } from '../../linux/join-namespace.js';
 import { connectUnix, socketpair } from '../../linux/socket.js';
 import { RuntimeError } from '../runtime-error.js';
 import { hasUserNamespace, spawnInUserNamespace } from './launch-userns.js';
@@ -105,23 +105,7 @@ function spawnInPidNamespace(pidNamespace: string, stdio: Array<number | 'pipe' 
   if (pidNamespace === 'host') return spawnStage();
   if (pidNamespace === 'new') return spawnInNewPidNamespace(spawnStage);
   // Join an existing PID namespace by path: the same dance with setns in place of unshare.
-  const ownPidNs = open('/proc/thread-self/ns/pid', O_RDONLY | O_CLOEXEC);
-  try {
-    // Non-blocking: a FIFO given as the path must not hang us in open(); setns then refuses it (EINVAL).
-    const fd = open(pidNamespace, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    try {
-      setns(fd, CLONE_NEWPID, pidNamespace);
-    } finally {
-      close(fd);
-    }
-    try {
-      return spawnStage();
-    } finally {
-      setns(ownPidNs, CLONE_NEWPID);
-    }
-  } finally {
-    close(ownPidNs);
-  }
+  return withNamespaceAt(pidNamespace, 'pid', spawnStage);
 }
 
 export function launchStage(spec: Spec, opts: LaunchOptions): LaunchedStage {
