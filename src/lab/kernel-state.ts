@@ -71,7 +71,7 @@ export function readKernelState(pid: number, cgroupDirs: string[] = []): KernelS
     ['cpu quota', ['cpu.max', 'cpu.cfs_quota_us']],
   ];
   for (const [label, files] of limits) rows.push([label, cgroupLimit(cgroupDirs, files) ?? '-']);
-  rows.push(['CapEff', statusField(pid, 'CapEff')], ['CapBnd', statusField(pid, 'CapBnd')], ['NoNewPrivs', statusField(pid, 'NoNewPrivs')]);
+  rows.push(['CapEff', statusField(pid, 'CapEff')], ['CapBnd', statusField(pid, 'CapBnd')], ['NoNewPrivs', statusField(pid, 'NoNewPrivs')], ['Seccomp', statusField(pid, 'Seccomp')]);
   return rows;
 }
 

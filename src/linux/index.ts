@@ -15,5 +15,6 @@ export * from './netdevice.js';
 export * from './netlink.js';
 export * from './process.js';
 export * from './pty.js';
+export * from './seccomp.js';
 export * from './socket.js';
 export * from './xattr.js';

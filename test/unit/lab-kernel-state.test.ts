@@ -68,6 +68,7 @@ describe('readKernelState', () => {
       'CapEff',
       'CapBnd',
       'NoNewPrivs',
+      'Seccomp',
     ]);
     expect(rows.get('pid (host view)')).toBe(String(process.pid));
     for (const ns of ['uts', 'pid', 'mnt', 'net', 'ipc', 'cgroup']) {

@@ -193,7 +193,7 @@ describe('catalogProblems refuses entries that would name the wrong files', () =
     ['a file that is not <id>.md', { file: 'other.md' }, /"file" must be "00-a.md"/],
     ['a piece file with a path', { piece: { file: '../x.ts', functions: ['f'] } }, /piece file must be a name/],
     ['a piece without functions', { piece: { file: 'x.ts', functions: [] } }, /one or more camelCase names/],
-    ['an unknown feature', { feature: 'seccomp' as never }, /unknown feature "seccomp"/],
+    ['an unknown feature', { feature: 'landlock' as never }, /unknown feature "landlock"/],
   ])('%s', (_name, over, message) => {
     const problems = catalogProblems(base(over));
     expect(problems).toHaveLength(1);

@@ -19,8 +19,11 @@ import { pivotInto } from '../../runtime/steps/pivot-root.js';
 import { bringUpInterface } from '../../runtime/steps/loopback.js';
 import { joinCgroup } from '../../runtime/steps/cgroup-join.js';
 import { dropBoundingSet, setNoNewPrivs } from '../../runtime/steps/capabilities.js';
+import { buildFilter, loadFilter } from '../../runtime/steps/seccomp-filter.js';
+import { capget, capset } from '../../linux/capabilities.js';
+import { SyscallError } from '../../linux/error.js';
 import { makeCgroups, wireVeth } from './host-side.js';
-import { IDLE_PROGRAM, type Feature, type LaunchPlan, type LaunchResult } from './plan.js';
+import { IDLE_PROGRAM, IDLE_PROGRAM_RUNNING_SCRIPTS, LESSON_SECCOMP, type Feature, type LaunchPlan, type LaunchResult } from './plan.js';
 
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 
@@ -119,6 +122,16 @@ function enterUtsNamespace(hostname: string): void {
   setHostname(hostname);
 }
 
+/** A failure of the lab's own work under a filter that buildFilter() already loaded. */
+function filteredTooEarly(err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  return new Error(
+    `${message}. The seccomp filter was already in the kernel when buildFilter() returned (one more Seccomp_filters in /proc/thread-self/status), ` +
+      "so the lab's own work after it (unshare for the namespaces, mounts, pivot_root...) ran filtered: buildFilter() only builds, " +
+      'loadFilter() loads it, as late as possible',
+  );
+}
+
 function say(message: object): void {
   fs.writeSync(1, `${JSON.stringify(message)}\n`);
 }
@@ -128,10 +141,43 @@ function waitForGo(): void {
   if (fs.readSync(0, buf) === 0) process.exit(1); // the launcher went away: give up quietly
 }
 
+/** How many seccomp filters the calling thread has (/proc/thread-self/status); the lab itself may run under some. */
+function threadSeccompFilters(): number {
+  const line = fs.readFileSync('/proc/thread-self/status', 'utf8').split('\n').find((l) => l.startsWith('Seccomp_filters:'));
+  return Number(line?.split(/\s+/)[1] ?? 0);
+}
+
+/**
+ * What the runtime does before a no_new_privs filter goes in, as runc does: the init takes on the
+ * container's capabilities (the kept ones, effective and permitted), so it no longer has CAP_SYS_ADMIN.
+ */
+function keepOnlyCapabilities(keep: number[]): void {
+  const mask = keep.reduce((m, cap) => m | (1n << BigInt(cap)), 0n);
+  capset({ effective: mask, permitted: mask, inheritable: capget().inheritable & mask });
+}
+
+/** The learner's loadFilter, once the init has lost CAP_SYS_ADMIN: the kernel then wants no_new_privs. */
+function loadWithoutSysAdmin(filter: ReturnType<typeof buildFilter>): void {
+  try {
+    loadFilter(filter);
+  } catch (err) {
+    if (!(err instanceof SyscallError && err.syscall === 'seccomp_load' && err.code === 'EACCES')) throw err;
+    throw new Error(
+      `${err.message}. The init has only the container's capabilities by now (no CAP_SYS_ADMIN): loadFilter() sets no_new_privs, ` +
+        'prctl(PR_SET_NO_NEW_PRIVS, 1), before filter.load()',
+    );
+  }
+}
+
 /** Runs as the container's first process, already in its PID namespace from lesson 3 on. */
 function init(plan: LaunchPlan): void {
+  let filteredEarly = false;
   try {
     const devNull = open('/dev/null', O_RDWR);
+    // Built first, while the host's files (libseccomp) are visible; loaded at the end.
+    const filtersBefore = threadSeccompFilters();
+    const filter = on(plan, 'seccomp') ? buildFilter(LESSON_SECCOMP) : undefined;
+    filteredEarly = filter !== undefined && threadSeccompFilters() > filtersBefore;
     if (on(plan, 'uts')) {
       enterUtsNamespace(plan.hostname);
     }
@@ -152,7 +198,13 @@ function init(plan: LaunchPlan): void {
     waitForGo();
     if (on(plan, 'capabilities')) {
       dropBoundingSet(plan.keepCapabilities);
-      setNoNewPrivs();
+      if (filter) {
+        // From lesson 11, loadFilter sets no_new_privs itself, right before the load that needs it.
+        keepOnlyCapabilities(plan.keepCapabilities);
+        loadWithoutSysAdmin(filter);
+      } else {
+        setNoNewPrivs();
+      }
     }
     say({ exec: true });
     for (const fd of [0, 1, 2]) {
@@ -161,10 +213,11 @@ function init(plan: LaunchPlan): void {
     }
     closeRange(3, 0xffffffff, CLOSE_RANGE_CLOEXEC);
     resetSignals();
-    execve(IDLE_PROGRAM[0], IDLE_PROGRAM, ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', `HOSTNAME=${plan.hostname}`]);
+    const program = on(plan, 'seccomp') ? IDLE_PROGRAM_RUNNING_SCRIPTS : IDLE_PROGRAM;
+    execve(program[0], program, ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', `HOSTNAME=${plan.hostname}`]);
   } catch (err) {
     try {
-      say({ error: failure(err) });
+      say({ error: failure(filteredEarly ? filteredTooEarly(err) : err) });
     } catch {
       // stdout already points at /dev/null: the launcher sees the pipe close without "exec".
     }
@@ -178,6 +231,7 @@ async function launch(plan: LaunchPlan): Promise<LaunchResult> {
   const spawnInit = () =>
     spawn(process.execPath, [process.argv[1], 'init', JSON.stringify(plan)], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
   const child = on(plan, 'pid') ? spawnInNewPidNamespace(spawnInit) : spawnInit();
+  const exitSignal = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
   const lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async (): Promise<Record<string, unknown>> => {
     const { value, done } = await lines.next();
@@ -190,7 +244,7 @@ async function launch(plan: LaunchPlan): Promise<LaunchResult> {
     if (plan.veth) wireVeth(plan.veth, child.pid!);
     child.stdin!.write('go\n');
     const execed = await next();
-    if (!execed.exec) throw (execed.error as LaunchResult) ?? new Error('the container init exited before it ran its program');
+    if (!execed.exec) throw (execed.error as LaunchResult) ?? new Error(await silentDeath(exitSignal));
     child.unref();
     return { ok: true, pid: child.pid! };
   } catch (err) {
@@ -198,6 +252,17 @@ async function launch(plan: LaunchPlan): Promise<LaunchResult> {
     if (err && typeof err === 'object' && 'ok' in err) return err as LaunchResult;
     return failure(err);
   }
+}
+
+/** Why the init died without a word, from how it died. */
+async function silentDeath(exitSignal: Promise<NodeJS.Signals | null>): Promise<string> {
+  const signal = await Promise.race([exitSignal, new Promise<null>((resolve) => setTimeout(() => resolve(null), 2000))]);
+  if (signal !== 'SIGSYS') return 'the container init exited before it ran its program';
+  return (
+    'the container init was killed by SIGSYS before it ran its program: a seccomp filter kills a system call no rule ' +
+    "allows when its default action is SCMP_ACT_KILL_PROCESS (the lab's next call after loadFilter() was a write). " +
+    "The lesson's profile blocks only unshare and setns: its defaultAction is SCMP_ACT_ALLOW"
+  );
 }
 
 async function main(): Promise<void> {

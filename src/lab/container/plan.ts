@@ -8,7 +8,7 @@
  * this order. Where in the container's start each is switched on is the launcher's business. 'process' is
  * the lesson container itself, a process of its own.
  */
-export const FEATURES = ['process', 'uts', 'pid', 'mount', 'rootfs', 'network', 'cgroups', 'capabilities'] as const;
+export const FEATURES = ['process', 'uts', 'pid', 'mount', 'rootfs', 'network', 'cgroups', 'capabilities', 'seccomp'] as const;
 
 export type Feature = (typeof FEATURES)[number];
 
@@ -56,3 +56,33 @@ export type LaunchResult = { ok: true; pid: number } | { ok: false; error: strin
 
 /** The lesson container's program: a shell that waits forever and leaves quietly on SIGTERM. */
 export const IDLE_PROGRAM = ['/bin/sh', '-c', "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"];
+
+/** config.json's linux.seccomp, as much of it as lesson 11's piece takes (src/runtime/steps/seccomp-filter.ts). */
+export interface LessonSeccompProfile {
+  defaultAction: 'SCMP_ACT_ALLOW';
+  syscalls: Array<{ names: string[]; action: 'SCMP_ACT_ERRNO'; errnoRet?: number }>;
+}
+
+/**
+ * From lesson 11, the filter the learner's piece builds and loads: no new namespaces from inside the
+ * container. The errno is ENOSYS (38), not EPERM, so an answer of the filter is told apart from the
+ * capability check's (without CAP_SYS_ADMIN, setns fails with EPERM anyway; the filter answers first).
+ */
+export const LESSON_SECCOMP: LessonSeccompProfile = {
+  defaultAction: 'SCMP_ACT_ALLOW',
+  syscalls: [{ names: ['unshare', 'setns'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }],
+};
+
+/**
+ * From lesson 11 the idle shell also runs a script under its own filter on SIGUSR1: a filter is inherited
+ * by children only, so a process that joins the container later (nsenter, `sh container` cells) runs
+ * unfiltered. The shell runs SCRIPT as its child, then writes its output to OUT and its exit status to STATUS.
+ */
+export const UNDER_FILTER = { script: '/.tslab-run', out: '/.tslab-run.out', status: '/.tslab-run.status' } as const;
+
+export const IDLE_PROGRAM_RUNNING_SCRIPTS = [
+  '/bin/sh',
+  '-c',
+  `trap 'exit 0' TERM; trap 'sh ${UNDER_FILTER.script} >${UNDER_FILTER.out} 2>&1; echo $? >${UNDER_FILTER.status}' USR1; ` +
+    'while :; do sleep 3600 & wait $!; kill $! 2>/dev/null; done',
+];
