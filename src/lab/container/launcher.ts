@@ -276,7 +276,14 @@ async function launch(plan: LaunchPlan): Promise<LaunchResult> {
     return { ok: true, pid };
   } catch (err) {
     child.kill('SIGKILL');
-    if (pid !== child.pid) process.kill(pid, 'SIGKILL');
+    // In a user namespace the init is unshare's child, and setpriv cleared its parent-death signal.
+    if (pid !== child.pid) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // It exited already.
+      }
+    }
     if (err && typeof err === 'object' && 'ok' in err) return err as LaunchResult;
     return failure(err);
   }
