@@ -56,67 +56,36 @@ function hostnameKept(before: string): boolean {
   return false;
 }
 
-export const check: LessonCheck = async (ctx) => {
-  const container = requireContainer(ctx);
-  if (Array.isArray(container)) return container;
-  const pid = container.pid;
-  const results: CheckResult[] = [];
-  const mine = nsInode(pid, 'user');
-  const hostNs = nsInode('self', 'user');
-  const ownNamespace = mine !== undefined && mine !== hostNs;
-  results.push(
-    verdict(
-      'the container has a user namespace of its own',
-      ownNamespace,
-      `its user namespace ${mine ?? 'unreadable'}, the host's ${hostNs ?? '?'}`,
-      'two different user namespaces',
-      'the lab starts the init with unshare --user; rebuild with the "switch the feature on" cell',
-    ),
-  );
-  if (!ownNamespace) return results;
-
+/** The maps and setgroups, as the kernel holds them. */
+function mapResults(pid: number): CheckResult[] {
   const seen = readIdMaps(pid);
-  const problems = idMapProblems(seen, LESSON_USERNS);
-  results.push(
+  const uidProblem = mapProblem('uid_map', seen.uid, LESSON_USERNS.uids);
+  const gidProblem = mapProblem('gid_map', seen.gid, LESSON_USERNS.gids);
+  return [
     verdict(
-      'uid_map maps the namespace\'s 0..65535 to the host\'s 100000..165535',
-      !mapProblem('uid_map', seen.uid, LESSON_USERNS.uids),
+      "uid_map maps the namespace's 0..65535 to the host's 100000..165535",
+      !uidProblem,
       `/proc/${pid}/uid_map: ${seen.uid.join(', ') || 'empty'}`,
       rangeLines(LESSON_USERNS.uids).join(', '),
-      mapProblem('uid_map', seen.uid, LESSON_USERNS.uids) ?? '',
+      uidProblem ?? '',
     ),
+    verdict('setgroups is "deny", written before gid_map', !setgroupsProblem(seen), `/proc/${pid}/setgroups: ${seen.setgroups ?? 'unreadable'}`, 'deny', setgroupsProblem(seen) ?? ''),
     verdict(
-      'setgroups is "deny", written before gid_map',
-      !setgroupsProblem(seen),
-      `/proc/${pid}/setgroups: ${seen.setgroups ?? 'unreadable'}`,
-      'deny',
-      setgroupsProblem(seen) ?? '',
-    ),
-    verdict(
-      'gid_map maps the namespace\'s 0..65535 to the host\'s 100000..165535',
-      !mapProblem('gid_map', seen.gid, LESSON_USERNS.gids),
+      "gid_map maps the namespace's 0..65535 to the host's 100000..165535",
+      !gidProblem,
       `/proc/${pid}/gid_map: ${seen.gid.join(', ') || 'empty'}`,
       rangeLines(LESSON_USERNS.gids).join(', '),
-      mapProblem('gid_map', seen.gid, LESSON_USERNS.gids) ?? '',
+      gidProblem ?? '',
     ),
-  );
+  ];
+}
 
-  // Root inside, 100000 outside: the same process seen from both sides.
+/** Root inside, 100000 outside: the same process seen from both sides, and a file it makes, stat()ed from the host. */
+async function idResults(ctx: CheckContext, pid: number, hint: string): Promise<CheckResult[]> {
   const uidOutside = readStatusField(pid, 'Uid')?.split(/\s+/)[0];
   const gidOutside = readStatusField(pid, 'Gid')?.split(/\s+/)[0];
   const ids = await ctx.inContainer('echo "$(id -u) $(id -g)"', 10_000);
   const idsInside = ids.code === 0 ? ids.stdout.trim() : `id failed (${lastLine(ids.stderr)})`;
-  results.push(
-    verdict(
-      `the container's root is uid and gid 0 inside, ${ROOT_OUTSIDE} on the host`,
-      uidOutside === String(ROOT_OUTSIDE) && gidOutside === String(GROUP_OUTSIDE) && idsInside === '0 0',
-      `inside: ${idsInside}; on the host (/proc/${pid}/status): uid ${uidOutside ?? '?'}, gid ${gidOutside ?? '?'}`,
-      `inside: 0 0; on the host: uid ${ROOT_OUTSIDE}, gid ${GROUP_OUTSIDE}`,
-      problems[0] ?? 'the maps decide what the ids inside are outside: 0 inside is the OUTSIDE field of the line whose INSIDE is 0',
-    ),
-  );
-
-  // A file made inside, stat()ed from the host through the container's root.
   const onHost = `/proc/${pid}/root${OWNED_PROBE}`;
   const made = await ctx.inContainer(`rm -f ${OWNED_PROBE} && touch ${OWNED_PROBE}`, 10_000);
   let owner: string;
@@ -127,52 +96,81 @@ export const check: LessonCheck = async (ctx) => {
     owner = made.code === 0 ? 'not found' : `touch failed (${lastLine(made.stderr)})`;
   }
   fs.rmSync(onHost, { force: true });
-  results.push(
+  return [
+    verdict(
+      `the container's root is uid and gid 0 inside, ${ROOT_OUTSIDE} on the host`,
+      uidOutside === String(ROOT_OUTSIDE) && gidOutside === String(GROUP_OUTSIDE) && idsInside === '0 0',
+      `inside: ${idsInside}; on the host (/proc/${pid}/status): uid ${uidOutside ?? '?'}, gid ${gidOutside ?? '?'}`,
+      `inside: 0 0; on the host: uid ${ROOT_OUTSIDE}, gid ${GROUP_OUTSIDE}`,
+      hint,
+    ),
     verdict(
       `a file the container's root makes belongs to ${ROOT_OUTSIDE}:${GROUP_OUTSIDE} on the host`,
       owner === `${ROOT_OUTSIDE}:${GROUP_OUTSIDE}`,
       `touch ${OWNED_PROBE} inside, stat on the host: ${owner}`,
       `${ROOT_OUTSIDE}:${GROUP_OUTSIDE}`,
-      problems[0] ?? 'the kernel stores the host ids: 0 inside is stored as the outside id of its map line',
+      hint,
     ),
-  );
+  ];
+}
 
-  // A file of the host's root: nobody's inside, and DAC_OVERRIDE does not reach an owner the namespace has no id for.
+/** A file of the host's root: nobody's inside, and DAC_OVERRIDE does not reach an owner the namespace has no id for. */
+async function hostFileResult(ctx: CheckContext, pid: number): Promise<CheckResult> {
   const hostFile = `/proc/${pid}/root/${HOST_OWNED_FILE}`;
   const listed = await ctx.inContainer(`ls -ln /${HOST_OWNED_FILE}`, 10_000);
   const wrote = await ctx.inContainer(`echo tslab-check >> /${HOST_OWNED_FILE}`, 10_000);
   const textAfter = readText(hostFile);
   if (textAfter !== undefined && textAfter !== HOST_OWNED_TEXT) fs.writeFileSync(hostFile, HOST_OWNED_TEXT);
   const ownerInside = listed.stdout.trim().split(/\s+/).slice(2, 4).join(':');
-  results.push(
-    verdict(
-      "a file of the host's root is nobody's inside, and the container's root cannot write it",
-      wrote.code !== 0 && textAfter === HOST_OWNED_TEXT && ownerInside === '65534:65534',
-      `ls -ln /${HOST_OWNED_FILE} inside: owner ${ownerInside || '?'}; echo >> it: exit status ${wrote.code}${wrote.code !== 0 ? ` (${lastLine(wrote.stderr)})` : ''}; the file ${textAfter === HOST_OWNED_TEXT ? 'unchanged' : 'changed'}`,
-      'owner 65534:65534 (unmapped), a failing write (EACCES), the file unchanged',
-      'host uid 0 must not be in the map: map only the range the container owns (100000..165535 outside)',
-    ),
+  return verdict(
+    "a file of the host's root is nobody's inside, and the container's root cannot write it",
+    wrote.code !== 0 && textAfter === HOST_OWNED_TEXT && ownerInside === '65534:65534',
+    `ls -ln /${HOST_OWNED_FILE} inside: owner ${ownerInside || '?'}; echo >> it: exit status ${wrote.code}${wrote.code !== 0 ? ` (${lastLine(wrote.stderr)})` : ''}; the file ${textAfter === HOST_OWNED_TEXT ? 'unchanged' : 'changed'}`,
+    'owner 65534:65534 (unmapped), a failing write (EACCES), the file unchanged',
+    'host uid 0 must not be in the map: map only the range the container owns (100000..165535 outside)',
   );
+}
 
-  // Root of the namespace, every capability in it: its own UTS namespace yes, the host's no.
+/** Root of the namespace, every capability in it: its own UTS namespace yes, the host's no. */
+async function utsResult(ctx: CheckContext, pid: number, containerHostname: string): Promise<CheckResult> {
   const hostname = os.hostname();
   const full = ((1n << BigInt(lastCapability() + 1)) - 1n).toString(16).padStart(16, '0');
-  const tried = await ctx.onHost(
-    `nsenter --target ${pid} --user -- sh -c 'grep CapEff /proc/self/status; hostname ${RENAMED}'`,
-    10_000,
-  );
+  const tried = await ctx.onHost(`nsenter --target ${pid} --user -- sh -c 'grep CapEff /proc/self/status; hostname ${RENAMED}'`, 10_000);
   const kept = hostnameKept(hostname);
-  const own = await ctx.onHost(`nsenter --target ${pid} --user --uts -- hostname ${container.hostname}`, 10_000);
+  const own = await ctx.onHost(`nsenter --target ${pid} --user --uts -- hostname ${containerHostname}`, 10_000);
   const capEff = /CapEff:\s*([0-9a-f]+)/.exec(tried.stdout)?.[1];
-  results.push(
-    verdict(
-      "root of the container's user namespace, with every capability there, can name the container's UTS namespace but not the host's",
-      capEff === full && tried.code !== 0 && kept && own.code === 0,
-      `CapEff ${capEff ?? '?'}; hostname in the host's UTS namespace: exit status ${tried.code}${tried.code !== 0 ? ` (${lastLine(tried.stderr)})` : ''}, the host ${kept ? 'kept its name' : `was renamed (the check put "${hostname}" back)`}; in the container's: exit status ${own.code}${own.code !== 0 ? ` (${lastLine(own.stderr)})` : ''}`,
-      `CapEff ${full}, a failing hostname (EPERM) on the host, a working one in the container`,
-      "a capability counts only in namespaces its user namespace owns: the host's UTS namespace belongs to the host's user namespace",
-    ),
+  return verdict(
+    "root of the container's user namespace, with every capability there, can name the container's UTS namespace but not the host's",
+    capEff === full && tried.code !== 0 && kept && own.code === 0,
+    `CapEff ${capEff ?? '?'}; hostname in the host's UTS namespace: exit status ${tried.code}${tried.code !== 0 ? ` (${lastLine(tried.stderr)})` : ''}, the host ${kept ? 'kept its name' : `was renamed (the check put "${hostname}" back)`}; in the container's: exit status ${own.code}${own.code !== 0 ? ` (${lastLine(own.stderr)})` : ''}`,
+    `CapEff ${full}, a failing hostname (EPERM) on the host, a working one in the container`,
+    "a capability counts only in namespaces its user namespace owns: the host's UTS namespace belongs to the host's user namespace",
   );
-  results.push(await formatResult(ctx));
-  return results;
+}
+
+export const check: LessonCheck = async (ctx) => {
+  const container = requireContainer(ctx);
+  if (Array.isArray(container)) return container;
+  const pid = container.pid;
+  const mine = nsInode(pid, 'user');
+  const hostNs = nsInode('self', 'user');
+  const own = verdict(
+    'the container has a user namespace of its own',
+    mine !== undefined && mine !== hostNs,
+    `its user namespace ${mine ?? 'unreadable'}, the host's ${hostNs ?? '?'}`,
+    'two different user namespaces',
+    'the lab starts the init with unshare --user; rebuild with the "switch the feature on" cell',
+  );
+  // Without a user namespace of its own, nsenter --user below would act in the host's.
+  if (!own.ok) return [own];
+  const problems = idMapProblems(readIdMaps(pid), LESSON_USERNS);
+  const idHint = problems[0] ?? 'the kernel stores host ids: 0 inside is the OUTSIDE field of the map line whose INSIDE is 0';
+  return [
+    own,
+    ...mapResults(pid),
+    ...(await idResults(ctx, pid, idHint)),
+    await hostFileResult(ctx, pid),
+    await utsResult(ctx, pid, container.hostname),
+    await formatResult(ctx),
+  ];
 };
