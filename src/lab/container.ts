@@ -7,7 +7,7 @@ import { ensureDefaultRootfs } from '../fs/busybox-rootfs.js';
 import { newCgroupManager } from '../runtime/cgroups/index.js';
 import { readProcStat } from '../linux/proc.js';
 import { DOCKER_DEFAULT_CAPABILITIES, capabilityNumber } from '../runtime/process/capability-names.js';
-import type { Feature, LaunchPlan, LaunchResult } from './container/plan.js';
+import type { Feature, LaunchPlan, LaunchResult, UsernsPlan } from './container/plan.js';
 import * as journal from './journal.js';
 import { labStateDir, projectRoot } from './paths.js';
 import type { StepBuild } from './step-build.js';
@@ -34,6 +34,16 @@ export const LESSON_LIMITS = { memoryBytes: 48 * 1024 * 1024, pids: 32, cpuQuota
 export const KEPT_CAPABILITIES = DOCKER_DEFAULT_CAPABILITIES;
 
 export const LESSON_VETH = { host: 'tslab-lab0', peer: 'eth0', hostAddress: '10.231.0.1', peerAddress: '10.231.0.2', prefixLength: 24 };
+
+/** The user namespace lesson's ids: 0..65535 inside are the host's 100000..165535, as podman's first subuid range. */
+export const LESSON_USERNS: UsernsPlan = {
+  uids: [{ inside: 0, outside: 100000, count: 65536 }],
+  gids: [{ inside: 0, outside: 100000, count: 65536 }],
+};
+
+/** A file of the host's root in the lesson container's root, from lesson 12 on: the container's root must not be able to write it. */
+export const HOST_OWNED_FILE = '.tslab-host-owned';
+export const HOST_OWNED_TEXT = 'owned by the host\'s root\n';
 
 export class LaunchError extends Error {
   constructor(
@@ -69,13 +79,32 @@ export function stopLessonContainer(): string[] {
   return journal.undo();
 }
 
-function prepareRootfs(): void {
+/** Adds `uid`/`gid` to the owner of every file below `dir`: the host ids that the container's own ids are. */
+function shiftOwners(dir: string, uid: number, gid: number): void {
+  const seen = new Set<number>(); // a hard link is one file: shift it once
+  for (const name of ['', ...(fs.readdirSync(dir, { recursive: true }) as string[])]) {
+    const file = path.join(dir, name);
+    const st = fs.lstatSync(file);
+    if (seen.has(st.ino)) continue;
+    seen.add(st.ino);
+    fs.lchownSync(file, st.uid + uid, st.gid + gid);
+    // chown clears set-id bits: give them back.
+    if (!st.isSymbolicLink() && st.mode & 0o6000) fs.chmodSync(file, st.mode & 0o7777);
+  }
+}
+
+function prepareRootfs(userns: UsernsPlan | undefined): void {
   const target = labRootfs();
   journal.record({ kind: 'dir', path: target });
   fs.rmSync(target, { recursive: true, force: true });
   fs.cpSync(ensureDefaultRootfs(), target, { recursive: true, verbatimSymlinks: true });
   // A marker that only exists inside the container's root: the breakout checks look for it.
   fs.writeFileSync(path.join(target, '.tslab-lesson-root'), 'you are inside the lesson container\n');
+  if (userns) {
+    // The busybox files belong to root: in the container that is its root, 100000 on the host.
+    shiftOwners(target, userns.uids[0].outside, userns.gids[0].outside);
+    fs.writeFileSync(path.join(target, HOST_OWNED_FILE), HOST_OWNED_TEXT, { mode: 0o644 });
+  }
 }
 
 /**
@@ -138,7 +167,8 @@ export async function startLessonContainer(opts: StartOptions): Promise<LessonCo
   const hostname = `lesson-${opts.level}`;
   const rootSwitch = opts.rootSwitch ?? 'pivot';
   try {
-    if (opts.features.includes('rootfs')) prepareRootfs();
+    const userns = opts.features.includes('userns') ? LESSON_USERNS : undefined;
+    if (opts.features.includes('rootfs')) prepareRootfs(userns);
     const cgroups = opts.features.includes('cgroups') ? prepareCgroups(id) : { parents: [], dirs: [], paths: {} };
     const veth = opts.features.includes('network') ? LESSON_VETH : undefined;
     if (veth) journal.record({ kind: 'veth', name: veth.host });
@@ -150,6 +180,7 @@ export async function startLessonContainer(opts: StartOptions): Promise<LessonCo
       cgroups: cgroups.parents.length ? { parents: cgroups.parents, name: id, limits: LESSON_LIMITS } : undefined,
       veth,
       keepCapabilities: KEPT_CAPABILITIES.map(capabilityNumber),
+      userns,
     };
     const result = await runLauncher(opts.build, plan);
     if (!result.ok) throw new LaunchError(result.error, result.notWrittenYet);

@@ -7,7 +7,7 @@ import { namespaceLink, readStatusField, visiblePids } from '../linux/proc.js';
 
 export type KernelState = Array<[label: string, value: string]>;
 
-const NAMESPACES = ['uts', 'pid', 'mnt', 'net', 'ipc', 'cgroup'];
+const NAMESPACES = ['uts', 'pid', 'mnt', 'net', 'ipc', 'cgroup', 'user'];
 
 function read(file: string): string | undefined {
   try {
@@ -59,6 +59,7 @@ export function readKernelState(pid: number, cgroupDirs: string[] = []): KernelS
   rows.push(
     ['hostname', hostnameOf(pid) ?? '?'],
     ['NSpid', statusField(pid, 'NSpid')],
+    ['uid_map', (read(`/proc/${pid}/uid_map`) ?? '?').split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/).join(' ')).join(', ')],
     ['root', (() => { try { return fs.readlinkSync(`/proc/${pid}/root`); } catch { return '?'; } })()],
     ['mounts', String((read(`/proc/${pid}/mountinfo`) ?? '').split('\n').filter(Boolean).length)],
     ['pids in its /proc', pids.length > 8 ? `${pids.length} (${pids.slice(0, 6).join(' ')} ...)` : `${pids.length} (${pids.join(' ')})`],

@@ -55,8 +55,10 @@ describe('readKernelState', () => {
       'net namespace',
       'ipc namespace',
       'cgroup namespace',
+      'user namespace',
       'hostname',
       'NSpid',
+      'uid_map',
       'root',
       'mounts',
       'pids in its /proc',
@@ -71,11 +73,13 @@ describe('readKernelState', () => {
       'Seccomp',
     ]);
     expect(rows.get('pid (host view)')).toBe(String(process.pid));
-    for (const ns of ['uts', 'pid', 'mnt', 'net', 'ipc', 'cgroup']) {
+    for (const ns of ['uts', 'pid', 'mnt', 'net', 'ipc', 'cgroup', 'user']) {
       expect(rows.get(`${ns} namespace`)).toBe(fs.readlinkSync(`/proc/self/ns/${ns}`));
     }
     expect(rows.get('hostname')).toBe(fs.readFileSync('/proc/sys/kernel/hostname', 'utf8').trim());
     expect(rows.get('root')).toBe('/');
+    // The host's user namespace maps every id to itself.
+    expect(rows.get('uid_map')).toBe('0 0 4294967295');
     expect(rows.get('net devices')!.split(' ')).toContain('lo');
     expect(Number(rows.get('mounts'))).toBeGreaterThan(0);
     // No cgroup dirs given: the limits are "-".

@@ -5,7 +5,8 @@
 // message busybox prints for it (strerror of the errno the kernel returned).
 import { errnoName, errnoNumber, errnoText } from '../../linux/errno.js';
 import { LESSON_SECCOMP, UNDER_FILTER } from '../container/plan.js';
-import { readStatusField, requireContainer, verdict } from './common.js';
+import { readStatusField } from '../../linux/proc.js';
+import { requireContainer, verdict } from './common.js';
 import type { CheckContext, CheckResult, LessonCheck } from './types.js';
 
 const RULE = LESSON_SECCOMP.syscalls[0];

@@ -3,7 +3,7 @@
 // process running. The host side (this process) spawns the init, joins it to its cgroups and wires its
 // network; the init side switches on the namespaces from inside, then execs an idle shell.
 //   node launcher.cjs PLAN_JSON          prints one LaunchResult JSON line
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -20,12 +20,24 @@ import { bringUpInterface } from '../../runtime/steps/loopback.js';
 import { joinCgroup } from '../../runtime/steps/cgroup-join.js';
 import { dropBoundingSet, setNoNewPrivs } from '../../runtime/steps/capabilities.js';
 import { buildFilter, loadFilter } from '../../runtime/steps/seccomp-filter.js';
+import { writeIdMaps } from '../../runtime/steps/id-maps.js';
 import { capget, capset } from '../../linux/capabilities.js';
 import { SyscallError } from '../../linux/error.js';
 import { makeCgroups, wireVeth } from './host-side.js';
-import { IDLE_PROGRAM, IDLE_PROGRAM_RUNNING_SCRIPTS, LESSON_SECCOMP, type Feature, type LaunchPlan, type LaunchResult } from './plan.js';
+import { explainMapError, idMapProblems, mapsInside, readIdMaps } from './id-maps-readback.js';
+import { IDLE_PROGRAM, IDLE_PROGRAM_RUNNING_SCRIPTS, LESSON_SECCOMP, type Feature, type LaunchPlan, type LaunchResult, type UsernsPlan } from './plan.js';
 
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+const UNSHARE = '/usr/bin/unshare';
+const SETPRIV = '/usr/bin/setpriv';
+/**
+ * Run by sh in the new user and PID namespaces (it is PID 1 there): says it exists, waits until its ids are
+ * mapped, then becomes uid and gid 0 of the namespace (setpriv; its groups kept, as setgroups is denied)
+ * and execs the init. `--keep-caps` keeps sh's capabilities across its exec while its uid is still unmapped,
+ * as inheritable and ambient ones; setpriv clears both again: root's exec takes bounding | inheritable, and
+ * the container's root should have no more than the bounding set (lesson 8) leaves it.
+ */
+const WAIT_FOR_MAPS = 'echo \'{"userns":true}\'; read -r _ || exit 1; exec "$@"';
 
 function on(plan: LaunchPlan, feature: Feature): boolean {
   return plan.features.includes(feature);
@@ -50,16 +62,30 @@ function populateDev(rootfs: string): void {
   }
 }
 
+/**
+ * The rootfs by a path the container's root can walk. Root of a user namespace is, on the host, its mapped
+ * uid (100000), which cannot walk the lab's path when it crosses a 0700 home directory; the init was started
+ * in the rootfs, and /proc/self/cwd leads there without a walk. Bound onto a tmpfs of the container's own
+ * mount namespace (the host does not see it), the rootfs has a path again.
+ */
+function reachableRootfs(): string {
+  mount('tmpfs', '/tmp', 'tmpfs', MS_NOSUID, 'mode=700,size=64k');
+  fs.mkdirSync('/tmp/rootfs');
+  mount('/proc/self/cwd', '/tmp/rootfs', null, MS_BIND | MS_REC);
+  return '/tmp/rootfs';
+}
+
 function switchRoot(plan: LaunchPlan): void {
-  mount(plan.rootfs, plan.rootfs, null, MS_BIND | MS_REC);
-  mountProc(path.join(plan.rootfs, 'proc'));
-  populateDev(plan.rootfs);
+  const rootfs = plan.userns ? reachableRootfs() : plan.rootfs;
+  mount(rootfs, rootfs, null, MS_BIND | MS_REC);
+  mountProc(path.join(rootfs, 'proc'));
+  populateDev(rootfs);
   if (plan.rootSwitch === 'chroot') {
-    chdir(plan.rootfs);
+    chdir(rootfs);
     chroot('.');
     chdir('/');
   } else {
-    pivotInto(plan.rootfs);
+    pivotInto(rootfs);
   }
 }
 
@@ -225,30 +251,93 @@ function init(plan: LaunchPlan): void {
   }
 }
 
+/**
+ * The init in a new user namespace and a PID namespace that it owns (a /proc can only be mounted by root of
+ * the user namespace that owns the PID namespace). Node has threads from its start and cannot make a user
+ * namespace (unshare(CLONE_NEWUSER) is EINVAL), so util-linux unshare, single-threaded, makes both and forks
+ * sh, PID 1 there, which waits for its maps; unshare stays its parent. (--kill-child kills sh with unshare only
+ * until setpriv: a change of uid clears the parent-death signal.)
+ * unshare keeps every fd it was given for as long as the container lives: its stderr is a pipe of ours, relayed
+ * while we run, not the stderr of our caller, who waits for that to close.
+ */
+function spawnInitInUserNamespace(plan: LaunchPlan): ChildProcess {
+  const init = [SETPRIV, '--reuid=0', '--regid=0', '--keep-groups', '--inh-caps=-all', '--ambient-caps=-all', '--', process.execPath, process.argv[1], 'init', JSON.stringify(plan)];
+  const child = spawn(UNSHARE, ['--user', '--keep-caps', '--pid', '--fork', '--kill-child', '--', '/bin/sh', '-c', WAIT_FOR_MAPS, 'sh', ...init], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+    cwd: plan.rootfs,
+  });
+  child.stderr!.on('data', (chunk: Buffer) => fs.writeSync(2, chunk));
+  return child;
+}
+
+/** The host pid of unshare's only child: the container's PID 1. */
+function childOf(pid: number): number {
+  const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+  if (children.length !== 1 || !Number.isSafeInteger(children[0]) || children[0] <= 0) throw new Error(`unshare (pid ${pid}) has not started the container's init`);
+  return children[0];
+}
+
+/**
+ * The learner's writeIdMaps(), then the lab reads the maps back: without uid 0 and gid 0 in the namespace
+ * the init cannot become its root. A failure is explained from its errno and what the kernel already holds.
+ */
+function mapIds(pid: number, userns: UsernsPlan): void {
+  try {
+    writeIdMaps(pid, userns.uids, userns.gids);
+  } catch (err) {
+    if ((err as Error)?.name === 'NotWrittenYet') throw err;
+    const why = explainMapError(err, readIdMaps(pid));
+    throw new Error(`writeIdMaps() failed: ${err instanceof Error ? err.message : String(err)}${why ? `. ${why}` : ''}`);
+  }
+  const seen = readIdMaps(pid);
+  const missing = [mapsInside(seen.uid, 0) ? '' : 'uid 0', mapsInside(seen.gid, 0) ? '' : 'gid 0'].filter(Boolean);
+  if (missing.length) {
+    throw new Error(
+      `after writeIdMaps() the container's user namespace has no ${missing.join(' and no ')}, so its first process cannot become root there: ${idMapProblems(seen, userns).join('; ')}`,
+    );
+  }
+}
+
 async function launch(plan: LaunchPlan): Promise<LaunchResult> {
   // Made and limited before the init exists, joined once it is ready: it never runs in them unlimited.
   const cgroupDirs = plan.cgroups ? makeCgroups(plan.cgroups) : [];
   const spawnInit = () =>
     spawn(process.execPath, [process.argv[1], 'init', JSON.stringify(plan)], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
-  const child = on(plan, 'pid') ? spawnInNewPidNamespace(spawnInit) : spawnInit();
+  const child = plan.userns ? spawnInitInUserNamespace(plan) : on(plan, 'pid') ? spawnInNewPidNamespace(spawnInit) : spawnInit();
   const exitSignal = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
   const lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const next = async (): Promise<Record<string, unknown>> => {
     const { value, done } = await lines.next();
     return done ? {} : (JSON.parse(value) as Record<string, unknown>);
   };
+  let pid = child.pid!;
   try {
+    if (plan.userns) {
+      if (!(await next()).userns) throw new Error(`${UNSHARE} could not create the container's user namespace`);
+      pid = childOf(child.pid!);
+      mapIds(pid, plan.userns);
+      child.stdin!.write('\n');
+    }
     const ready = await next();
     if (!ready.ready) throw (ready.error as LaunchResult) ?? new Error('the container init exited before it was ready');
-    for (const dir of cgroupDirs) joinCgroup(dir, child.pid!);
-    if (plan.veth) wireVeth(plan.veth, child.pid!);
+    for (const dir of cgroupDirs) joinCgroup(dir, pid);
+    if (plan.veth) wireVeth(plan.veth, pid);
     child.stdin!.write('go\n');
     const execed = await next();
     if (!execed.exec) throw (execed.error as LaunchResult) ?? new Error(await silentDeath(exitSignal));
     child.unref();
-    return { ok: true, pid: child.pid! };
+    return { ok: true, pid };
   } catch (err) {
     child.kill('SIGKILL');
+    // In a user namespace the init is unshare's child, and setpriv cleared its parent-death signal.
+    if (pid !== child.pid) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // It exited already.
+      }
+    }
     if (err && typeof err === 'object' && 'ok' in err) return err as LaunchResult;
     return failure(err);
   }

@@ -8,7 +8,7 @@
  * this order. Where in the container's start each is switched on is the launcher's business. 'process' is
  * the lesson container itself, a process of its own.
  */
-export const FEATURES = ['process', 'uts', 'pid', 'mount', 'rootfs', 'network', 'cgroups', 'capabilities', 'seccomp'] as const;
+export const FEATURES = ['process', 'uts', 'pid', 'mount', 'rootfs', 'network', 'cgroups', 'capabilities', 'seccomp', 'userns'] as const;
 
 export type Feature = (typeof FEATURES)[number];
 
@@ -25,6 +25,19 @@ export interface LaunchPlan {
   veth?: VethPlan;
   /** With 'capabilities': the capability numbers kept in the bounding set. */
   keepCapabilities: number[];
+  /** With 'userns': the id ranges of the user namespace the init is started in, written by the learner's piece. */
+  userns?: UsernsPlan;
+}
+
+export interface IdRange {
+  inside: number;
+  outside: number;
+  count: number;
+}
+
+export interface UsernsPlan {
+  uids: IdRange[];
+  gids: IdRange[];
 }
 
 export interface VethPlan {

@@ -6,8 +6,9 @@ import * as preflight from '../../runtime/steps/preflight.js';
 import * as exitStatus from '../../runtime/steps/exit-status.js';
 import * as hostname from '../../runtime/steps/hostname.js';
 import * as loopback from '../../runtime/steps/loopback.js';
+import * as idMaps from '../../runtime/steps/id-maps.js';
 
-const FUNCTIONS: Record<string, (...args: never[]) => unknown> = { ...preflight, ...exitStatus, ...hostname, ...loopback };
+const FUNCTIONS: Record<string, (...args: never[]) => unknown> = { ...preflight, ...exitStatus, ...hostname, ...loopback, ...idMaps };
 
 const [name, argsJson] = process.argv.slice(2);
 try {

@@ -217,6 +217,14 @@ export function applyRlimits(proc: Process): void {
   }
 }
 
+function setgroupsDenied(): boolean {
+  try {
+    return fs.readFileSync('/proc/thread-self/setgroups', 'utf8').trim() === 'deny';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * User, groups and capabilities, in the only order that works: bounding set first, ids, then capset.
  * `lastCap` is read by the caller before the switch of root: the container's /proc may not tell the truth.
@@ -229,7 +237,10 @@ export function applyIdentity(proc: Process, lastCap = lastCapability()): void {
     checkBoundingSet(keep, lastCap);
   }
   prctl(PR_SET_KEEPCAPS, 1);
-  setgroups(proc.user.additionalGids ?? []);
+  // A user namespace whose setgroups says "deny" (its gid_map written without CAP_SETGID over its parent, or by
+  // choice) refuses setgroups(2) even to clear the list: keep the groups then, as runc does.
+  const gids = proc.user.additionalGids ?? [];
+  if (gids.length || !setgroupsDenied()) setgroups(gids);
   setresgid(proc.user.gid);
   setresuid(proc.user.uid);
   prctl(PR_SET_KEEPCAPS, 0);
