@@ -18,6 +18,8 @@ import type { CheckContext, CheckResult, LessonCheck } from './types.js';
 
 const SCRATCH_PREFIX = 'tslab-check13-';
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
+/** How long mountOverlay may take in its namespace before the check gives up on it. */
+const HOLD_TIMEOUT_MS = 20_000;
 
 /** One entry of a layer, in archive order: a file with its text, a directory (text undefined), or a whiteout marker. */
 interface Entry {
@@ -203,6 +205,7 @@ interface Holder {
   pid: number;
   reply: { ok: boolean; error?: string } | undefined;
   output: string;
+  timedOut: boolean;
   release(): Promise<void>;
 }
 
@@ -211,12 +214,29 @@ function holdMountNamespace(ctx: CheckContext, args: unknown[]): Promise<Holder>
   const script = `"$0" "$1" "$2" "$3"; echo --held--; read _`;
   const child = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', script, process.execPath, probe, 'mountOverlay', JSON.stringify(args)], {
     stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true, // its own process group: a hung piece is killed with the shell
   });
+  // The shell may be gone before it is released: writing to its stdin then fails, which changes nothing.
+  child.stdin.on('error', () => {});
+  const killAll = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
   let output = '';
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  // 'close' after the shell ends; 'error' alone when unshare(1) could not be started at all.
+  const exited = new Promise<void>((resolve) => {
+    child.once('close', () => resolve());
+    child.once('error', (err) => {
+      output += `${errorText(err)}\n`;
+      resolve();
+    });
+  });
   const release = async () => {
     child.stdin.end();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    const timer = setTimeout(killAll, 5000);
     await exited;
     clearTimeout(timer);
   };
@@ -233,19 +253,19 @@ function holdMountNamespace(ctx: CheckContext, args: unknown[]): Promise<Holder>
       } catch {
         reply = undefined;
       }
-      resolve({ pid: child.pid ?? -1, reply, output, release });
+      resolve({ pid: child.pid ?? -1, reply, output, timedOut, release });
     };
+    let timedOut = false;
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-    }, 20_000);
+      timedOut = true;
+      killAll();
+    }, HOLD_TIMEOUT_MS);
     child.stdout.setEncoding('utf8').on('data', (s: string) => {
       output += s;
       if (output.includes('--held--\n')) done();
     });
     child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
-    child.once('close', () => {
-      if (!output.includes('--held--\n')) done();
-    });
+    void exited.then(() => done());
   });
 }
 
@@ -260,12 +280,17 @@ function lowerdirOf(pid: number, target: string): { found: boolean; fsType?: str
 }
 
 function mountFailure(layout: Layout, holder: Holder, logEnd: number): CheckResult {
-  const error = holder.reply?.error ?? `mountOverlay() crashed: ${holder.output.trim().split('\n').slice(-2).join(' / ') || 'no output'}`;
+  const error = holder.reply?.error ?? '';
+  const what = error
+    ? `mountOverlay threw ${error}`
+    : holder.timedOut
+      ? `mountOverlay had not returned after ${HOLD_TIMEOUT_MS / 1000} s (a loop that never ends?)`
+      : `mountOverlay crashed: ${holder.output.trim().split('\n').slice(-2).join(' / ') || 'no output'}`;
   const reasons = kernelMessagesSince(logEnd, 'overlayfs:');
   const explained = reasons.flatMap((r) => EINVAL_REASONS.filter(([re]) => re.test(r)).map(([, why]) => why));
   return fail(
     `mountOverlay mounts an overlay at ${layout.merged}`,
-    `mountOverlay threw ${error}${reasons.length ? `; the kernel log says: ${reasons.join(' / ')}` : ''}`,
+    `${what}${reasons.length ? `; the kernel log says: ${reasons.join(' / ')}` : ''}`,
     `overlay on ${layout.merged}`,
     explained.length ? explained.join('; ') : /EINVAL/.test(error) ? EINVAL_HINT : 'mount(\'overlay\', target, \'overlay\', 0, \'lowerdir=...,upperdir=...,workdir=...\')',
   );
