@@ -10,6 +10,7 @@ import { lesson07 } from './l07-cgroups.js';
 import { lesson08 } from './l08-capabilities.js';
 import { lesson09 } from './l09-oci-lifecycle.js';
 import { lesson10 } from './l10-capstone.js';
+import { lesson13 } from './l13-images.js';
 import type { LessonMutants } from './mutant.js';
 
-export const MUTANTS: LessonMutants[] = [lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07, lesson08, lesson09, lesson10];
+export const MUTANTS: LessonMutants[] = [lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07, lesson08, lesson09, lesson10, lesson13];
