@@ -2,9 +2,9 @@
 // every container of the image) with the container's own upper and work dirs; removed with the container.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MNT_DETACH, mount, umount2 } from '../linux/mount.js';
-import { overlayMountData } from '../image/image.js';
+import { MNT_DETACH, umount2 } from '../linux/mount.js';
 import { parseMountinfo } from '../linux/mountinfo.js';
+import { mountOverlay } from '../runtime/steps/overlay.js';
 import { fileStep } from './file-step.js';
 import { containerDir } from './engine-paths.js';
 import type { ContainerRecord } from './record.js';
@@ -16,7 +16,7 @@ export function mountRootfs(id: string, lowerDirs: string[]): string {
   for (const sub of ['rootfs', 'upper', 'work']) {
     fileStep("creating the container's overlay directory", path.join(dir, sub), () => fs.mkdirSync(path.join(dir, sub), { recursive: true }));
   }
-  mount('overlay', rootfs, 'overlay', 0, overlayMountData(lowerDirs, path.join(dir, 'upper'), path.join(dir, 'work')));
+  mountOverlay(lowerDirs, path.join(dir, 'upper'), path.join(dir, 'work'), rootfs);
   return rootfs;
 }
 

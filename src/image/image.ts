@@ -252,27 +252,6 @@ export async function layerDirs(store: ImageStore, image: Pick<Image, 'layers' |
   return dirs;
 }
 
-/** Escapes a path for overlayfs's mount options (',' ':' and '\' are separators there). */
-function overlayPath(p: string): string {
-  return p.replace(/[\\,:]/g, (c) => `\\${c}`);
-}
-
-/**
- * The data argument of mount(2) for an overlay of `lowerDirs` (lowest first, as layerDirs returns them)
- * with a writable `upper`/`work` pair (both on the same filesystem, work empty). Without upper/work the
- * overlay is read-only, which needs at least two lower layers.
- */
-export function overlayMountData(lowerDirs: string[], upper?: string, work?: string): string {
-  if (lowerDirs.length === 0) throw new ImageError('an overlay needs at least one lower layer');
-  const options = [`lowerdir=${[...lowerDirs].reverse().map(overlayPath).join(':')}`];
-  if (upper !== undefined && work !== undefined) options.push(`upperdir=${overlayPath(upper)}`, `workdir=${overlayPath(work)}`);
-  const data = options.join(',');
-  if (Buffer.byteLength(data) >= 4096) {
-    throw new ImageError(`${lowerDirs.length} layers make the overlay's mount options longer than a page (4096 bytes)`);
-  }
-  return data;
-}
-
 /**
  * The process args Docker runs for an image: Entrypoint + Cmd, where `args` (when non-empty) replace Cmd,
  * and an `entrypoint` override replaces Entrypoint and drops the image's Cmd.

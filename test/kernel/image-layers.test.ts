@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildBuiltinImage, ensureBuiltinImage } from '../../src/image/builtin.js';
 import { isStaticElf } from '../../src/fs/busybox-rootfs.js';
 import { DigestMismatchError, sha256Digest } from '../../src/image/digest.js';
-import { hostPlatform, layerDirs, loadImage, overlayMountData } from '../../src/image/image.js';
+import { hostPlatform, layerDirs, loadImage } from '../../src/image/image.js';
 import { importArchive } from '../../src/image/import.js';
 import { ImageStore } from '../../src/image/store.js';
 import { unpackLayer } from '../../src/image/unpack.js';
@@ -42,7 +42,8 @@ function inPrivateMountNamespace(script: string, ...args: string[]): string {
 /** Mounts an overlay of `lowers` (lowest first) at <dir>/merged with a fresh upper/work, then runs `then` in it. */
 function withOverlay(dir: string, lowers: string[], then: string): string {
   for (const d of ['upper', 'work', 'merged']) fs.mkdirSync(path.join(dir, d), { recursive: true });
-  const data = overlayMountData(lowers, path.join(dir, 'upper'), path.join(dir, 'work'));
+  // overlayfs lists the top layer first (src/runtime/steps/overlay.ts mounts the same for tslab run).
+  const data = `lowerdir=${[...lowers].reverse().join(':')},upperdir=${path.join(dir, 'upper')},workdir=${path.join(dir, 'work')}`;
   return inPrivateMountNamespace(`mount -t overlay overlay -o "$1" "$2"; cd "$2"; ${then}`, data, path.join(dir, 'merged'));
 }
 

@@ -8,6 +8,7 @@ import { SyscallError } from '../../src/linux/error.js';
 import { exitStatus } from '../../src/runtime/steps/exit-status.js';
 import { setHostname } from '../../src/runtime/steps/hostname.js';
 import { bringUpInterface } from '../../src/runtime/steps/loopback.js';
+import { applyWhiteout, mountOverlay } from '../../src/runtime/steps/overlay.js';
 import { filesystemSupported } from '../../src/runtime/steps/preflight.js';
 import { NotWrittenYet } from '../../sandbox/lab-support.js';
 import { loadCatalog } from '../../src/lab/catalog.js';
@@ -92,6 +93,18 @@ describe('argument checks made before the kernel is asked', () => {
     expect(() => bringUpInterface('a-name-far-too-long')).toThrow(
       'ioctl(SIOCGIFFLAGS) a-name-far-too-long: EINVAL — an interface name holds 1 to 15 bytes and no NUL',
     );
+  });
+
+  test('applyWhiteout makes nothing for a marker that is not one plain name of its directory (it comes from a tar)', () => {
+    for (const marker of ['motd', '.wh.', '.wh..', '.wh...', '.wh.a/b', '.wh.../etc']) {
+      expect(() => applyWhiteout('/nonexistent-layer', marker), marker).toThrow(/^mknod \/nonexistent-layer\/.*: EINVAL — .* is not a whiteout of one file/);
+    }
+  });
+
+  test('mountOverlay refuses no lower dir, and options longer than the page mount(2) copies', () => {
+    expect(() => mountOverlay([], '/u', '/w', '/t')).toThrow('mount /t: EINVAL — an overlay needs at least one lower directory');
+    const layers = Array.from({ length: 100 }, (_, i) => `/var/lib/tslab/layers/${'0'.repeat(30)}${i}`);
+    expect(() => mountOverlay(layers, '/u', '/w', '/t')).toThrow("mount /t: EINVAL — 100 layers make the overlay's options longer than a page (4096 bytes)");
   });
 });
 

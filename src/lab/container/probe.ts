@@ -1,14 +1,16 @@
 // Calls one exported step function and prints its result as JSON, so that the lab can try a learner's step
 // in a process of its own (a step that crashes or hangs cannot take the lab with it). setHostname and
-// bringUpInterface change the namespace they run in: the checks start the probe in a new one (unshare(1)).
+// bringUpInterface change the namespace they run in, mountOverlay mounts: the checks start the probe in a new
+// one (unshare(1)).
 //   node probe.cjs FUNCTION ARGS_JSON
 import * as preflight from '../../runtime/steps/preflight.js';
 import * as exitStatus from '../../runtime/steps/exit-status.js';
 import * as hostname from '../../runtime/steps/hostname.js';
 import * as loopback from '../../runtime/steps/loopback.js';
 import * as idMaps from '../../runtime/steps/id-maps.js';
+import * as overlay from '../../runtime/steps/overlay.js';
 
-const FUNCTIONS: Record<string, (...args: never[]) => unknown> = { ...preflight, ...exitStatus, ...hostname, ...loopback, ...idMaps };
+const FUNCTIONS: Record<string, (...args: never[]) => unknown> = { ...preflight, ...exitStatus, ...hostname, ...loopback, ...idMaps, ...overlay };
 
 const [name, argsJson] = process.argv.slice(2);
 try {
