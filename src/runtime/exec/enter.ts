@@ -3,13 +3,12 @@
 // container config that gives root the init's capabilities and no_new_privs.
 //   node enter.cjs PID [--cgroup DIR]... -- COMMAND [ARG...]
 // Exit status: the command's, or 125 when it could not be started.
-import * as fs from 'node:fs';
-import { close, open, O_CLOEXEC, O_WRONLY } from '../../linux/fs.js';
 import { CLOSE_RANGE_CLOEXEC, closeRange } from '../../linux/fs.js';
 import { maskToCaps } from '../process/capability-names.js';
 import { launchExec } from './launch.js';
 import { readProcStat, readStatusField } from '../../linux/proc.js';
 import type { Process } from '../spec/types.js';
+import { joinCgroups } from '../steps/join-container.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
@@ -43,17 +42,6 @@ function processLike(pid: number, command: string[]): Process {
     capabilities: { bounding: caps, effective: caps, permitted: caps },
     noNewPrivileges: statusField(pid, 'NoNewPrivs') === '1',
   };
-}
-
-function joinCgroups(dirs: string[], pid: number): void {
-  for (const dir of dirs) {
-    const fd = open(`${dir}/cgroup.procs`, O_WRONLY | O_CLOEXEC);
-    try {
-      fs.writeSync(fd, String(pid));
-    } finally {
-      close(fd);
-    }
-  }
 }
 
 async function main(): Promise<number> {

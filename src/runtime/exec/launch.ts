@@ -15,12 +15,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { O_CLOEXEC, O_RDONLY, close, open } from '../../linux/fs.js';
-import { withNamespaceFd } from '../../linux/join-namespace.js';
 import { connectUnix, recvFd, sendFd, socketpair } from '../../linux/socket.js';
 import { RuntimeError } from '../runtime-error.js';
 import { isAlive } from '../../linux/proc.js';
 import type { Process, Seccomp } from '../spec/types.js';
 import { exitStatus } from '../steps/exit-status.js';
+import { spawnInPidNamespace } from '../steps/join-container.js';
 import { ExecOrchestratorChannel } from './channel.js';
 import type { ExecPlan } from './protocol.js';
 
@@ -78,14 +78,14 @@ interface InitNamespaces {
 }
 
 /**
- * Opens the init's PID and user namespaces (those that are not ours already) and checks, second, that the
- * init is still the process we mean: the fds then hold the namespaces of that process.
+ * Opens those of the init's PID and user namespaces that `names` lists and are not ours already, and checks,
+ * second, that the init is still the process we mean: the fds then hold the namespaces of that process.
  */
-function withInitNamespaces<T>(target: ExecTarget, use: (ns: InitNamespaces) => T): T {
+function withInitNamespaces<T>(target: ExecTarget, names: ReadonlyArray<'pid' | 'user'>, use: (ns: InitNamespaces) => T): T {
   const ns: InitNamespaces = {};
   try {
     try {
-      for (const name of ['pid', 'user'] as const) {
+      for (const name of names) {
         const nsPath = `/proc/${target.pid}/ns/${name}`;
         if (fs.readlinkSync(nsPath) !== fs.readlinkSync(`/proc/thread-self/ns/${name}`)) ns[name] = open(nsPath, O_RDONLY | O_CLOEXEC);
       }
@@ -126,15 +126,13 @@ function spawnCommand(command: { argv: string[]; stdio: number[] }, env: NodeJS.
 }
 
 /**
- * Spawns the stage as our child, from this thread moved into the init's PID namespace (children are born
- * there; nsenter --pid would fork and leave itself as our child), then moves back.
+ * Spawns the stage as our child, born in the init's PID namespace (lesson 14's spawnInPidNamespace: this
+ * thread joins it for the spawn; nsenter --pid would fork and leave itself as our child).
  */
 function spawnStage(target: ExecTarget, stdio: number[], env: NodeJS.ProcessEnv): ChildProcess {
-  return withInitNamespaces(target, ({ pid, user }) => {
-    const start = () => spawnCommand(inNamespaces({ user }, stdio, [process.execPath, stageScript()]), env);
-    if (pid === undefined) return start();
-    return withNamespaceFd(pid, 'pid', start, `/proc/${target.pid}/ns/pid`);
-  });
+  return withInitNamespaces(target, ['user'], ({ user }) =>
+    spawnInPidNamespace(target.pid, () => spawnCommand(inNamespaces({ user }, stdio, [process.execPath, stageScript()]), env)),
+  );
 }
 
 /**
@@ -143,7 +141,7 @@ function spawnStage(target: ExecTarget, stdio: number[], env: NodeJS.ProcessEnv)
  * container's init instead, which reaps nothing.
  */
 function spawnOrphanStage(target: ExecTarget, stdio: number[], env: NodeJS.ProcessEnv): ChildProcess {
-  return withInitNamespaces(target, (ns) => spawnCommand(inNamespaces(ns, stdio, [SETSID, '--fork', process.execPath, stageScript()], ['--no-fork']), env));
+  return withInitNamespaces(target, ['pid', 'user'], (ns) => spawnCommand(inNamespaces(ns, stdio, [SETSID, '--fork', process.execPath, stageScript()], ['--no-fork']), env));
 }
 
 function exitOf(child: ChildProcess): Promise<number> {

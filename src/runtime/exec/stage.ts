@@ -5,34 +5,26 @@
 //   node stage.cjs   (fd 3+N: the channel; fd 4+N: the terminal socket, with a terminal; N = preserved fds;
 //   the namespace fds nsenter was given may follow, closed with everything else not needed)
 import * as fs from 'node:fs';
-import { O_CLOEXEC, O_DIRECTORY, O_RDONLY, close, dup2, fchdir, open } from '../../linux/fs.js';
+import { O_CLOEXEC, O_DIRECTORY, close, dup2, fchdir, open, openat } from '../../linux/fs.js';
 import { lastCapability } from '../../linux/capabilities.js';
 import { SyscallError } from '../../linux/error.js';
 import { chroot } from '../../linux/mount.js';
-import { CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, setns, unshare } from '../../linux/namespaces.js';
 import { execve } from '../../linux/process.js';
 import { makeControllingTerminal, openPtyPair, setWindowSize } from '../../linux/pty.js';
 import { O_PATH, setDumpable } from '../../linux/resolve.js';
 import { sendFd } from '../../linux/socket.js';
-import { readProcStat } from '../../linux/proc.js';
+import { readProcStatAt } from '../../linux/proc.js';
 import { prepareSeccomp } from '../process/libseccomp-filter.js';
 import type { Process } from '../spec/types.js';
 import { applyIdentity, applyRlimits, assertNoHostFds, closeInheritedFds, environmentWithHome, findExecutable, prepareInheritance } from '../process/setup.js';
 import { openInRoot } from '../../fs/in-root.js';
+import { joinNamespaces } from '../steps/join-container.js';
 import { ExecStageChannel } from './channel.js';
 import type { ExecPlan } from './protocol.js';
 
-/** Joined in this order, the mount namespace last: after it the host's /proc is out of sight. */
-const JOINED: Array<[string, number]> = [
-  ['cgroup', CLONE_NEWCGROUP],
-  ['ipc', CLONE_NEWIPC],
-  ['uts', CLONE_NEWUTS],
-  ['net', CLONE_NEWNET],
-  ['mnt', CLONE_NEWNS],
-];
-
 interface Opened {
-  namespaces: Array<{ name: string; flag: number; fd: number }>;
+  /** The init's /proc directory: it stays the init's (or fails, once the init is gone) whatever /proc means later. */
+  procDir: number;
   root: number;
 }
 
@@ -40,49 +32,49 @@ function sameNamespace(pid: number, name: string): boolean {
   return fs.readlinkSync(`/proc/${pid}/ns/${name}`) === fs.readlinkSync(`/proc/thread-self/ns/${name}`);
 }
 
+function gone(pid: number): Error {
+  return new Error(`the container's init (pid ${pid}) has exited: cannot exec in a stopped container`);
+}
+
 /**
- * Opens what is joined from the init's /proc entry (the host's /proc, still ours), then checks that the
- * pid still names the container's init: the open fds hold its namespaces even if it exits now.
+ * Opens the init's /proc directory and root from the host's /proc, still ours, and checks that the pid still
+ * names the container's init.
  */
 function openContainer(plan: ExecPlan): Opened {
   const { pid } = plan;
-  const gone = () => new Error(`the container's init (pid ${pid}) has exited: cannot exec in a stopped container`);
-  const opened: Opened = { namespaces: [], root: -1 };
+  const opened: Opened = { procDir: -1, root: -1 };
   try {
+    opened.procDir = open(`/proc/${pid}`, O_PATH | O_DIRECTORY | O_CLOEXEC);
     // The orchestrator spawned us into the init's user and PID namespaces; a pid reused meanwhile shows here.
-    if (!sameNamespace(pid, 'user') || !sameNamespace(pid, 'pid')) throw gone();
-    for (const [name, flag] of JOINED) {
-      if (!sameNamespace(pid, name)) opened.namespaces.push({ name, flag, fd: open(`/proc/${pid}/ns/${name}`, O_RDONLY | O_CLOEXEC) });
+    if (!sameNamespace(pid, 'user')) throw gone(pid);
+    if (!sameNamespace(pid, 'pid')) {
+      if (readProcStatAt(opened.procDir)?.startTime !== plan.startTime) throw gone(pid);
+      throw new Error(
+        `the exec stage was not born in the container's PID namespace (it is in ${fs.readlinkSync('/proc/thread-self/ns/pid')}, the init in ` +
+          `${fs.readlinkSync(`/proc/${pid}/ns/pid`)}): spawnInPidNamespace() must setns(CLONE_NEWPID) before it calls spawnChild()`,
+      );
     }
-    opened.root = open(`/proc/${pid}/root`, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (readProcStat(pid)?.startTime !== plan.startTime) throw gone();
+    opened.root = openat(opened.procDir, 'root', O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (readProcStatAt(opened.procDir)?.startTime !== plan.startTime) throw gone(pid);
     return opened;
   } catch (err) {
-    for (const { fd } of opened.namespaces) close(fd);
+    if (opened.procDir >= 0) close(opened.procDir);
     if (opened.root >= 0) close(opened.root);
-    if (err instanceof SyscallError && err.code === 'ENOENT') throw gone();
+    if (err instanceof SyscallError && err.code === 'ENOENT') throw gone(pid);
     throw err;
   }
 }
 
-/** Every namespace but mnt; the cgroups are joined by the orchestrator between this and enterMount. */
-function joinNamespaces(opened: Opened): void {
-  for (const ns of opened.namespaces) {
-    if (ns.flag === CLONE_NEWNS) continue;
-    setns(ns.fd, ns.flag, `/proc/<init>/ns/${ns.name}`);
-    close(ns.fd);
-  }
-}
-
-/** The mount namespace, then exactly the init's root (it may be a chroot inside that namespace). */
-function enterMount(opened: Opened): void {
-  const mnt = opened.namespaces.find((ns) => ns.flag === CLONE_NEWNS);
-  if (mnt) {
-    // A multithreaded process must stop sharing its fs state before it may change mount namespace.
-    unshare(CLONE_FS);
-    setns(mnt.fd, CLONE_NEWNS, '/proc/<init>/ns/mnt');
-    close(mnt.fd);
-  }
+/**
+ * The init's namespaces (lesson 14's joinNamespaces opens them by path), then exactly its root (it may be a
+ * chroot inside its mount namespace). The init still alive afterwards, by the directory opened before, means
+ * the paths named it all along.
+ */
+function enterContainer(plan: ExecPlan, opened: Opened): void {
+  joinNamespaces(plan.pid);
+  const alive = readProcStatAt(opened.procDir)?.startTime === plan.startTime;
+  close(opened.procDir);
+  if (!alive) throw gone(plan.pid);
   fchdir(opened.root);
   chroot('.');
   close(opened.root);
@@ -149,10 +141,9 @@ function main(): void {
     // Built while the host's libseccomp is in sight; loaded at the last moment, in runc's order.
     const seccomp = prepareSeccomp(plan.seccomp);
     const opened = openContainer(plan);
-    joinNamespaces(opened);
     // Joined after booting: the ~40 MB Node charged before stays out of the container's memory cgroup.
     channel.request({ type: 'join-cgroups', pid: hostPid });
-    enterMount(opened);
+    enterContainer(plan, opened);
     // Nothing of the host may be open when the cwd is entered (the CVE-2024-21626 class).
     assertNoHostFds(needed);
     enterWorkingDirectory(proc);

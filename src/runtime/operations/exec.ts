@@ -11,6 +11,7 @@ import { MAX_CONFIG_BYTES, parseSpec, readConfigText } from '../spec/load.js';
 import type { Process } from '../spec/types.js';
 import { type StateStore, writeFileAtomic } from '../state/store.js';
 import { containerStatus } from '../state/status.js';
+import { joinCgroups } from '../steps/join-container.js';
 import { relayTerminal } from '../terminal/relay.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
@@ -125,7 +126,8 @@ export async function execContainer(store: StateStore, opts: ExecOptions): Promi
   const proc = buildProcess(record.bundle, opts);
   checkTerminal(proc, opts);
   const cgroups = loadCgroupManager(record.cgroups);
-  const target: ExecTarget = { pid: record.pid, startTime: record.pidStartTime, joinCgroups: (pid) => cgroups.addProcess(pid), seccomp: record.seccomp };
+  const dirs = Object.values(cgroups.paths);
+  const target: ExecTarget = { pid: record.pid, startTime: record.pidStartTime, joinCgroups: (pid) => joinCgroups(dirs, pid), seccomp: record.seccomp };
   const request: ExecRequest = { process: proc, preserveFds: opts.preserveFds, consoleSocket: opts.consoleSocket };
   const writePidFile = (pid: number): void => {
     if (opts.pidFile) writeFileAtomic(path.resolve(opts.pidFile), String(pid));
