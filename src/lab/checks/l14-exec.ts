@@ -143,7 +143,8 @@ async function startExec(bin: string, root: string, scratch: string): Promise<Ex
   }
   child.kill('SIGKILL');
   await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)));
-  return { child, failed: ended ?? collect(files, null, ` (no program after ${EXEC_TIMEOUT_MS / 1000} s)`) };
+  const late = ended ?? collect(files, null);
+  return { child, failed: { ...late, stderr: `${late.stderr} (no program after ${EXEC_TIMEOUT_MS / 1000} s, ended by the check)` } };
 }
 
 /** Ends the exec'd program (and so the foreground exec) and waits for exec to exit. */
