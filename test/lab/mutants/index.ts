@@ -13,6 +13,7 @@ import { lesson10 } from './l10-capstone.js';
 import { lesson11 } from './l11-seccomp.js';
 import { lesson12 } from './l12-userns.js';
 import { lesson13 } from './l13-images.js';
+import { lesson14 } from './l14-exec.js';
 import type { LessonMutants } from './mutant.js';
 
-export const MUTANTS: LessonMutants[] = [lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07, lesson08, lesson09, lesson10, lesson11, lesson12, lesson13];
+export const MUTANTS: LessonMutants[] = [lesson00, lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07, lesson08, lesson09, lesson10, lesson11, lesson12, lesson13, lesson14];
