@@ -5,14 +5,13 @@
 // `state` says stopped; after delete the state directory and the process are gone. Last, a second container
 // whose init is killed before `start`: start must fail, not wait forever. Whatever happens, the bundle, the
 // state and any process or cgroup are removed (with the reference runtime if the learner's fails).
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readProcStat } from '../../linux/proc.js';
 import { referenceBuild, runtimeExecutable } from '../step-build.js';
-import { errorText, fail, makeBundle, readText, verdict } from './common.js';
+import { errorText, fail, makeBundle, verdict } from './common.js';
+import { type RunResult, cmdline, newScratch, runRuntime, said } from './scratch-runtime.js';
 import type { CheckResult, LessonCheck } from './types.js';
 
 // One id per lab process: the id also names the container's cgroups, which concurrent runs must not share.
@@ -24,52 +23,12 @@ const DEAD_START_TIMEOUT_MS = 8000;
 /** How long after `start` begins the check kills the (stopped) init: start is waiting for its byte by then. */
 const INIT_DIES_AFTER_MS = 500;
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs `<runtime> --root ROOT args...`. Its output goes to files, not pipes: the container's init inherits
- * them at create and would keep a pipe open; we wait for the runtime process itself to exit.
- */
-function runtime(bin: string, root: string, scratch: string, args: string[], timeoutMs = 20_000): Promise<RunResult> {
-  const out = path.join(scratch, `out-${Date.now()}-${Math.random().toString(36).slice(2)}`);
-  const outFd = fs.openSync(`${out}.stdout`, 'w+');
-  const errFd = fs.openSync(`${out}.stderr`, 'w+');
-  return new Promise((resolve) => {
-    const child = spawn(bin, ['--root', root, ...args], { stdio: ['ignore', outFd, errFd] });
-    fs.closeSync(outFd);
-    fs.closeSync(errFd);
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    const finish = (code: number | null, extra = ''): void => {
-      clearTimeout(timer);
-      const read = (f: string) => readText(f) ?? '';
-      resolve({ code, stdout: read(`${out}.stdout`), stderr: read(`${out}.stderr`) + extra });
-      fs.rmSync(`${out}.stdout`, { force: true });
-      fs.rmSync(`${out}.stderr`, { force: true });
-    };
-    child.on('error', (err) => finish(127, err.message));
-    child.on('exit', (code, signal) => finish(code, signal ? `(ended by ${signal}${signal === 'SIGKILL' ? `: no answer in ${timeoutMs / 1000} s` : ''})` : ''));
-  });
-}
-
 function status(r: RunResult): string | undefined {
   try {
     return (JSON.parse(r.stdout) as { status?: string }).status;
   } catch {
     return undefined;
   }
-}
-
-function said(r: RunResult): string {
-  const text = r.stderr.trim().split('\n').filter(Boolean).slice(-2).join(' / ');
-  return `exit status ${r.code ?? '?'}${text ? `: ${text}` : ''}`;
-}
-
-function cmdline(pid: number): string {
-  return (readText(`/proc/${pid}/cmdline`) ?? '').split('\0').filter(Boolean).join(' ');
 }
 
 function alive(pid: number, startTime: number | undefined): boolean {
@@ -125,20 +84,6 @@ async function deadInitResult(rt: (args: string[], timeoutMs?: number) => Promis
       ? 'releaseInit must open the FIFO with O_NONBLOCK (a blocking open waits for a writer that will never come) and, while no byte has come, check initAlive() and throw when it is false'
       : "releaseInit must not report success without the init's byte: read until one byte comes, and throw when initAlive() turns false",
   );
-}
-
-/** Removes what an earlier run of this check left when its process was killed midway (its owner pid is gone). */
-async function removeStaleRuns(): Promise<void> {
-  for (const name of fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(SCRATCH_PREFIX))) {
-    const dir = path.join(os.tmpdir(), name);
-    const owner = Number(readText(path.join(dir, 'owner')));
-    if (!Number.isInteger(owner) || owner <= 0 || fs.existsSync(`/proc/${owner}`)) continue;
-    const stateRoot = path.join(dir, 'state');
-    for (const id of fs.existsSync(stateRoot) ? fs.readdirSync(stateRoot) : []) {
-      await runtime(runtimeExecutable(referenceBuild()), stateRoot, dir, ['delete', '--force', id]);
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** create: the init alive and waiting on exec.fifo, status "created". */
@@ -219,14 +164,10 @@ async function deleteResult(rt: (args: string[], timeoutMs?: number) => Promise<
 
 export const check: LessonCheck = async (ctx) => {
   const bin = ctx.runtimePath;
-  await removeStaleRuns().catch(() => undefined);
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), SCRATCH_PREFIX));
-  fs.writeFileSync(path.join(scratch, 'owner'), String(process.pid));
-  const bundle = path.join(scratch, 'bundle');
-  const root = path.join(scratch, 'state');
+  const { dir: scratch, bundle, root } = await newScratch(SCRATCH_PREFIX);
   const stateDir = path.join(root, ID);
   const fifo = path.join(stateDir, 'exec.fifo');
-  const rt = (args: string[], timeoutMs?: number) => runtime(bin, root, scratch, args, timeoutMs);
+  const rt = (args: string[], timeoutMs?: number) => runRuntime(bin, root, scratch, args, timeoutMs);
   const results: CheckResult[] = [];
   let pid = 0;
   let startTime: number | undefined;
@@ -253,7 +194,7 @@ export const check: LessonCheck = async (ctx) => {
   } finally {
     // Whatever happened: the reference runtime removes what is left (state, cgroups, a live init).
     for (const id of [ID, DEAD_ID].filter((i) => fs.existsSync(path.join(root, i)))) {
-      await runtime(runtimeExecutable(referenceBuild()), root, scratch, ['delete', '--force', id], 20_000).catch(() => undefined);
+      await runRuntime(runtimeExecutable(referenceBuild()), root, scratch, ['delete', '--force', id], 20_000).catch(() => undefined);
     }
     if (pid > 0 && alive(pid, startTime)) {
       try {

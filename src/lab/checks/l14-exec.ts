@@ -6,12 +6,12 @@
 // directory are removed (with the reference runtime if the learner's fails).
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive, namespaceLink, readProcStat, readStatusField } from '../../linux/proc.js';
 import { referenceBuild, runtimeExecutable } from '../step-build.js';
 import { errorText, fail, makeBundle, readText, verdict } from './common.js';
+import { type RunResult, cmdline, collectOutput, outputFiles, newScratch, runRuntime, said } from './scratch-runtime.js';
 import type { CheckResult, LessonCheck } from './types.js';
 
 // One id per lab process: the id also names the container's cgroups, which concurrent runs must not share.
@@ -27,54 +27,6 @@ const JOINED: Array<{ type: string; flag: string }> = [
   { type: 'net', flag: 'CLONE_NEWNET' },
   { type: 'mnt', flag: 'CLONE_NEWNS' },
 ];
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Output files in the scratch dir: a pipe would be held open by the container's processes. */
-function outputFiles(scratch: string): { out: string; err: string; fds: [number, number] } {
-  const base = path.join(scratch, `out-${Date.now()}-${Math.random().toString(36).slice(2)}`);
-  const out = `${base}.stdout`;
-  const err = `${base}.stderr`;
-  return { out, err, fds: [fs.openSync(out, 'w+'), fs.openSync(err, 'w+')] };
-}
-
-function collect(files: { out: string; err: string }, code: number | null, extra = ''): RunResult {
-  const result = { code, stdout: readText(files.out) ?? '', stderr: (readText(files.err) ?? '') + extra };
-  fs.rmSync(files.out, { force: true });
-  fs.rmSync(files.err, { force: true });
-  return result;
-}
-
-/** Runs `<runtime> --root ROOT args...` to its end. */
-function runtime(bin: string, root: string, scratch: string, args: string[], timeoutMs = 20_000): Promise<RunResult> {
-  const files = outputFiles(scratch);
-  return new Promise((resolve) => {
-    const child = spawn(bin, ['--root', root, ...args], { stdio: ['ignore', ...files.fds] });
-    files.fds.forEach((fd) => fs.closeSync(fd));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      resolve(collect(files, 127, err.message));
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve(collect(files, code, signal === 'SIGKILL' ? ` (no answer in ${timeoutMs / 1000} s)` : ''));
-    });
-  });
-}
-
-function said(r: RunResult): string {
-  const text = r.stderr.trim().split('\n').filter(Boolean).slice(-2).join(' / ');
-  return `exit status ${r.code ?? '?'}${text ? `: ${text}` : ''}`;
-}
-
-function cmdline(pid: number): string {
-  return (readText(`/proc/${pid}/cmdline`) ?? '').split('\0').filter(Boolean).join(' ');
-}
 
 /** What to try when exec itself failed, from what it said. */
 function hintForExecError(stderr: string): string {
@@ -105,20 +57,6 @@ function cgroupDifferences(saw: string, expected: string): string[] {
   return differing;
 }
 
-/** Removes what an earlier run of this check left when its process was killed midway (its owner pid is gone). */
-async function removeStaleRuns(): Promise<void> {
-  for (const name of fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(SCRATCH_PREFIX))) {
-    const dir = path.join(os.tmpdir(), name);
-    const owner = Number(readText(path.join(dir, 'owner')));
-    if (!Number.isInteger(owner) || owner <= 0 || fs.existsSync(`/proc/${owner}`)) continue;
-    const stateRoot = path.join(dir, 'state');
-    for (const id of fs.existsSync(stateRoot) ? fs.readdirSync(stateRoot) : []) {
-      await runtime(runtimeExecutable(referenceBuild()), stateRoot, dir, ['delete', '--force', id]);
-    }
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 interface Execed {
   child: ChildProcess;
   /** The exec'd program's host pid, once it runs EXEC_PROGRAM. */
@@ -134,8 +72,8 @@ async function startExec(bin: string, root: string, scratch: string): Promise<Ex
   const child = spawn(bin, ['--root', root, 'exec', '--pid-file', pidFile, ID, ...EXEC_PROGRAM], { stdio: ['ignore', ...files.fds] });
   files.fds.forEach((fd) => fs.closeSync(fd));
   let ended: RunResult | undefined;
-  child.on('error', (err) => (ended = collect(files, 127, err.message)));
-  child.on('exit', (code) => (ended ??= collect(files, code)));
+  child.on('error', (err) => (ended = collectOutput(files, 127, err.message)));
+  child.on('exit', (code) => (ended ??= collectOutput(files, code)));
   for (const deadline = Date.now() + EXEC_TIMEOUT_MS; Date.now() < deadline; await sleep(50)) {
     const pid = Number(readText(pidFile));
     if (Number.isInteger(pid) && pid > 0 && cmdline(pid) === EXEC_PROGRAM.join(' ')) return { child, pid };
@@ -143,7 +81,7 @@ async function startExec(bin: string, root: string, scratch: string): Promise<Ex
   }
   child.kill('SIGKILL');
   await new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)));
-  const late = ended ?? collect(files, null);
+  const late = ended ?? collectOutput(files, null);
   return { child, failed: { ...late, stderr: `${late.stderr} (no program after ${EXEC_TIMEOUT_MS / 1000} s, ended by the check)` } };
 }
 
@@ -206,12 +144,8 @@ function cgroupResult(execPid: number, initPid: number): CheckResult {
 
 export const check: LessonCheck = async (ctx) => {
   const bin = ctx.runtimePath;
-  await removeStaleRuns().catch(() => undefined);
-  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), SCRATCH_PREFIX));
-  fs.writeFileSync(path.join(scratch, 'owner'), String(process.pid));
-  const bundle = path.join(scratch, 'bundle');
-  const root = path.join(scratch, 'state');
-  const rt = (args: string[]) => runtime(bin, root, scratch, args);
+  const { dir: scratch, bundle, root } = await newScratch(SCRATCH_PREFIX);
+  const rt = (args: string[]) => runRuntime(bin, root, scratch, args);
   let execed: Execed | undefined;
   let initPid = 0;
   let initStart: number | undefined;
@@ -258,7 +192,7 @@ export const check: LessonCheck = async (ctx) => {
     if (execed) await endExec(execed);
     // Whatever happened: the reference runtime removes what is left (state, cgroups, a live init).
     if (fs.existsSync(path.join(root, ID))) {
-      await runtime(runtimeExecutable(referenceBuild()), root, scratch, ['delete', '--force', ID]).catch(() => undefined);
+      await runRuntime(runtimeExecutable(referenceBuild()), root, scratch, ['delete', '--force', ID]).catch(() => undefined);
     }
     if (initPid > 0 && initStart !== undefined && isAlive(initPid, initStart)) {
       try {
