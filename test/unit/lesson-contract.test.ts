@@ -69,7 +69,7 @@ describe('the tables and headers that cannot be derived agree with lessons.json'
     expect(problems).toEqual([]);
   });
 
-  test('every lesson has its mutants, test/lab/mutants/l<id>.ts, listed in MUTANTS in course order', async () => {
+  test('every lesson has its mutants, test/lab/mutants/l<id>.ts, and the suite finds them by that name in course order', async () => {
     const { MUTANTS } = await import('../lab/mutants/index.js');
     for (const lesson of catalog) expect(fs.existsSync(path.join(REPO_ROOT, 'test/lab/mutants', checkFile(lesson))), `test/lab/mutants/${checkFile(lesson)}`).toBe(true);
     expect(MUTANTS.map((group) => group.lesson), 'the lessons of MUTANTS in test/lab/mutants/index.ts').toEqual(catalog.map((l) => l.id));
