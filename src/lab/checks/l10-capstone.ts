@@ -142,8 +142,25 @@ function failuresOf(report: JsonReport, root: string): Failure[] {
   });
 }
 
+/**
+ * What the capstone needs beyond the lab itself: the lifecycle suite's files and vitest, a devDependency (an
+ * install with `npm ci --omit=dev` has the lab but not these). A failed item naming what is missing, or undefined.
+ */
+function suiteNotInstalled(root: string) {
+  const missing = [path.join('node_modules', 'vitest', 'vitest.mjs'), path.join('test', 'lifecycle')].filter((p) => !fs.existsSync(path.join(root, p)));
+  if (!missing.length) return undefined;
+  return fail(
+    'the lifecycle suite and vitest are installed',
+    `missing: ${missing.map((p) => path.join(root, p)).join(', ')}`,
+    'test/lifecycle/ and node_modules/vitest',
+    `the capstone runs the project's lifecycle suite with vitest, a devDependency: in a clone of the repository run \`npm ci\` (not --omit=dev) in ${root}`,
+  );
+}
+
 export const check: LessonCheck = async (ctx) => {
   const root = projectRoot();
+  const notInstalled = suiteNotInstalled(root);
+  if (notInstalled) return [notInstalled];
   removeStaleRuns();
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), SCRATCH_PREFIX));
   fs.writeFileSync(path.join(scratch, 'owner'), String(process.pid));
