@@ -7,7 +7,7 @@ import { type ParsedArgs, UsageError, flagString } from './args.js';
 const write = (text: string) => void process.stdout.write(text);
 
 async function shell(): Promise<number> {
-  const { currentContainer, enterCommand } = await import('../lab/container.js');
+  const { currentContainer, enterCommand } = await import('../lab/lesson-container.js');
   const container = currentContainer();
   if (!container) throw new UsageError('no lesson container is running: open a lesson with `tslab start` (its "switch the feature on" cell starts one)');
   const [command, ...args] = enterCommand(container, ['/bin/sh']);

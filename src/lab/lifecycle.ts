@@ -3,7 +3,7 @@
 // crash. `tslab reset` undoes them without a run.
 import * as os from 'node:os';
 import { findLesson, loadCatalog } from './catalog.js';
-import { stopLessonContainer } from './container.js';
+import { stopLessonContainer } from './lesson-container.js';
 import { acquireLabLock } from './lock.js';
 import { Notebook, QuitRequested, type NotebookOptions } from './notebook.js';
 import { resetProgress } from './progress.js';

@@ -12,7 +12,7 @@ import { sandboxDir } from './paths.js';
 import { lessonProgress, loadProgress, saveProgress, type Progress } from './progress.js';
 import { outputLine, renderCellBody, renderCellHeader, renderCheckResults, renderDiff, renderProse, style } from './render.js';
 import { LabSession, type StepSource } from './session.js';
-import { currentContainer, nsenterLine } from './container.js';
+import { currentContainer, nsenterLine } from './lesson-container.js';
 import { solutionMarkdown } from './solution.js';
 
 export interface NotebookOptions {

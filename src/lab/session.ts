@@ -16,7 +16,7 @@ import {
   startLessonContainer,
   stopLessonContainer,
   type LessonContainer,
-} from './container.js';
+} from './lesson-container.js';
 import type { LaunchPlan } from './container/plan.js';
 import { ensureDefaultRootfs } from '../fs/busybox-rootfs.js';
 import { diffKernelState, readKernelState, type DiffRow } from './kernel-state.js';

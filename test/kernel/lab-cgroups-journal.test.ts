@@ -1,4 +1,4 @@
-// The lesson container's cgroups are journalled before they are made (src/lab/container.ts prepareCgroups):
+// The lesson container's cgroups are journalled before they are made (src/lab/lesson-container.ts prepareCgroups):
 // a lab killed between the mkdirs and the journal write must not leave cgroups `tslab reset` cannot find.
 // The lab makes the parents; the learner's piece (here the reference createCgroup) makes the lesson cgroups.
 import * as fs from 'node:fs';
@@ -21,7 +21,7 @@ vi.mock('../../src/lab/journal.js', async (importOriginal) => {
   };
 });
 
-const { prepareCgroups } = await import('../../src/lab/container.js');
+const { prepareCgroups } = await import('../../src/lab/lesson-container.js');
 const { createCgroup } = await import('../../src/runtime/steps/cgroup-join.js');
 const journal = await import('../../src/lab/journal.js');
 

@@ -13,7 +13,7 @@ import { requireContainer } from '../../src/lab/checks/common.js';
 import { checkFile } from '../../src/lab/checks/index.js';
 import { likelyPiece } from '../../src/lab/checks/suspects.js';
 import type { CheckContext } from '../../src/lab/checks/types.js';
-import type { LessonContainer } from '../../src/lab/container.js';
+import type { LessonContainer } from '../../src/lab/lesson-container.js';
 import { REPO_ROOT } from '../helpers/runtime.js';
 import { mainTableProblems, pieceContract, referenceProblems, sandboxTableProblems, starterProblems } from './lesson-contract.js';
 

@@ -8,7 +8,7 @@ import { ensureDefaultRootfs } from '../../fs/busybox-rootfs.js';
 import { defaultSpec, formatSpec } from '../../runtime/spec/default-spec.js';
 import type { Spec } from '../../runtime/spec/types.js';
 import { isAlive, namespaceLink, readProcStat } from '../../linux/proc.js';
-import type { LessonContainer } from '../container.js';
+import type { LessonContainer } from '../lesson-container.js';
 import type { LaunchPlan, LaunchResult } from '../container/plan.js';
 import type { StepBuild } from '../step-build.js';
 import type { CheckContext, CheckResult, CommandResult } from './types.js';

@@ -6,7 +6,7 @@
 // not lo's (NOARP, PROMISC, MULTICAST): they must survive, and a second call on the interface, now up,
 // must leave it up.
 import { execFile } from 'node:child_process';
-import { LESSON_VETH } from '../container.js';
+import { LESSON_VETH } from '../lesson-container.js';
 import { getLink, listIPv4Addresses, withRouteSocket } from '../../linux/netlink.js';
 import { namespaceLink } from '../../linux/proc.js';
 import { ownNamespace, probeInNewNamespaces, readText, requireContainer, verdict } from './common.js';

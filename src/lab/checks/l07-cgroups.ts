@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseProcCgroup } from '../../linux/proc.js';
-import { LESSON_LIMITS } from '../container.js';
+import { LESSON_LIMITS } from '../lesson-container.js';
 import { readText, requireContainer, verdict } from './common.js';
 import type { CheckContext, CheckResult } from './types.js';
 import type { LessonCheck } from './types.js';

@@ -4,7 +4,7 @@
 // its mountinfo.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { KEPT_CAPABILITIES } from '../container.js';
+import { KEPT_CAPABILITIES } from '../lesson-container.js';
 import { capabilityName, capsToMask } from '../../runtime/process/capability-names.js';
 import { readStatusField } from '../../linux/proc.js';
 import { readMountinfo } from '../../linux/mountinfo.js';

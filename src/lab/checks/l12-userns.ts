@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { HOST_OWNED_FILE, HOST_OWNED_TEXT, LESSON_USERNS } from '../container.js';
+import { HOST_OWNED_FILE, HOST_OWNED_TEXT, LESSON_USERNS } from '../lesson-container.js';
 import { idMapProblems, mapProblem, rangeLines, readIdMaps, setgroupsProblem } from '../container/id-maps-readback.js';
 import type { IdRange } from '../container/plan.js';
 import { lastCapability } from '../../linux/capabilities.js';

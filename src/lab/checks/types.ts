@@ -1,7 +1,7 @@
 // A lesson's checks read kernel state (never printed strings) and say what they saw, what they expected and
 // what to try.
 import type { LessonInfo } from '../catalog.js';
-import type { LessonContainer } from '../container.js';
+import type { LessonContainer } from '../lesson-container.js';
 import type { Feature } from '../container/plan.js';
 import type { StepBuild } from '../step-build.js';
 
