@@ -61,7 +61,7 @@ export async function imageCommand(
     case 'pull': {
       if (!argv[0]) throw new UsageError('pull needs an image reference: tslab pull REGISTRY/REPO[:TAG]');
       const { pull } = await import('../image/pull.js');
-      const { PullProgress } = await import('./progress.js');
+      const { PullProgress } = await import('./progress-bars.js');
       const progress = new PullProgress(process.stderr);
       // Ctrl-C stops the downloads; what arrived stays as .partial files and the next pull resumes.
       const abort = new AbortController();

@@ -9,7 +9,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
-import { PullProgress, formatBytes, renderBar } from '../../src/cli/progress.js';
+import { PullProgress, formatBytes, renderBar } from '../../src/cli/progress-bars.js';
 import { hostPlatform, loadImage } from '../../src/image/image.js';
 import { pull, type LayerProgress } from '../../src/image/pull.js';
 import { parseManifest, parsePlatform, selectManifest, type ImageIndex } from '../../src/image/manifest.js';

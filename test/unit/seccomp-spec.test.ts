@@ -6,7 +6,7 @@ import { SCMP_ACT_ALLOW, SCMP_ACT_KILL_PROCESS, SCMP_ACT_KILL_THREAD, SCMP_ACT_L
 import { defaultSpec } from '../../src/runtime/spec/default-spec.js';
 import { SpecError } from '../../src/runtime/spec/spec-error.js';
 import { parseSpec } from '../../src/runtime/spec/load.js';
-import { seccompPlan } from '../../src/runtime/spec/seccomp.js';
+import { seccompPlan } from '../../src/runtime/spec/seccomp-profile.js';
 import type { Seccomp } from '../../src/runtime/spec/types.js';
 
 /** config.json text with `seccomp` as linux.seccomp (written as given: numbers and all). */

@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import type { Resources } from '../spec/types.js';
 import { CgroupError, errnoCode, hintFor, writeError } from './cgroup-error.js';
 import { sleepSync } from '../../linux/proc.js';
-import { realCgroupFs, type CgroupFs } from './fs.js';
+import { realCgroupFs, type CgroupFs } from './cgroup-fs.js';
 import { detectCgroupMode, parseProcCgroup, type CgroupLayout, type CgroupMode } from './detect.js';
 import { resolveCgroupPaths, type HierarchyPath } from './cgroup-paths.js';
 import { planV1 } from './v1.js';

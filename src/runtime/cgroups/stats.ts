@@ -9,7 +9,7 @@
 // A file that is missing (a controller not mounted, a kernel without the feature) leaves its part empty, as in runc.
 
 import { posix } from 'node:path';
-import type { CgroupFs } from './fs.js';
+import type { CgroupFs } from './cgroup-fs.js';
 import type { HierarchyPath } from './cgroup-paths.js';
 
 export interface MemoryEntry {

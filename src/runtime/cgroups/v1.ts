@@ -16,7 +16,7 @@ import type { CgroupWrite } from './write.js';
 import { effectiveDeviceRules, v1DeviceWrites } from './devices.js';
 import { planV1Blkio } from './blkio.js';
 import { planHugetlb } from './hugetlb.js';
-import { planNetworkClasses } from './network.js';
+import { planNetworkClasses } from './net-classes.js';
 import { planRdma } from './rdma.js';
 
 /** What the v1 memory plan needs to know about the current cgroup. */

@@ -16,7 +16,7 @@ import { planCpuset, planPids } from './v1.js';
 import type { CgroupWrite } from './write.js';
 import { planV2Io } from './blkio.js';
 import { planHugetlb } from './hugetlb.js';
-import { planNetworkClasses } from './network.js';
+import { planNetworkClasses } from './net-classes.js';
 import { planRdma } from './rdma.js';
 
 /** What the v2 plan needs to know about the container's cgroup. */

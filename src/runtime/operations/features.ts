@@ -10,7 +10,7 @@ import { CAPABILITIES } from '../process/capability-names.js';
 import { knownMountOptions } from '../init/mount-options.js';
 import { defaultSpec, formatSpec } from '../spec/default-spec.js';
 import { parseSpec } from '../spec/load.js';
-import { seccompProblem } from '../spec/seccomp.js';
+import { seccompProblem } from '../spec/seccomp-profile.js';
 import type { Seccomp, Spec } from '../spec/types.js';
 
 /** Names runc 1.1.5 knows (`runc features`): the candidates each probe below tries. */

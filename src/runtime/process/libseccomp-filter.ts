@@ -1,5 +1,5 @@
 // Building config.json's linux.seccomp with libseccomp and loading it into the calling thread. What the
-// config means (and what is refused) is decided in spec/seccomp.ts; a syscall name libseccomp does not
+// config means (and what is refused) is decided in spec/seccomp-profile.ts; a syscall name libseccomp does not
 // know is skipped here, as runc skips it (an older library, or another architecture's call). The filter
 // never sets no_new_privs itself: that is process.noNewPrivileges' job.
 import {
@@ -13,7 +13,7 @@ import {
   seccompApiLevel,
 } from '../../linux/seccomp.js';
 import { RuntimeError } from '../runtime-error.js';
-import { seccompPlan, seccompProblem } from '../spec/seccomp.js';
+import { seccompPlan, seccompProblem } from '../spec/seccomp-profile.js';
 import type { Seccomp } from '../spec/types.js';
 
 // The library is mapped now, while this process still sees the host's files: a process that later enters a

@@ -9,7 +9,7 @@ import { fileKind, fstatfsType } from '../../linux/resolve.js';
 import { isCapabilityName, capabilityNumber } from '../process/capability-names.js';
 import { parsePropagation } from '../init/mount-options.js';
 import { RLIM_INFINITY, isRlimitName, rlimitNumber } from '../process/rlimits.js';
-import { seccompProblem } from './seccomp.js';
+import { seccompProblem } from './seccomp-profile.js';
 import { SpecError } from './spec-error.js';
 import { sysctlName, sysctlNamespace } from './sysctl.js';
 import { userNamespaceProblem } from './userns.js';
