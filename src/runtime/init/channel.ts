@@ -1,33 +1,21 @@
 // The stage's side of the socketpair to the orchestrator: synchronous, since nothing else runs meanwhile.
 import * as fs from 'node:fs';
+import { BlockingJsonLines } from '../channel/json-lines.js';
 import type { OrchestratorReply, StageMessage, StagePlan } from './protocol.js';
 
 export class StageChannel {
-  private pending = '';
+  private readonly lines: BlockingJsonLines;
 
-  constructor(private readonly fd: number) {}
-
-  private readLine(): string {
-    const buf = Buffer.alloc(65536);
-    for (;;) {
-      const newline = this.pending.indexOf('\n');
-      if (newline >= 0) {
-        const line = this.pending.slice(0, newline);
-        this.pending = this.pending.slice(newline + 1);
-        return line;
-      }
-      const n = fs.readSync(this.fd, buf);
-      if (n === 0) throw new Error('the runtime closed its channel to the container init (it ended before the container was recorded)');
-      this.pending += buf.toString('utf8', 0, n);
-    }
+  constructor(private readonly fd: number) {
+    this.lines = new BlockingJsonLines(fd, 'the runtime closed its channel to the container init (it ended before the container was recorded)');
   }
 
   readPlan(): StagePlan {
-    return JSON.parse(this.readLine()) as StagePlan;
+    return this.lines.read<StagePlan>();
   }
 
   send(message: StageMessage): void {
-    fs.writeSync(this.fd, `${JSON.stringify(message)}\n`);
+    this.lines.write(message);
   }
 
   /** Sends a request and waits for the answer; an abort from the orchestrator is thrown. */
@@ -45,7 +33,7 @@ export class StageChannel {
 
   private expect<T extends 'ok' | 'committed'>(message: StageMessage, type: T): OrchestratorReply & { type: T } {
     this.send(message);
-    const reply = JSON.parse(this.readLine()) as OrchestratorReply;
+    const reply = this.lines.read<OrchestratorReply>();
     if (reply.type === 'abort') throw new Error(reply.message);
     if (reply.type !== type) throw new Error(`the runtime answered ${JSON.stringify(message.type)} with ${JSON.stringify(reply.type)}, not ${JSON.stringify(type)}`);
     return reply as OrchestratorReply & { type: T };
