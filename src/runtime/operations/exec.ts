@@ -12,9 +12,7 @@ import type { Process } from '../spec/types.js';
 import { type StateStore, writeFileAtomic } from '../state/store.js';
 import { containerStatus } from '../state/status.js';
 import { joinCgroups } from '../steps/join-container.js';
-import { relayTerminal } from '../terminal/relay.js';
-
-const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+import { holdForeground } from '../terminal/foreground.js';
 
 export interface ExecOptions {
   id: string;
@@ -144,32 +142,12 @@ export async function execContainer(store: StateStore, opts: ExecOptions): Promi
 
 /** Forwards signals to the process (and relays its terminal) until it ends; returns its status. */
 async function waitInForeground(pid: number, exited: Promise<number>, terminalMaster: number | undefined): Promise<number> {
-  const relay = terminalMaster === undefined ? undefined : relayTerminal(terminalMaster, { stdin: process.stdin, stdout: process.stdout });
-  const onResize = () => relay?.resize();
-  if (relay) process.on('SIGWINCH', onResize);
-  // With a terminal, the pty itself delivers window changes.
-  const forwarders = FORWARDED.filter((signal) => !relay || signal !== 'SIGWINCH').map((signal) => {
-    const forward = () => {
-      try {
-        process.kill(pid, signal);
-      } catch {
-        // It has just exited.
-      }
-    };
-    process.on(signal, forward);
-    return () => process.off(signal, forward);
-  });
+  const foreground = holdForeground(pid, terminalMaster);
   try {
     const status = await exited;
-    if (relay) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([relay.done, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
-      clearTimeout(timer);
-    }
+    await foreground.drain();
     return status;
   } finally {
-    relay?.close();
-    process.off('SIGWINCH', onResize);
-    forwarders.forEach((remove) => remove());
+    foreground.close();
   }
 }
