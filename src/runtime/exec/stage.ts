@@ -5,16 +5,15 @@
 //   node stage.cjs   (fd 3+N: the channel; fd 4+N: the terminal socket, with a terminal; N = preserved fds;
 //   the namespace fds nsenter was given may follow, closed with everything else not needed)
 import * as fs from 'node:fs';
-import { O_CLOEXEC, O_DIRECTORY, close, dup2, fchdir, open, openat } from '../../linux/fs.js';
+import { O_CLOEXEC, O_DIRECTORY, close, fchdir, open, openat } from '../../linux/fs.js';
 import { lastCapability } from '../../linux/capabilities.js';
 import { SyscallError } from '../../linux/error.js';
 import { chroot } from '../../linux/mount.js';
 import { execve } from '../../linux/process.js';
-import { makeControllingTerminal, openPtyPair, setWindowSize } from '../../linux/pty.js';
 import { O_PATH, setDumpable } from '../../linux/resolve.js';
-import { sendFd } from '../../linux/socket.js';
 import { readProcStatAt } from '../../linux/proc.js';
 import { prepareSeccomp } from '../process/libseccomp-filter.js';
+import { allocateTerminal, becomeTerminalSession } from '../process/terminal.js';
 import type { Process } from '../spec/types.js';
 import { applyIdentity, applyRlimits, assertNoHostFds, closeInheritedFds, environmentWithHome, findExecutable, prepareInheritance } from '../process/setup.js';
 import { openInRoot } from '../../fs/in-root.js';
@@ -111,16 +110,6 @@ function enterWorkingDirectory(proc: Process): void {
   }
 }
 
-/** A pty from the container's own devpts (so `tty` inside names it); its master goes to the orchestrator. */
-function allocateTerminal(proc: Process, socketFd: number): number {
-  const { master, slave } = openPtyPair('/dev/ptmx');
-  setWindowSize(master, proc.consoleSize?.height || 24, proc.consoleSize?.width || 80);
-  sendFd(socketFd, master, '/dev/ptmx');
-  close(master);
-  close(socketFd);
-  return slave;
-}
-
 function main(): void {
   // As runc's init: nothing in the container may reach this process's fds, memory or executable (the
   // host's node) through /proc/<pid> without CAP_SYS_PTRACE. execve() undoes it.
@@ -155,12 +144,7 @@ function main(): void {
     // Without no_new_privs, loading the filter needs CAP_SYS_ADMIN: before the capabilities go.
     if (!proc.noNewPrivileges) seccomp?.load();
     applyIdentity(proc, lastCap);
-    if (terminalSlave >= 0) {
-      // spawn(detached) or `setsid --fork` made the stage a session leader, as TIOCSCTTY requires.
-      makeControllingTerminal(terminalSlave);
-      for (const fd of [0, 1, 2]) dup2(terminalSlave, fd);
-      close(terminalSlave);
-    }
+    if (terminalSlave >= 0) becomeTerminalSession(terminalSlave);
     channel.send({ type: 'ready' });
     prepareInheritance(proc, preserveFds);
     if (proc.noNewPrivileges) seccomp?.load();

@@ -4,17 +4,16 @@
 import type { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_WRONLY, close, dup2, open, write } from '../../linux/fs.js';
+import { O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_WRONLY, close, open, write } from '../../linux/fs.js';
 import { lastCapability } from '../../linux/capabilities.js';
 import { IN_OPEN, closeInotify, inotifyWatch, nextInotifyEvents } from '../../linux/inotify.js';
 import { SyscallError } from '../../linux/error.js';
 import { CLONE_FS, CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS, setns, unshare } from '../../linux/namespaces.js';
 import { execve, setdomainname } from '../../linux/process.js';
-import { makeControllingTerminal, openPtyPair, setWindowSize } from '../../linux/pty.js';
 import { NSFS_MAGIC } from '../../linux/nsfs.js';
 import { O_PATH, PROC_SUPER_MAGIC, fstatfsType, setDumpable } from '../../linux/resolve.js';
-import { sendFd } from '../../linux/socket.js';
 import { prepareSeccomp } from '../process/libseccomp-filter.js';
+import { allocateTerminal, becomeTerminalSession } from '../process/terminal.js';
 import type { StagePlan } from './protocol.js';
 import { sysctlName, sysctlNamespace } from '../spec/sysctl.js';
 import type { NamespaceType, Spec, State } from '../spec/types.js';
@@ -163,27 +162,6 @@ function checkFifoReachable(execFifo: number): void {
 }
 
 /**
- * Makes the container's terminal from its own devpts (so `tty` inside names it) and sends the master
- * to the orchestrator; returns the slave, which becomes stdio just before exec.
- */
-function allocateTerminal(plan: StagePlan, socketFd: number): number {
-  const { master, slave } = openPtyPair('/dev/ptmx');
-  const size = plan.spec.process?.consoleSize;
-  setWindowSize(master, size?.height || 24, size?.width || 80);
-  sendFd(socketFd, master, '/dev/ptmx');
-  close(master);
-  close(socketFd);
-  return slave;
-}
-
-function becomeTerminalSession(slave: number): void {
-  // spawn(detached) already made the stage a session leader, as TIOCSCTTY requires.
-  makeControllingTerminal(slave);
-  for (const fd of [0, 1, 2]) dup2(slave, fd);
-  close(slave);
-}
-
-/**
  * Blocks until `start` opens the exec FIFO for reading, then writes its byte. The wait is on the event loop
  * (inotify reports the reader's open) rather than a blocking open(): no thread is needed, which a pids
  * limit might refuse, and signal handlers keep running meanwhile.
@@ -324,7 +302,7 @@ function createInside(plan: StagePlan, channel: StageChannel, hooks: StageHooks 
   // Before the root may turn read-only: a working directory the image lacks is created, as runc does.
   enterCwd(proc);
   finishRootfs(plan);
-  const terminalSlave = plan.terminal ? allocateTerminal(plan, terminalSocket) : -1;
+  const terminalSlave = plan.terminal ? allocateTerminal(proc, terminalSocket) : -1;
   if (plan.terminal) channel.request({ type: 'pty' });
   const executable = findExecutable(proc);
   const env = environmentWithHome(proc);
