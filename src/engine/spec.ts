@@ -8,6 +8,7 @@ import { defaultSpec } from '../runtime/spec/default-spec.js';
 import type { Mount, Spec } from '../runtime/spec/types.js';
 import { UnsafeFileError, readRegularIn } from '../fs/regular-file.js';
 import { SyscallError } from '../linux/error.js';
+import { MAX_ID } from '../linux/id-range.js';
 
 export class RunOptionError extends Error {}
 
@@ -71,9 +72,6 @@ function mergeEnv(...lists: string[][]): string[] {
   }
   return [...merged.values()];
 }
-
-/** runc's range for a uid or gid: a larger number wraps around in the kernel's 32-bit ids (4294967295 is -1, "no change"). */
-const MAX_ID = 2147483647;
 
 /** The most tslab reads of an image's /etc/passwd or /etc/group (a real one is a few kilobytes). */
 const ID_FILE_MAX_BYTES = 1024 * 1024;

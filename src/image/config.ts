@@ -4,6 +4,7 @@
 // (MAX_ARG_STRLEN, PATH_MAX), no NUL bytes, Env entries of the form NAME=VALUE (an entry without '=' is,
 // for the engine as for docker's -e, the name of a variable to copy from tslab's own environment), and
 // numeric ids in runc's range. What comes out is a copy holding only the fields tslab reads.
+import { MAX_ID } from '../linux/id-range.js';
 import { isDigest } from './digest.js';
 
 export class ImageConfigError extends Error {
@@ -38,7 +39,6 @@ const MAX_ARG = 128 * 1024 - 1; // MAX_ARG_STRLEN, less its NUL
 const MAX_ARGS = 4096;
 const MAX_ARGV_ENV_BYTES = 1024 * 1024; // well inside ARG_MAX
 const MAX_PATH = 4095;
-const MAX_ID = 2147483647; // runc's range for uids and gids
 const MAX_LABELS = 4096;
 const MAX_LABEL_BYTES = 64 * 1024;
 

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import { resolve } from 'node:path';
 
+import { MAX_ID } from '../../linux/id-range.js';
 import { NSFS_MAGIC, namespaceType } from '../../linux/nsfs.js';
 import { fileKind, fstatfsType } from '../../linux/resolve.js';
 import { isCapabilityName, capabilityNumber } from '../process/capability-names.js';
@@ -462,8 +463,6 @@ export function checkResources(resources: Resources | undefined, err: (field: st
 
 /** The longest hook timeout in seconds: Node's timers count at most 2^31-1 milliseconds. */
 const MAX_HOOK_TIMEOUT = Math.floor((2 ** 31 - 1) / 1000);
-/** The largest uid or gid runc accepts (libcontainer/user: "uids and gids must be in range 0-2147483647"). */
-const MAX_ID = 2147483647;
 /** The most supplementary groups a process can have (NGROUPS_MAX, linux/limits.h). */
 const NGROUPS_MAX = 65536;
 /** The longest hostname or domainname (__NEW_UTS_LEN). */
