@@ -4,18 +4,11 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { namespaceLink, readStatusField, visiblePids } from '../linux/proc.js';
+import { readText } from './checks/common.js';
 
 export type KernelState = Array<[label: string, value: string]>;
 
 const NAMESPACES = ['uts', 'pid', 'mnt', 'net', 'ipc', 'cgroup', 'user'];
-
-function read(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 function statusField(pid: number, field: string): string {
   return readStatusField(pid, field) ?? '?';
@@ -36,14 +29,14 @@ export function hostnameOf(pid: number): string | undefined {
 }
 
 function netDevices(pid: number): string {
-  const dev = read(`/proc/${pid}/net/dev`) ?? '';
+  const dev = readText(`/proc/${pid}/net/dev`) ?? '';
   return dev.split('\n').slice(2).map((l) => l.split(':')[0].trim()).filter(Boolean).join(' ');
 }
 
 function cgroupLimit(dirs: string[], files: string[]): string | undefined {
   for (const dir of dirs) {
     for (const file of files) {
-      const value = read(path.join(dir, file));
+      const value = readText(path.join(dir, file));
       if (value !== undefined) return value.trim();
     }
   }
@@ -59,12 +52,12 @@ export function readKernelState(pid: number, cgroupDirs: string[] = []): KernelS
   rows.push(
     ['hostname', hostnameOf(pid) ?? '?'],
     ['NSpid', statusField(pid, 'NSpid')],
-    ['uid_map', (read(`/proc/${pid}/uid_map`) ?? '?').split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/).join(' ')).join(', ')],
+    ['uid_map', (readText(`/proc/${pid}/uid_map`) ?? '?').split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/).join(' ')).join(', ')],
     ['root', (() => { try { return fs.readlinkSync(`/proc/${pid}/root`); } catch { return '?'; } })()],
-    ['mounts', String((read(`/proc/${pid}/mountinfo`) ?? '').split('\n').filter(Boolean).length)],
+    ['mounts', String((readText(`/proc/${pid}/mountinfo`) ?? '').split('\n').filter(Boolean).length)],
     ['pids in its /proc', pids.length > 8 ? `${pids.length} (${pids.slice(0, 6).join(' ')} ...)` : `${pids.length} (${pids.join(' ')})`],
     ['net devices', netDevices(pid)],
-    ['cgroup', (read(`/proc/${pid}/cgroup`) ?? '').split('\n').filter((l) => /memory|pids|^0::/.test(l)).join('  ')],
+    ['cgroup', (readText(`/proc/${pid}/cgroup`) ?? '').split('\n').filter((l) => /memory|pids|^0::/.test(l)).join('  ')],
   );
   const limits: Array<[string, string[]]> = [
     ['memory limit', ['memory.max', 'memory.limit_in_bytes']],
