@@ -71,8 +71,9 @@ const JOBS = [
   { name: 'lab', projects: ['lab'], except: ['test/lab/lessons.test.ts', 'test/lab/mutants.test.ts'], uses: LAB_USES, watches: ['lab'] },
   on24('lab', 'lab', { uses: LAB_USES, watches: ['lab'] }),
   on24('engine', 'engine', { uses: ENGINE_USES, watches: ['tslab0', 'cg64'] }),
-  { name: 'kernel', projects: ['kernel'], uses: ['net', 'mount'] },
-  on24('kernel', 'kernel', { uses: ['net', 'mount'] }),
+  // test/kernel/lab-cgroups-journal.test.ts makes the lab's own cgroups (tslab-lab, fixed names).
+  { name: 'kernel', projects: ['kernel'], uses: ['net', 'mount', 'lab'] },
+  on24('kernel', 'kernel', { uses: ['net', 'mount', 'lab'] }),
   { name: 'unit', projects: ['unit'] },
 ];
 

@@ -1,7 +1,6 @@
 // What /proc says about a process: its stat (enough to tell whether a saved pid is still the same
 // process), its status fields, its namespace links, the pids its /proc shows, and its cgroups.
 import * as fs from 'node:fs';
-import { O_CLOEXEC, O_RDONLY, close, openat } from './fs.js';
 
 export interface ProcStat {
   state: string;
@@ -18,27 +17,8 @@ export function readProcStat(pid: number): ProcStat | undefined {
   return parseProcStat(text);
 }
 
-/**
- * readProcStat through `procDir`, an fd of a /proc/<pid> directory: it keeps naming that process (or
- * nothing, once it has exited) even after the caller's /proc has come to mean another PID namespace's.
- */
-export function readProcStatAt(procDir: number): ProcStat | undefined {
-  let fd: number;
-  try {
-    fd = openat(procDir, 'stat', O_RDONLY | O_CLOEXEC);
-  } catch {
-    return undefined;
-  }
-  try {
-    return parseProcStat(fs.readFileSync(fd, 'utf8'));
-  } catch {
-    return undefined;
-  } finally {
-    close(fd);
-  }
-}
-
-function parseProcStat(text: string): ProcStat {
+/** The state and start time in the text of a /proc/<pid>/stat. */
+export function parseProcStat(text: string): ProcStat {
   // The command name (field 2) may contain spaces and parentheses: fields resume after the last ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return { state: fields[0], startTime: Number(fields[19]) };

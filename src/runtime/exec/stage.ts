@@ -11,7 +11,7 @@ import { SyscallError } from '../../linux/error.js';
 import { chroot } from '../../linux/mount.js';
 import { execve } from '../../linux/process.js';
 import { O_PATH, setDumpable } from '../../linux/resolve.js';
-import { readProcStatAt } from '../../linux/proc.js';
+import { readProcStatAt } from '../../linux/proc-at.js';
 import { prepareSeccomp } from '../process/libseccomp-filter.js';
 import { allocateTerminal, becomeTerminalSession } from '../process/terminal.js';
 import type { Process } from '../spec/types.js';
