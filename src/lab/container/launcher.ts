@@ -23,9 +23,10 @@ import { buildFilter, loadFilter } from '../../runtime/steps/seccomp-filter.js';
 import { writeIdMaps } from '../../runtime/steps/id-maps.js';
 import { capget, capset } from '../../linux/capabilities.js';
 import { SyscallError } from '../../linux/error.js';
+import { unreachableSentence } from '../../fs/reachable.js';
 import { makeCgroups, wireVeth } from './host-side.js';
 import { explainMapError, idMapProblems, mapsInside, readIdMaps } from './id-maps-readback.js';
-import { IDLE_PROGRAM, IDLE_PROGRAM_RUNNING_SCRIPTS, LESSON_SECCOMP, type Feature, type LaunchPlan, type LaunchResult, type UsernsPlan } from './plan.js';
+import { IDLE_PROGRAM, IDLE_PROGRAM_RUNNING_SCRIPTS, LESSON_SECCOMP, type Feature, type LaunchPlan, type IdRange, type LaunchResult, type UsernsPlan } from './plan.js';
 
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 const UNSHARE = '/usr/bin/unshare';
@@ -299,7 +300,16 @@ function mapIds(pid: number, userns: UsernsPlan): void {
   }
 }
 
+/** Why the namespace's root (a plain uid on the host) could not run the init's program (a 0700 directory above it), or undefined. */
+function unreachableForRoot(userns: UsernsPlan): string | undefined {
+  const root = (ranges: IdRange[]) => ranges.find((r) => r.inside === 0)?.outside;
+  const [uid, gid] = [root(userns.uids), root(userns.gids)];
+  return uid === undefined || gid === undefined ? undefined : unreachableSentence([process.execPath, process.argv[1]], uid, gid);
+}
+
 async function launch(plan: LaunchPlan): Promise<LaunchResult> {
+  const unreachable = plan.userns && unreachableForRoot(plan.userns);
+  if (unreachable) return failure(new Error(unreachable));
   // Made and limited before the init exists, joined once it is ready: it never runs in them unlimited.
   const cgroupDirs = plan.cgroups ? makeCgroups(plan.cgroups) : [];
   const spawnInit = () =>

@@ -16,6 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { close } from '../../linux/fs.js';
 import { socketpair } from '../../linux/socket.js';
+import { unreachableSentence } from '../../fs/reachable.js';
 import { RuntimeError } from '../runtime-error.js';
 import type { IdMapping, Spec } from '../spec/types.js';
 
@@ -91,6 +92,21 @@ function readLine(fd: number): string | undefined {
   }
 }
 
+/** The host id that id 0 of the namespace maps to in config.json's mappings, or undefined when 0 is not mapped. */
+function configuredRootId(mappings: IdMapping[] | undefined): number | undefined {
+  const m = mappings?.find((each) => each.containerID <= 0 && 0 < each.containerID + each.size);
+  return m === undefined ? undefined : m.hostID - m.containerID;
+}
+
+/** The stage runs as the mapped root before it loads anything: a program it cannot reach fails with a reason. */
+function refuseUnreachable(files: string[], spec: Spec): void {
+  const uid = configuredRootId(spec.linux?.uidMappings);
+  const gid = configuredRootId(spec.linux?.gidMappings);
+  if (uid === undefined || gid === undefined || uid === 0) return;
+  const sentence = unreachableSentence(files, uid, gid);
+  if (sentence) throw new RuntimeError(sentence);
+}
+
 /**
  * Spawns the stage as PID 1 of a new PID namespace (or, with `pidNamespace` 'host', in the caller's) inside
  * the container's user namespace (new, its mappings written by us, or joined by path), and returns once it
@@ -110,6 +126,7 @@ export function spawnInUserNamespace(
     throw new RuntimeError('a PID namespace joined by path together with a new user namespace is not supported by tslab: give the container a PID namespace of its own ({"type": "pid"} without a path)');
   }
   const joined = spec.linux?.namespaces?.find((ns) => ns.type === 'user')?.path || undefined;
+  if (!joined) refuseUnreachable([command, ...args.slice(0, 1)], spec);
   const newPid = pidNamespace === 'new' ? ['--pid'] : [];
   // Joined: nsenter makes us uid and gid 0 there (with every capability of that namespace), and the PID
   // namespace is made after, so that namespace owns it too. Created: unshare makes both at once.
