@@ -200,7 +200,9 @@ export async function startLessonContainer(opts: StartOptions): Promise<LessonCo
       veth,
       mineSteps: opts.build.mineSteps,
     };
-    fs.writeFileSync(containerFile(), JSON.stringify(container, null, 2));
+    // Whole or not at all, as the journal and progress are: a crash mid-write must not leave an empty record.
+    fs.writeFileSync(`${containerFile()}.tmp`, JSON.stringify(container, null, 2));
+    fs.renameSync(`${containerFile()}.tmp`, containerFile());
     return container;
   } catch (err) {
     stopLessonContainer();
