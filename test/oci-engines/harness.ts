@@ -386,9 +386,13 @@ export function killLeftovers(dir: string): string[] {
 
 /**
  * Inside a container with a terminal: its name, then its size. The first TCGETS right after the engine
- * attaches can fail with ECHILD (runc too, ENGINES.md), so the size is asked again briefly.
+ * attaches can fail with ECHILD (runc too, ENGINES.md), and the engine sets the size after attaching (seen
+ * in CI as no size on runc, 24 80 on tslab), so until a size other than none, 0 0 or the default 24 80 is
+ * there it is asked again, for up to 2 s; the tests give other sizes.
  */
-export const TTY_PROBE = 'tty; for i in 1 2 3 4 5 6 7 8 9 10; do stty size 2>/dev/null && exit 0; sleep 0.2; done; stty size';
+export const TTY_PROBE =
+  'tty; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do s=$(stty size 2>/dev/null); ' +
+  'case "$s" in ""|"0 0"|"24 80") sleep 0.1;; *) break;; esac; done; echo "$s"';
 
 /**
  * SIGKILLs every process in the cgroup `/<rel>` of each hierarchy (a container of this file that its
