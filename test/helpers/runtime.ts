@@ -79,6 +79,8 @@ export interface ExecOptions {
   input?: string;
   /** Global flags put before `--root` (e.g. ['--log', file]). */
   globalFlags?: string[];
+  /** The runtime to start, in place of runtimeCommand()'s (another installation of it). */
+  command?: { file: string; prefix: string[] };
 }
 
 const DEFAULT_TIMEOUT_MS = 20_000;
@@ -111,7 +113,7 @@ function ioPath(n: number, what: 'out' | 'err'): string {
 
 /** Starts `<runtime> [globalFlags] [--root root] args...` without waiting for it. */
 export function spawnRuntime(root: string | null, args: string[], opts: ExecOptions = {}): RuntimeProcess {
-  const { file, prefix } = runtimeCommand();
+  const { file, prefix } = opts.command ?? runtimeCommand();
   const argv = [...prefix, ...(opts.globalFlags ?? []), ...(root ? ['--root', root] : []), ...args];
   const n = ++ioCounter;
   const outPath = ioPath(n, 'out');

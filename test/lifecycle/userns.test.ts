@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { setupSuite, type Bundle, type SpecJson } from '../helpers/bundle.js';
 import { nsInodes, procStatus } from '../helpers/kernel.js';
-import { KNOWN_DIFFERENCES, expectFail, expectOk, runtimeCommand, sleep } from '../helpers/runtime.js';
+import { KNOWN_DIFFERENCES, REPO_ROOT, expectFail, expectOk, runtimeCommand, sleep } from '../helpers/runtime.js';
 
 const s = setupSuite('userns');
 
@@ -380,6 +380,60 @@ describe('exec into a container with a user namespace', () => {
     const [uid, map, ns] = outputLines(r.stdout);
     expect([uid, map]).toEqual(['0', `0 ${HOST_ID} ${SIZE}`]);
     expect(ns).toBe(nsInodes(pid).user);
+  });
+});
+
+/**
+ * A copy of the runtime where no other user may pass: a 0700 directory above it, as under /root, a
+ * mktemp -d or an nvm install. The container's first process runs as the mapped uid on the host before it
+ * loads anything; runc's init re-executes /proc/self/exe, tslab's stage is let in through fds. runc is its
+ * binary; tslab is the package's bin, dist and koffi, run by a copy of the node running the tests.
+ */
+function privateInstall(): { file: string; prefix: string[] } {
+  const top = s.tmpDir('private-install');
+  fs.chmodSync(top, 0o700);
+  if (s.rt.name === 'runc') {
+    const runc = path.join(top, 'runc');
+    fs.copyFileSync(execFileSync('sh', ['-c', 'command -v runc'], { encoding: 'utf8' }).trim(), runc);
+    fs.chmodSync(runc, 0o755);
+    return { file: runc, prefix: [] };
+  }
+  const pkg = path.join(top, 'tslab');
+  for (const part of ['bin', 'dist', 'package.json', 'node_modules/koffi', 'node_modules/@koromix']) {
+    fs.cpSync(path.join(REPO_ROOT, part), path.join(pkg, part), { recursive: true, dereference: true });
+  }
+  const node = path.join(top, 'node');
+  fs.copyFileSync(process.execPath, node);
+  fs.chmodSync(node, 0o755);
+  return { file: node, prefix: [path.join(pkg, 'bin', 'tslab-runtime.cjs')] };
+}
+
+describe('installed under a directory no other user may pass (0700)', () => {
+  test('run, exec and exec --detach work, and nothing of the host is left open in the container', async () => {
+    const command = privateInstall();
+    const leadsToInstall = (text: string) => text.includes('private-install');
+    const b = await userBundle(['sh', '-c', 'id -u; cat /proc/self/uid_map; ls -l /proc/1/fd']);
+    const run = await s.rt.exec(['run', '--bundle', b.dir, s.id()], { command });
+    expect(run.code, run.stderr).toBe(0);
+    expect(outputLines(run.stdout).slice(0, 2)).toEqual(['0', `0 ${HOST_ID} ${SIZE}`]);
+    expect(leadsToInstall(run.stdout), run.stdout).toBe(false);
+
+    const sleeper = await userBundle(['sleep', '1000']);
+    const id = s.id();
+    expectOk(await s.rt.exec(['run', '--detach', '--bundle', sleeper.dir, id], { command }));
+    const exec = await s.rt.exec(['exec', id, 'sh', '-c', 'id -u; ls -l /proc/self/fd'], { command });
+    expect(exec.code, exec.stderr).toBe(0);
+    expect(outputLines(exec.stdout)[0]).toBe('0');
+    expect(leadsToInstall(exec.stdout), exec.stdout).toBe(false);
+    const pidFile = path.join(s.tmpDir('private-exec'), 'exec.pid');
+    expectOk(await s.rt.exec(['exec', '--detach', '--pid-file', pidFile, id, 'sleep', '30'], { command }));
+    const execPid = Number(fs.readFileSync(pidFile, 'utf8'));
+    for (let i = 0; i < 100 && fs.readlinkSync(`/proc/${execPid}/exe`) !== '/bin/busybox'; i++) await sleep(20);
+    expect(procStatus(execPid).Uid).toBe(`${HOST_ID} ${HOST_ID} ${HOST_ID} ${HOST_ID}`);
+    const held = fs.readdirSync(`/proc/${execPid}/fd`).map((fd) => fs.readlinkSync(`/proc/${execPid}/fd/${fd}`));
+    expect(held.filter(leadsToInstall)).toEqual([]);
+    process.kill(execPid, 'SIGKILL');
+    expectOk(await s.rt.exec(['delete', '--force', id], { command }));
   });
 });
 

@@ -23,7 +23,7 @@ import { buildFilter, loadFilter } from '../../runtime/steps/seccomp-filter.js';
 import { writeIdMaps } from '../../runtime/steps/id-maps.js';
 import { capget, capset } from '../../linux/capabilities.js';
 import { SyscallError } from '../../linux/error.js';
-import { unreachableSentence } from '../../fs/reachable.js';
+import { closePassage, nodeCommandFor } from '../../fs/reachable.js';
 import { makeCgroups, wireVeth } from './host-side.js';
 import { explainMapError, idMapProblems, mapsInside, readIdMaps } from './id-maps-readback.js';
 import { IDLE_PROGRAM, IDLE_PROGRAM_RUNNING_SCRIPTS, LESSON_SECCOMP, type Feature, type LaunchPlan, type IdRange, type LaunchResult, type UsernsPlan } from './plan.js';
@@ -198,6 +198,8 @@ function loadWithoutSysAdmin(filter: ReturnType<typeof buildFilter>): void {
 
 /** Runs as the container's first process, already in its PID namespace from lesson 3 on. */
 function init(plan: LaunchPlan): void {
+  // Loaded: the fds a user namespace's root was let in by lead to the host, and go first.
+  closePassage();
   let filteredEarly = false;
   try {
     const devNull = open('/dev/null', O_RDWR);
@@ -262,14 +264,23 @@ function init(plan: LaunchPlan): void {
  * while we run, not the stderr of our caller, who waits for that to close.
  */
 function spawnInitInUserNamespace(plan: LaunchPlan): ChildProcess {
-  const init = [SETPRIV, '--reuid=0', '--regid=0', '--keep-groups', '--inh-caps=-all', '--ambient-caps=-all', '--', process.execPath, process.argv[1], 'init', JSON.stringify(plan)];
-  const child = spawn(UNSHARE, ['--user', '--keep-caps', '--pid', '--fork', '--kill-child', '--', '/bin/sh', '-c', WAIT_FOR_MAPS, 'sh', ...init], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    detached: true,
-    cwd: plan.rootfs,
-  });
-  child.stderr!.on('data', (chunk: Buffer) => fs.writeSync(2, chunk));
-  return child;
+  const root = (ranges: IdRange[]) => ranges.find((r) => r.inside === 0)?.outside ?? 0;
+  const [uid, gid] = [root(plan.userns!.uids), root(plan.userns!.gids)];
+  // Its root is a plain uid on the host, which a 0700 directory above the lab may stop: fds lead it past.
+  const program = uid === 0 ? { argv: [process.execPath, process.argv[1]], fds: [], env: {} } : nodeCommandFor(process.execPath, process.argv[1], uid, gid, 3);
+  const init = [SETPRIV, '--reuid=0', '--regid=0', '--keep-groups', '--inh-caps=-all', '--ambient-caps=-all', '--', ...program.argv, 'init', JSON.stringify(plan)];
+  try {
+    const child = spawn(UNSHARE, ['--user', '--keep-caps', '--pid', '--fork', '--kill-child', '--', '/bin/sh', '-c', WAIT_FOR_MAPS, 'sh', ...init], {
+      stdio: ['pipe', 'pipe', 'pipe', ...program.fds],
+      env: { ...process.env, ...program.env },
+      detached: true,
+      cwd: plan.rootfs,
+    });
+    child.stderr!.on('data', (chunk: Buffer) => fs.writeSync(2, chunk));
+    return child;
+  } finally {
+    for (const fd of program.fds) fs.closeSync(fd);
+  }
 }
 
 /** The host pid of unshare's only child: the container's PID 1. */
@@ -300,16 +311,7 @@ function mapIds(pid: number, userns: UsernsPlan): void {
   }
 }
 
-/** Why the namespace's root (a plain uid on the host) could not run the init's program (a 0700 directory above it), or undefined. */
-function unreachableForRoot(userns: UsernsPlan): string | undefined {
-  const root = (ranges: IdRange[]) => ranges.find((r) => r.inside === 0)?.outside;
-  const [uid, gid] = [root(userns.uids), root(userns.gids)];
-  return uid === undefined || gid === undefined ? undefined : unreachableSentence([process.execPath, process.argv[1]], uid, gid);
-}
-
 async function launch(plan: LaunchPlan): Promise<LaunchResult> {
-  const unreachable = plan.userns && unreachableForRoot(plan.userns);
-  if (unreachable) return failure(new Error(unreachable));
   // Made and limited before the init exists, joined once it is ready: it never runs in them unlimited.
   const cgroupDirs = plan.cgroups ? makeCgroups(plan.cgroups) : [];
   const spawnInit = () =>

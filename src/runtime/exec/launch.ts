@@ -17,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { O_CLOEXEC, O_RDONLY, close, open } from '../../linux/fs.js';
 import { connectUnix, recvFd, sendFd, socketpair } from '../../linux/socket.js';
 import { RuntimeError } from '../runtime-error.js';
+import { nodeCommandFor, type NodeCommand } from '../../fs/reachable.js';
+import { hostIdOfRoot } from '../init/launch-userns.js';
 import { isAlive } from '../../linux/proc.js';
 import type { Process, Seccomp } from '../spec/types.js';
 import { exitStatus } from '../steps/exit-status.js';
@@ -101,14 +103,36 @@ function withInitNamespaces<T>(target: ExecTarget, names: ReadonlyArray<'pid' | 
 }
 
 /**
- * `stage` as run in the init's namespaces `ns` by nsenter, which is given them as open fds appended to
- * `stdio`. The user namespace is why nsenter is needed at all: a multithreaded process cannot join one
- * (setns: EINVAL), so Node cannot join it for itself. nsenter, single-threaded, joins it (last, after the
- * PID namespace, whatever the order here) and becomes uid and gid 0 there, with every capability of that
- * namespace, kept across its exec of the stage: the stage starts as the container's init did. Without
- * --pid, nsenter does not fork: the stage is the process spawned.
+ * `node stage` as the init's user namespace lets it start: its root is a plain uid on the host, which a
+ * directory above the package (a 0700 home) may stop; then the path goes through fds of ours (fs/reachable.ts).
  */
-function inNamespaces(ns: InitNamespaces, stdio: number[], stage: string[], extra: string[] = []): { argv: string[]; stdio: number[] } {
+function stageCommand(target: ExecTarget, ns: InitNamespaces, firstFd: number): NodeCommand {
+  const script = stageScript();
+  const plain = { argv: [process.execPath, script], fds: [], env: {} };
+  if (ns.user === undefined) return plain;
+  let ids: [number, number];
+  try {
+    ids = [hostIdOfRoot(target.pid, 'uid_map'), hostIdOfRoot(target.pid, 'gid_map')];
+  } catch {
+    return plain; // no root in the namespace: nsenter says why it cannot become it
+  }
+  if (ids[0] === 0) return plain;
+  try {
+    return nodeCommandFor(process.execPath, script, ids[0], ids[1], firstFd);
+  } catch (err) {
+    throw new RuntimeError((err as Error).message);
+  }
+}
+
+/**
+ * The stage as run in the init's namespaces `ns` by nsenter, which is given them as open fds appended to
+ * `stdio`, after `launcher` (argv words before node). The user namespace is why nsenter is needed at all: a
+ * multithreaded process cannot join one (setns: EINVAL), so Node cannot join it for itself. nsenter,
+ * single-threaded, joins it (last, after the PID namespace, whatever the order here) and becomes uid and
+ * gid 0 there, with every capability of that namespace, kept across its exec of the stage: the stage starts
+ * as the container's init did. Without --pid, nsenter does not fork: the stage is the process spawned.
+ */
+function spawnInNamespaces(target: ExecTarget, ns: InitNamespaces, stdio: number[], env: NodeJS.ProcessEnv, launcher: string[] = [], extra: string[] = []): ChildProcess {
   const flags: string[] = [];
   const fds: number[] = [];
   for (const name of ['pid', 'user'] as const) {
@@ -117,12 +141,13 @@ function inNamespaces(ns: InitNamespaces, stdio: number[], stage: string[], extr
     flags.push(`--${name}=/proc/self/fd/${stdio.length + fds.length}`);
     fds.push(fd);
   }
-  if (!flags.length) return { argv: stage, stdio };
-  return { argv: [NSENTER, ...flags, ...extra, '--', ...stage], stdio: [...stdio, ...fds] };
-}
-
-function spawnCommand(command: { argv: string[]; stdio: number[] }, env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(command.argv[0]!, command.argv.slice(1), { stdio: command.stdio, detached: true, env });
+  const stage = stageCommand(target, ns, stdio.length + fds.length);
+  try {
+    const argv = flags.length ? [NSENTER, ...flags, ...extra, '--', ...launcher, ...stage.argv] : [...launcher, ...stage.argv];
+    return spawn(argv[0]!, argv.slice(1), { stdio: [...stdio, ...fds, ...stage.fds], detached: true, env: { ...env, ...stage.env } });
+  } finally {
+    for (const fd of stage.fds) fs.closeSync(fd);
+  }
 }
 
 /**
@@ -130,9 +155,7 @@ function spawnCommand(command: { argv: string[]; stdio: number[] }, env: NodeJS.
  * thread joins it for the spawn; nsenter --pid would fork and leave itself as our child).
  */
 function spawnStage(target: ExecTarget, stdio: number[], env: NodeJS.ProcessEnv): ChildProcess {
-  return withInitNamespaces(target, ['user'], ({ user }) =>
-    spawnInPidNamespace(target.pid, () => spawnCommand(inNamespaces({ user }, stdio, [process.execPath, stageScript()]), env)),
-  );
+  return withInitNamespaces(target, ['user'], ({ user }) => spawnInPidNamespace(target.pid, () => spawnInNamespaces(target, { user }, stdio, env)));
 }
 
 /**
@@ -141,7 +164,7 @@ function spawnStage(target: ExecTarget, stdio: number[], env: NodeJS.ProcessEnv)
  * container's init instead, which reaps nothing.
  */
 function spawnOrphanStage(target: ExecTarget, stdio: number[], env: NodeJS.ProcessEnv): ChildProcess {
-  return withInitNamespaces(target, ['pid', 'user'], (ns) => spawnCommand(inNamespaces(ns, stdio, [SETSID, '--fork', process.execPath, stageScript()], ['--no-fork']), env));
+  return withInitNamespaces(target, ['pid', 'user'], (ns) => spawnInNamespaces(target, ns, stdio, env, [SETSID, '--fork'], ['--no-fork']));
 }
 
 function exitOf(child: ChildProcess): Promise<number> {

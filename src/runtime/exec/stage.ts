@@ -20,6 +20,7 @@ import { openInRoot } from '../../fs/in-root.js';
 import { joinNamespaces } from '../steps/join-container.js';
 import { ExecStageChannel } from './channel.js';
 import type { ExecPlan } from './protocol.js';
+import { closePassage } from '../../fs/reachable.js';
 
 interface Opened {
   /** The init's /proc directory: it stays the init's (or fails, once the init is gone) whatever /proc means later. */
@@ -114,6 +115,8 @@ function main(): void {
   // As runc's init: nothing in the container may reach this process's fds, memory or executable (the
   // host's node) through /proc/<pid> without CAP_SYS_PTRACE. execve() undoes it.
   setDumpable(false);
+  // Loaded: the fds a user namespace's root was let in by lead to the host, and go first.
+  closePassage();
   // Read from the host's /proc while it is still ours: the orchestrator knows a detached stage by it only.
   const hostPid = Number(fs.readlinkSync('/proc/self'));
   const preserveFds = Number(process.env.TSLAB_PRESERVE_FDS ?? 0);

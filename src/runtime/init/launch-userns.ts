@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { close } from '../../linux/fs.js';
 import { socketpair } from '../../linux/socket.js';
-import { unreachableSentence } from '../../fs/reachable.js';
+import { nodeCommandFor, type NodeCommand } from '../../fs/reachable.js';
 import { RuntimeError } from '../runtime-error.js';
 import type { IdMapping, Spec } from '../spec/types.js';
 
@@ -98,13 +98,19 @@ function configuredRootId(mappings: IdMapping[] | undefined): number | undefined
   return m === undefined ? undefined : m.hostID - m.containerID;
 }
 
-/** The stage runs as the mapped root before it loads anything: a program it cannot reach fails with a reason. */
-function refuseUnreachable(files: string[], spec: Spec): void {
+/**
+ * `node script` as the stage's first process, which runs as the mapped root before it loads anything, can
+ * start it: through fds of ours where a directory (a 0700 home or mktemp -d above the package) stops that uid.
+ */
+function stageCommand(spec: Spec, script: string, firstFd: number): NodeCommand {
   const uid = configuredRootId(spec.linux?.uidMappings);
   const gid = configuredRootId(spec.linux?.gidMappings);
-  if (uid === undefined || gid === undefined || uid === 0) return;
-  const sentence = unreachableSentence(files, uid, gid);
-  if (sentence) throw new RuntimeError(sentence);
+  if (uid === undefined || gid === undefined || uid === 0) return { argv: [process.execPath, script], fds: [], env: {} };
+  try {
+    return nodeCommandFor(process.execPath, script, uid, gid, firstFd);
+  } catch (err) {
+    throw new RuntimeError((err as Error).message);
+  }
 }
 
 /**
@@ -112,13 +118,12 @@ function refuseUnreachable(files: string[], spec: Spec): void {
  * the container's user namespace (new, its mappings written by us, or joined by path), and returns once it
  * runs as root of that namespace. The returned ChildProcess is the launcher's (bash), with `pid` set to the
  * stage's own. Blocks for the few milliseconds unshare and bash take to start: the mappings must be in
- * place before the stage does anything.
+ * place before the stage does anything. `script` is run by this process's node.
  */
 export function spawnInUserNamespace(
   spec: Spec,
   pidNamespace: string,
-  command: string,
-  args: string[],
+  script: string,
   stdio: Array<number | 'pipe' | 'ignore'>,
   env: NodeJS.ProcessEnv,
 ): ChildProcess {
@@ -126,22 +131,23 @@ export function spawnInUserNamespace(
     throw new RuntimeError('a PID namespace joined by path together with a new user namespace is not supported by tslab: give the container a PID namespace of its own ({"type": "pid"} without a path)');
   }
   const joined = spec.linux?.namespaces?.find((ns) => ns.type === 'user')?.path || undefined;
-  if (!joined) refuseUnreachable([command, ...args.slice(0, 1)], spec);
   const newPid = pidNamespace === 'new' ? ['--pid'] : [];
   // Joined: nsenter makes us uid and gid 0 there (with every capability of that namespace), and the PID
   // namespace is made after, so that namespace owns it too. Created: unshare makes both at once.
   const launcher = joined ? [NSENTER, `--user=${joined}`, '--', UNSHARE, ...newPid, '--'] : [UNSHARE, '--user', '--keep-caps', ...newPid, '--'];
   const doing = joined ? `join the user namespace ${joined}` : 'create the container\'s user namespace';
+  const handshakeFd = stdio.length;
+  const stage = stageCommand(spec, script, handshakeFd + 1);
   const [ours, theirs] = socketpair();
   let child: ChildProcess | undefined;
   try {
-    const handshakeFd = stdio.length;
     child = spawn(
       launcher[0],
-      [...launcher.slice(1), BASH, '-c', HANDSHAKE, 'handshake', String(handshakeFd), SETSID, SETPRIV, '--reuid=0', '--regid=0', '--clear-groups', '--', command, ...args],
-      { stdio: [...stdio, theirs], detached: true, env },
+      [...launcher.slice(1), BASH, '-c', HANDSHAKE, 'handshake', String(handshakeFd), SETSID, SETPRIV, '--reuid=0', '--regid=0', '--clear-groups', '--', ...stage.argv],
+      { stdio: [...stdio, theirs, ...stage.fds], detached: true, env: { ...env, ...stage.env } },
     );
     close(theirs);
+    for (const fd of stage.fds.splice(0)) fs.closeSync(fd);
     const launcherPid = child.pid;
     if (launcherPid === undefined) throw new RuntimeError(`cannot run ${launcher[0]} to ${doing}`);
     if (readLine(ours) !== '') throw new RuntimeError(`${launcher[0]} could not ${doing} (it exited before the container's init started)`);
@@ -170,6 +176,7 @@ export function spawnInUserNamespace(
     throw err;
   } finally {
     close(ours);
+    for (const fd of stage.fds) fs.closeSync(fd);
   }
 }
 
@@ -200,7 +207,7 @@ export async function releaseLauncher(child: ChildProcess): Promise<void> {
 }
 
 /** The host id that `file` (uid_map or gid_map) of `pid` maps the namespace's 0 to. */
-function hostIdOfRoot(pid: number, file: 'uid_map' | 'gid_map'): number {
+export function hostIdOfRoot(pid: number, file: 'uid_map' | 'gid_map'): number {
   const root = readMap(pid, file)
     .map((line) => line.split(' ').map(Number))
     .find(([inside]) => inside === 0);

@@ -131,7 +131,7 @@ export function launchStage(spec: Spec, opts: LaunchOptions): LaunchedStage {
     const stdio: Array<number | 'pipe' | 'ignore'> = [...(terminal ? (['ignore', 'ignore', 'ignore'] as const) : (opts.stdio ?? [0, 1, 2])), ...passed, 'pipe', ...(terminal ? [stagesEnd] : [])];
     const userNamespace = hasUserNamespace(spec);
     const child = userNamespace
-      ? spawnInUserNamespace(spec, pidNamespace, process.execPath, [stageScript()], stdio, { TSLAB_PRESERVE_FDS: String(preserveFds) })
+      ? spawnInUserNamespace(spec, pidNamespace, stageScript(), stdio, { TSLAB_PRESERVE_FDS: String(preserveFds) })
       : spawnInPidNamespace(pidNamespace, stdio, preserveFds);
     return { child, channelFd: 3 + preserveFds, terminal: route, launchedFor: { pidNamespace, terminal, userNamespace } };
   } catch (err) {

@@ -20,6 +20,7 @@ import type { NamespaceType, Spec, State } from '../spec/types.js';
 import { setHostname } from '../steps/hostname.js';
 import { bringUpInterface } from '../steps/loopback.js';
 import { StageChannel } from './channel.js';
+import { closePassage } from '../../fs/reachable.js';
 import {
   applyIdentity,
   applyRlimits,
@@ -231,6 +232,8 @@ async function main(): Promise<void> {
   // As runc's init: nothing that joins the container's namespaces may reach this process's fds, memory,
   // executable (the host's node) or environment through /proc/1 without CAP_SYS_PTRACE. execve() undoes it.
   setDumpable(false);
+  // Loaded: the fds a user namespace's root was let in by lead to the host, and go first.
+  closePassage();
   const preserveFds = Number(process.env.TSLAB_PRESERVE_FDS ?? 0);
   const channelFd = 3 + preserveFds;
   const channel = new StageChannel(channelFd);
