@@ -99,15 +99,52 @@ function configuredRootId(mappings: IdMapping[] | undefined): number | undefined
 }
 
 /**
+ * A process in the user namespace at `nsPath` (an nsfs file: /proc/PID/ns/user, or a bind mount of one), found
+ * by the namespace's inode among /proc's processes; undefined when none is left in it.
+ */
+function processInNamespace(nsPath: string): number | undefined {
+  let link: string;
+  try {
+    link = `user:[${fs.statSync(nsPath).ino}]`;
+  } catch {
+    return undefined; // nsenter says why it cannot join it
+  }
+  const named = /^\/proc\/(\d+)\/ns\/user$/.exec(nsPath);
+  const candidates = named ? [named[1], ...fs.readdirSync('/proc')] : fs.readdirSync('/proc');
+  for (const entry of candidates) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${entry}/ns/user`) === link) return Number(entry);
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return undefined;
+}
+
+/** The host uid and gid of the container's root: from config.json's mappings, else from the namespace joined. */
+function containerRootIds(spec: Spec, joined: string | undefined): { uid: number; gid: number } | undefined {
+  const uid = configuredRootId(spec.linux?.uidMappings);
+  const gid = configuredRootId(spec.linux?.gidMappings);
+  if (uid !== undefined && gid !== undefined) return { uid, gid };
+  const member = joined ? processInNamespace(joined) : undefined;
+  if (member === undefined) return undefined;
+  try {
+    return { uid: hostIdOfRoot(member, 'uid_map'), gid: hostIdOfRoot(member, 'gid_map') };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * `node script` as the stage's first process, which runs as the mapped root before it loads anything, can
  * start it: through fds of ours where a directory (a 0700 home or mktemp -d above the package) stops that uid.
  */
-function stageCommand(spec: Spec, script: string, firstFd: number): NodeCommand {
-  const uid = configuredRootId(spec.linux?.uidMappings);
-  const gid = configuredRootId(spec.linux?.gidMappings);
-  if (uid === undefined || gid === undefined || uid === 0) return { argv: [process.execPath, script], fds: [], env: {} };
+function stageCommand(spec: Spec, joined: string | undefined, script: string, firstFd: number): NodeCommand {
+  const root = containerRootIds(spec, joined);
+  if (!root || root.uid === 0) return { argv: [process.execPath, script], fds: [], env: {} };
   try {
-    return nodeCommandFor(process.execPath, script, uid, gid, firstFd);
+    return nodeCommandFor(process.execPath, script, root.uid, root.gid, firstFd);
   } catch (err) {
     throw new RuntimeError((err as Error).message);
   }
@@ -137,7 +174,7 @@ export function spawnInUserNamespace(
   const launcher = joined ? [NSENTER, `--user=${joined}`, '--', UNSHARE, ...newPid, '--'] : [UNSHARE, '--user', '--keep-caps', ...newPid, '--'];
   const doing = joined ? `join the user namespace ${joined}` : 'create the container\'s user namespace';
   const handshakeFd = stdio.length;
-  const stage = stageCommand(spec, script, handshakeFd + 1);
+  const stage = stageCommand(spec, joined, script, handshakeFd + 1);
   const [ours, theirs] = socketpair();
   let child: ChildProcess | undefined;
   try {
