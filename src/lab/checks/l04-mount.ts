@@ -62,6 +62,9 @@ function removeScratch(dir: string): void {
  * A shared tmpfs of the check's own, then a second container of the same build: its copy of the tmpfs must be
  * private. A makeMountsPrivate without MS_REC leaves it shared (and the launcher then refuses to mount /proc).
  */
+/** Said wherever a master:N tag is seen, whether or not the host has shared mounts of its own (many VMs have none). */
+const SLAVE_HINT = "master:N is MS_SLAVE: the copy still receives every mount the host makes. makeMountsPrivate: mount(null, '/', null, MS_REC | MS_PRIVATE)";
+
 async function ownSharedMountResult(ctx: CheckContext): Promise<CheckResult> {
   const name = "with a shared mount on the host, the container's copy of it is private too (MS_REC reaches every mount)";
   const hint = "makeMountsPrivate: mount(null, '/', null, MS_REC | MS_PRIVATE); without MS_REC only '/' itself changes, and every mount below it stays shared";
@@ -84,7 +87,7 @@ async function ownSharedMountResult(ctx: CheckContext): Promise<CheckResult> {
       copy !== undefined && tags.length === 0,
       copy ? `its copy of ${shared}: ${tags.join(' ') || 'private'}` : `no copy of ${shared} in the container's mountinfo`,
       `its copy of ${shared} private (no shared: or master: tag)`,
-      hint,
+      tags.some((tag) => tag.startsWith('master:')) ? SLAVE_HINT : hint,
     );
   } catch (err) {
     return verdict(name, false, `the check could not set up its shared mount: ${errorText(err)}`, 'a shared tmpfs under a temp dir', 'this is a bug in tslab: please report it');
@@ -146,7 +149,7 @@ export const check: LessonCheck = async (ctx) => {
         : `all ${mounts.length} mounts private`,
       'no mount with a shared:N or master:N tag in /proc/<pid>/mountinfo',
       propagating.some((m) => m.optionalFields.some((o) => o.startsWith('master:')))
-        ? "master:N is MS_SLAVE: the copy still receives every mount the host makes. makeMountsPrivate: mount(null, '/', null, MS_REC | MS_PRIVATE)"
+        ? SLAVE_HINT
         : "makeMountsPrivate: mount(null, '/', null, MS_REC | MS_PRIVATE); MS_REC reaches every mount below /",
     ),
     await ownSharedMountResult(ctx),
