@@ -285,6 +285,10 @@ const COMMANDS: Record<string, Command> = {
           return [];
         }
       });
+      // runc prints an error for each such directory; this says what it is and how to undo it.
+      for (const id of s.unfinished()) {
+        ctx.log.error(`${id}: a create that did not finish left this behind (a journal, no state): \`tslab-runtime delete --force ${id}\` undoes what it made`);
+      }
       if (args.flags.has('quiet')) {
         for (const st of states) process.stdout.write(`${st.id}\n`);
       } else if (format === 'json') {

@@ -130,6 +130,8 @@ interface Point {
   madeSomething: boolean;
   /** Stages still alive STAGE_GONE_MS after the create was killed before recording the container. */
   lingering: string[];
+  /** Left with a journal and no state: whether `list` named it, with the way to undo it (undefined: not so left). */
+  listed?: boolean;
   deleteCode: number | null;
   deleteStderr: string;
   leaks: Leak[];
@@ -185,11 +187,13 @@ async function killPoint(bundle: Bundle, label: string, atMs: number): Promise<P
   const run = await create(bundle, id, holder, atMs);
   const madeSomething = madeAnything(id, holder);
   const lingering = await stagesLingering(id, STAGE_GONE_MS);
+  const unfinished = fs.existsSync(path.join(root, id, 'journal.json')) && !fs.existsSync(path.join(root, id, 'state.json'));
+  const listed = unfinished ? tslab(['list']).stderr.includes(`${id}: a create that did not finish left this behind`) : undefined;
   const del = tslab(['delete', '--force', id]);
   const leaks = await leftBehind(id, bundle);
   if (leaks.length) await cleanUpAfterLeak(id, holder);
   await removeHolder(holder);
-  return { id, atMs, createExit: run.signal ?? `exit ${run.code}`, madeSomething, lingering, deleteCode: del.code, deleteStderr: del.stderr.trim(), leaks };
+  return { id, atMs, createExit: run.signal ?? `exit ${run.code}`, madeSomething, lingering, listed, deleteCode: del.code, deleteStderr: del.stderr.trim(), leaks };
 }
 
 /** Right after the create ended: anything of the id on the host (its state entry, a cgroup, a process in the holder). */
@@ -260,6 +264,10 @@ async function sweep(label: string, mutate?: (spec: Record<string, any>) => void
     .map((p) => `killed at ${p.atMs} ms (create: ${p.createExit}), still alive after ${STAGE_GONE_MS} ms without delete --force:\n  ${p.lingering.join('\n  ')}`)
     .join('\n');
   expect(lingering.length, waiting).toBe(0);
+  // A create killed before it recorded the container is named by `list` (runc prints an error for it).
+  const unnamed = points.filter((p) => p.listed === false).map((p) => `${p.id} (killed at ${p.atMs} ms)`);
+  expect(points.some((p) => p.listed !== undefined), 'no point left a journal without state').toBe(true);
+  expect(unnamed, 'left a journal and no state, and `list` did not say so').toEqual([]);
   const report = leaking
     .slice(0, 10)
     .map((p) => `at ${p.atMs} ms (create: ${p.createExit}; delete --force: exit ${p.deleteCode} ${p.deleteStderr}):\n${formatLeaks(p.leaks)}`)

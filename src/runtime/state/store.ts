@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SyscallError } from '../../linux/error.js';
-import { LOCK_EX, O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY, close, flock, openat } from '../../linux/fs.js';
+import { LOCK_EX, LOCK_NB, O_CLOEXEC, O_DIRECTORY, O_NONBLOCK, O_RDONLY, close, flock, openat } from '../../linux/fs.js';
 import type { SavedCgroups } from '../cgroups/index.js';
 import { RuntimeError, fileError } from '../runtime-error.js';
 import { validateContainerId } from './ids.js';
@@ -173,6 +173,37 @@ export class StateStore {
       return [];
     }
     return names.filter((id) => isListable(id) && this.exists(id)).sort();
+  }
+
+  /**
+   * Ids whose create died before it recorded the container: a directory with a journal and no state, which no
+   * create is working on now (its lock is free). `delete --force` undoes what such a create made.
+   */
+  unfinished(): string[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.root);
+    } catch {
+      return [];
+    }
+    return names.filter((id) => isListable(id) && this.entry(id) === 'directory' && !this.exists(id) && fs.existsSync(path.join(this.dir(id), JOURNAL_FILE)) && this.lockIsFree(id)).sort();
+  }
+
+  private lockIsFree(id: string): boolean {
+    let fd: number;
+    try {
+      fd = fs.openSync(this.dir(id), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    } catch {
+      return false;
+    }
+    try {
+      flock(fd, LOCK_EX | LOCK_NB);
+      return true;
+    } catch {
+      return false; // EWOULDBLOCK: a create holds it
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /** Holds an exclusive lock on the container's directory until the process exits or `release` is called. */
