@@ -45,15 +45,6 @@ function blockedSentence(file: string, blocked: Blocking, uid: number): string {
   );
 }
 
-/** A sentence for a learner or an engine when the mapped uid cannot reach the program it must run, or undefined. */
-export function unreachableSentence(files: string[], uid: number, gid: number): string | undefined {
-  for (const file of files) {
-    const blocked = blockingDirectory(file, uid, gid);
-    if (blocked) return blockedSentence(file, blocked, uid);
-  }
-  return undefined;
-}
-
 /**
  * Where an fd must lead for `uid` to reach `file`: the entry just below the deepest directory it may not
  * search (`through`), and the path on from there; undefined when nothing on the way blocks it.
