@@ -36,6 +36,11 @@ const TSLAB_KNOWN_FAILURES: Record<string, string> = {};
 
 const { check, checkTable } = knownFailures(TSLAB_KNOWN_FAILURES);
 const IMAGE = 'localhost/tslab-busybox:engines';
+/**
+ * `tty`, then a second more: ctr resizes the terminal once the process has started, and when the process is
+ * already gone by then ctr logs "cannot resize a stopped container" and its output can be lost (seen with runc).
+ */
+const TTY_THEN_STAY = ['sh', '-c', 'tty; sleep 1'];
 /** Where the containerd 1.6 shims put their sockets, whatever containerd's own state dir is. */
 const SHIM_SOCKETS = '/run/containerd/s';
 
@@ -296,7 +301,8 @@ describe(`ctr run --runc-binary ${runtimeName()}`, () => {
     const id = newId('tty');
     await withContainer(id, async () => {
       // Only the terminal itself: ctr sets its size late, and with runc too this harness sometimes reads none.
-      const r = await inTerminal(runArgs(['--rm', '-t'], id, ['sh', '-c', 'tty']), 33, 111);
+      // The program stays a second after `tty` (TTY_THEN_STAY).
+      const r = await inTerminal(runArgs(['--rm', '-t'], id, TTY_THEN_STAY), 33, 111);
       expect(ok(r).replace(/\r/g, '')).toMatch(/\/dev\/pts\/\d+\n/);
     });
   });
@@ -310,7 +316,7 @@ describe(`ctr run --runc-binary ${runtimeName()}`, () => {
       exits(await exec([id, 'sh', '-c', 'exit 7']), 7);
       expect(ok(await exec(['--user', '42', '--cwd', '/etc', id, 'sh', '-c', 'id -u; pwd']))).toBe('42\n/etc\n');
       // Only the terminal itself: its size after `exec -t` arrives late or not at all with runc too in this harness.
-      const tty = await inTerminal(['task', 'exec', '--fifo-dir', path.join(scope.dir, 'fifo'), '--exec-id', `e${++counter}`, '-t', id, 'sh', '-c', 'tty'], 21, 77);
+      const tty = await inTerminal(['task', 'exec', '--fifo-dir', path.join(scope.dir, 'fifo'), '--exec-id', `e${++counter}`, '-t', id, ...TTY_THEN_STAY], 21, 77);
       expect(ok(tty).replace(/\r/g, '')).toMatch(/\/dev\/pts\/\d+\n/);
       const ps = ok(await ctr(['task', 'ps', id]));
       const pids = ps.split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0])).filter((p) => p > 0);
