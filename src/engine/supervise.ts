@@ -2,7 +2,7 @@
 // network between create and start, starts it, waits for its end, records the exit status and cleans up.
 // The foreground `tslab run` is its own monitor; `run -d` starts a detached one.
 import * as path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { within } from '../linux/within.js';
 import { relayTerminal } from '../runtime/terminal/relay.js';
 import { readProcStat } from '../linux/proc.js';
 import { exitStatus } from '../runtime/steps/exit-status.js';
@@ -69,7 +69,7 @@ async function supervise(runtime: ContainerRuntime, initial: ContainerRecord, op
     process.stderr.write(`tslab: ${record.error}\n`);
     forceDelete(runtime, record.id);
     // A runtime that failed to kill it must not keep us waiting for good.
-    await Promise.race([init.ended, sleep(10_000)]);
+    await within(init.ended, 10_000);
     return finish(record, 125);
   }
   const forward = (signal: NodeJS.Signals) => {
@@ -95,7 +95,7 @@ async function supervise(runtime: ContainerRuntime, initial: ContainerRecord, op
   if (opts.forwardSignals) for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(signal, forward);
   if (relay) {
     process.off('SIGWINCH', resize);
-    await Promise.race([relay.done, sleep(1000)]);
+    await within(relay.done, 1000);
     relay.close();
   }
   try {

@@ -1,6 +1,6 @@
 // Temporary OCI bundles, and the per-file harness of the lifecycle suite.
 //
-// A bundle is a directory with `rootfs/` (a `cp -a` copy of tslab's default busybox rootfs) and a
+// A bundle is a directory with `rootfs/` (a copy of tslab's default busybox rootfs, see rootfs-copy.ts) and a
 // `config.json` made by the runtime under test itself (`<runtime> spec` run in the bundle directory),
 // then changed by the test through a mutator function.
 //
@@ -8,12 +8,11 @@
 // ids that all start with the run's prefix (`tslabtest-<token>-<name>-`). After each test every
 // container it made is removed with `delete --force` and its bundles are deleted; after the file, the
 // leak check runs for that file's prefix and throws if anything was left behind.
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, inject } from 'vitest';
-import { ensureDefaultRootfs } from '../../src/fs/busybox-rootfs.js';
 import { findLeaksSettled, formatLeaks, isMountedUnder } from './leaks.js';
+import { copyRootfs } from './rootfs-copy.js';
 import { Runtime, RuntimeError, runtimeCommand, setScratchDir, type ExecOptions, type RunResult } from './runtime.js';
 
 /** config.json as plain JSON: tests set whatever fields they like, including wrong or unknown ones. */
@@ -109,10 +108,8 @@ async function runtimeSpec(runtime: Runtime, dir: string): Promise<void> {
 
 /** Makes a bundle in `dir` (which must not exist): rootfs copy + `<runtime> spec` (its output) + mutator. */
 export async function makeBundle(runtime: Runtime, dir: string, mutate?: SpecMutator): Promise<Bundle> {
-  const rootfs = ensureDefaultRootfs();
   fs.mkdirSync(dir, { recursive: true });
-  // cp -a keeps the applet symlinks, modes and ownership.
-  execFileSync('cp', ['-a', rootfs, path.join(dir, 'rootfs')]);
+  copyRootfs(testRun().base, path.join(dir, 'rootfs'));
   await runtimeSpec(runtime, dir);
   const bundle = new Bundle(dir, runtime);
   bundle.update((spec) => {

@@ -32,8 +32,10 @@ async function userBundle(args: string[], opts: { writable?: boolean; mutate?: (
     if (opts.writable) spec.root.readonly = false;
     opts.mutate?.(spec);
   });
-  // runc does not chown the rootfs: the mapped root must be able to use it, as an engine would arrange.
-  if (opts.writable) execFileSync('chown', ['-R', `${HOST_ID}:${HOST_ID}`, b.rootfs]);
+  // runc does not chown the rootfs: the mapped root must be able to use it, as an engine would arrange. Not the
+  // symlinks: they are hard links the run's bundles share (test/helpers/rootfs-copy.ts), and no access checks
+  // a symlink's owner here.
+  if (opts.writable) execFileSync('find', [b.rootfs, '!', '-type', 'l', '-exec', 'chown', `${HOST_ID}:${HOST_ID}`, '{}', '+']);
   return b;
 }
 

@@ -22,15 +22,14 @@
 //   TSLAB_FUZZ_BATCH  cases run at once (default 4; 1 with TSLAB_FUZZ_ONLY)
 //   TSLAB_FUZZ_ONLY   run only these case numbers (comma-separated), to replay a finding
 //   TSLAB_FUZZ_REPORT write every case's outcome to this file, one JSON line per case as its batch ends
-import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDefaultRootfs } from '../../src/fs/busybox-rootfs.js';
 import { testRun } from '../helpers/bundle.js';
 import { cgroupMountPoints, findLeaksSettled, findPrefixedCgroups, isMountedUnder } from '../helpers/leaks.js';
 import { REPO_ROOT } from '../helpers/runtime.js';
+import { copyRootfs } from '../helpers/rootfs-copy.js';
 import { type HostChange, type HostState, type HostWatch, diffHostState, restoreSysctls, snapshotHostState } from './fuzz/host-state.js';
 import { type FuzzContext, type Mutation, Rng, drawMutation, unrawText } from './fuzz/mutations.js';
 import { type CommandResult, type Outcome, classify, looksInternal, runCommand } from './fuzz/run-case.js';
@@ -50,7 +49,6 @@ const RUN_TIMEOUT_MS = 20_000;
 const DELETE_TIMEOUT_MS = 15_000;
 const RUNC_EVERY = 5;
 const HAS_RUNC = spawnSync('runc', ['--version']).status === 0;
-const execFileAsync = promisify(execFile);
 
 type Runtime = 'tslab' | 'runc';
 
@@ -178,7 +176,7 @@ describe('config.json fuzzer', () => {
   async function prepare(job: Job): Promise<{ mutations: Mutation[]; labels: string[] }> {
     fs.mkdirSync(job.root, { recursive: true });
     fs.mkdirSync(job.bundle, { recursive: true });
-    await execFileAsync('cp', ['-a', ensureDefaultRootfs(), path.join(job.bundle, 'rootfs')]);
+    copyRootfs(testRun().base, path.join(job.bundle, 'rootfs'));
     const rng = new Rng(SEED * 1_000_003 + job.n);
     const mutations = Array.from({ length: 1 + rng.int(3) }, () => drawMutation(rng));
     const spec = structuredClone(baseSpec);

@@ -3,14 +3,16 @@
 // runtime prints: after create the init is alive, sleeping, not yet the program, and exec.fifo is a FIFO in
 // the state directory; after start the FIFO is gone and the same pid runs the program; after kill SIGKILL
 // `state` says stopped; after delete the state directory and the process are gone. Last, a second container
-// whose init is killed before `start`: start must fail, not wait forever. Whatever happens, the bundle, the
-// state and any process or cgroup are removed (with the reference runtime if the learner's fails).
+// whose init is killed while `start` waits for its byte: start must fail, not wait forever. A `start` seen
+// blocked in open(2) of the FIFO is ended at once: the init opens its end only after that open returns, so
+// it never will. Whatever happens, the bundle, the state and any process or cgroup are removed (with the
+// reference runtime if the learner's fails).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readProcStat } from '../../linux/proc.js';
 import { referenceBuild, runtimeExecutable } from '../step-build.js';
-import { errorText, fail, makeBundle, verdict } from './common.js';
+import { errorText, fail, makeBundle, readText, verdict } from './common.js';
 import { type RunResult, cmdline, newScratch, runRuntime, said } from './scratch-runtime.js';
 import type { CheckResult, LessonCheck } from './types.js';
 
@@ -18,10 +20,13 @@ import type { CheckResult, LessonCheck } from './types.js';
 const ID = `tslab-check-lifecycle-${process.pid}`;
 const DEAD_ID = `${ID}-dead`;
 const PROGRAM = ['sleep', '1000'];
-/** How long `start` of a container whose init is dead may take before it counts as hanging. */
-const DEAD_START_TIMEOUT_MS = 8000;
-/** How long after `start` begins the check kills the (stopped) init: start is waiting for its byte by then. */
-const INIT_DIES_AFTER_MS = 500;
+/**
+ * How long `start` may go on after the init it waits for was killed before it counts as hanging: a releaseInit
+ * that asks initAlive() between 1 ms polls fails within milliseconds; the rest is margin for a loaded machine.
+ */
+const DEAD_START_TIMEOUT_MS = 4000;
+/** The init dies once `start` is seen holding the FIFO open, or this long after `start` began (it may open it anew for each read). */
+const INIT_DIES_AFTER_MS = 3000;
 
 function status(r: RunResult): string | undefined {
   try {
@@ -36,6 +41,8 @@ function alive(pid: number, startTime: number | undefined): boolean {
   return stat !== undefined && stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
 }
 
+type Rt = (args: string[], timeoutMs?: number, watch?: (pid: number) => string | undefined) => Promise<RunResult>;
+
 async function until(test: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -48,11 +55,45 @@ async function until(test: () => boolean | Promise<boolean>, timeoutMs: number):
 const SCRATCH_PREFIX = 'tslab-check9-';
 
 /**
- * create, SIGSTOP the init, start, and SIGKILL the init while start waits for its byte: start must fail
- * within DEAD_START_TIMEOUT_MS. The init dies during releaseInit (a stopped init never writes), so the
- * piece itself must notice: killed before start, the runtime would refuse without calling it.
+ * Why process `pid` will never return, if a thread of it sleeps in open(2) of a FIFO (the kernel's
+ * wait_for_partner, inlined as fifo_open on some kernels): the open waits for a writer, and the init
+ * writes only once it is told of the reader's open, which the kernel reports when the open returns.
  */
-async function deadInitResult(rt: (args: string[], timeoutMs?: number) => Promise<RunResult>, bundle: string): Promise<CheckResult> {
+function blockedInFifoOpen(pid: number): string | undefined {
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined; // gone meanwhile
+  }
+  for (const tid of tids) {
+    const wchan = readText(`/proc/${pid}/task/${tid}/wchan`);
+    if (wchan === 'wait_for_partner' || wchan === 'fifo_open') return `thread ${tid} blocked in open() of the FIFO (kernel ${wchan}), waiting for a writer`;
+  }
+  return undefined;
+}
+
+/** Whether process `pid` has `file` open. */
+function holdsOpen(pid: number, file: string): boolean {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === file;
+      } catch {
+        return false; // closed meanwhile
+      }
+    });
+  } catch {
+    return false; // gone meanwhile
+  }
+}
+
+/**
+ * create, SIGSTOP the init, start, and SIGKILL the init once start holds the FIFO open, waiting for its byte:
+ * start must fail within DEAD_START_TIMEOUT_MS. The init dies during releaseInit (a stopped init never
+ * writes), so the piece itself must notice: killed before start, the runtime would refuse without calling it.
+ */
+async function deadInitResult(rt: Rt, bundle: string, fifo: string): Promise<CheckResult> {
   const name = 'start of a container whose init dies while start waits fails at once (it does not wait forever)';
   const created = await rt(['create', '--bundle', bundle, DEAD_ID]);
   let deadPid = 0;
@@ -66,19 +107,27 @@ async function deadInitResult(rt: (args: string[], timeoutMs?: number) => Promis
     return fail(name, `create ${said(created)}`, 'a created container', 'create runs the runtime with your steps of lessons 1-8: fix what the stages above say first');
   }
   process.kill(deadPid, 'SIGSTOP');
-  const starting = rt(['start', DEAD_ID], DEAD_START_TIMEOUT_MS);
-  await sleep(INIT_DIES_AFTER_MS);
-  if (alive(deadPid, deadStart)) process.kill(deadPid, 'SIGKILL');
-  const started = await starting;
+  const begun = Date.now();
+  let killedAt: number | undefined;
+  const started = await rt(['start', DEAD_ID], 20_000, (startPid) => {
+    if (killedAt === undefined && (holdsOpen(startPid, fifo) || Date.now() - begun > INIT_DIES_AFTER_MS)) {
+      try {
+        if (alive(deadPid, deadStart)) process.kill(deadPid, 'SIGKILL');
+      } catch {
+        // Gone meanwhile: dead either way.
+      }
+      killedAt = Date.now();
+    }
+    if (killedAt !== undefined && Date.now() - killedAt > DEAD_START_TIMEOUT_MS) return `still waiting ${DEAD_START_TIMEOUT_MS / 1000} s after the init was killed`;
+    return blockedInFifoOpen(startPid);
+  });
   const hung = started.code === null;
   return verdict(
     name,
     !hung && started.code !== 0,
-    hung
-      ? `start was still waiting ${(DEAD_START_TIMEOUT_MS - INIT_DIES_AFTER_MS) / 1000} s after the init was killed (ended by the check)`
-      : started.code === 0
-        ? 'start exit status 0, though the init never wrote its byte (it was stopped, then killed)'
-        : `start ${said(started)}`,
+    started.code === 0
+      ? `start exit status 0, though the init never wrote its byte (it was stopped${killedAt === undefined ? '' : ', then killed'})`
+      : `start ${said(started)}`,
     "a non-zero exit status at once, e.g. 'cannot start a container that has stopped'",
     hung
       ? 'releaseInit must open the FIFO with O_NONBLOCK (a blocking open waits for a writer that will never come) and, while no byte has come, check initAlive() and throw when it is false'
@@ -87,7 +136,7 @@ async function deadInitResult(rt: (args: string[], timeoutMs?: number) => Promis
 }
 
 /** create: the init alive and waiting on exec.fifo, status "created". */
-async function createResult(rt: (args: string[], timeoutMs?: number) => Promise<RunResult>, bundle: string, fifo: string): Promise<{ result: CheckResult; code: number | null; pid: number; startTime: number | undefined }> {
+async function createResult(rt: Rt, bundle: string, fifo: string): Promise<{ result: CheckResult; code: number | null; pid: number; startTime: number | undefined }> {
   const created = await rt(['create', '--bundle', bundle, ID]);
   const st1 = await rt(['state', ID]);
   let pid: number;
@@ -114,9 +163,10 @@ async function createResult(rt: (args: string[], timeoutMs?: number) => Promise<
 }
 
 /** start: the byte read from exec.fifo releases the init, which execs the program. */
-async function startResult(rt: (args: string[], timeoutMs?: number) => Promise<RunResult>, pid: number, fifo: string): Promise<CheckResult> {
-  const started = await rt(['start', ID], 15_000);
-  const execed = await until(() => cmdline(pid) === PROGRAM.join(' '), 3000);
+async function startResult(rt: Rt, pid: number, fifo: string): Promise<CheckResult> {
+  const started = await rt(['start', ID], 15_000, blockedInFifoOpen);
+  // After a failed start the program is not expected: no wait for it.
+  const execed = started.code === 0 ? await until(() => cmdline(pid) === PROGRAM.join(' '), 3000) : cmdline(pid) === PROGRAM.join(' ');
   const st2 = await rt(['state', ID]);
   const fifoGone = !fs.existsSync(fifo);
   return verdict(
@@ -134,7 +184,7 @@ async function startResult(rt: (args: string[], timeoutMs?: number) => Promise<R
   );
 }
 
-async function killResult(rt: (args: string[], timeoutMs?: number) => Promise<RunResult>, pid: number, startTime: number | undefined): Promise<CheckResult> {
+async function killResult(rt: Rt, pid: number, startTime: number | undefined): Promise<CheckResult> {
   const killed = await rt(['kill', ID, 'KILL']);
   let st3: RunResult = { code: null, stdout: '', stderr: '' };
   await until(async () => {
@@ -150,7 +200,7 @@ async function killResult(rt: (args: string[], timeoutMs?: number) => Promise<Ru
   );
 }
 
-async function deleteResult(rt: (args: string[], timeoutMs?: number) => Promise<RunResult>, stateDir: string, pid: number, startTime: number | undefined): Promise<CheckResult> {
+async function deleteResult(rt: Rt, stateDir: string, pid: number, startTime: number | undefined): Promise<CheckResult> {
   const deleted = await rt(['delete', ID]);
   const gone = await until(() => !fs.existsSync(stateDir) && !alive(pid, startTime), 3000);
   return verdict(
@@ -167,7 +217,7 @@ export const check: LessonCheck = async (ctx) => {
   const { dir: scratch, bundle, root } = await newScratch(SCRATCH_PREFIX);
   const stateDir = path.join(root, ID);
   const fifo = path.join(stateDir, 'exec.fifo');
-  const rt = (args: string[], timeoutMs?: number) => runRuntime(bin, root, scratch, args, timeoutMs);
+  const rt: Rt = (args, timeoutMs, watch) => runRuntime(bin, root, scratch, args, timeoutMs, watch);
   const results: CheckResult[] = [];
   let pid = 0;
   let startTime: number | undefined;
@@ -186,7 +236,7 @@ export const check: LessonCheck = async (ctx) => {
     results.push(await startResult(rt, pid, fifo));
     results.push(await killResult(rt, pid, startTime));
     results.push(await deleteResult(rt, stateDir, pid, startTime));
-    results.push(await deadInitResult(rt, bundle));
+    results.push(await deadInitResult(rt, bundle, path.join(root, DEAD_ID, 'exec.fifo')));
     return results;
   } catch (err) {
     results.push(fail('the lifecycle ran to its end', errorText(err), 'no error', 'run the cells of this lesson to see where it stops'));

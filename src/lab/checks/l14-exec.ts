@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAlive, namespaceLink, readProcStat, readStatusField } from '../../linux/proc.js';
+import { within } from '../../linux/within.js';
 import { referenceBuild, runtimeExecutable } from '../step-build.js';
 import { errorText, fail, makeBundle, readText, verdict } from './common.js';
 import { type RunResult, cmdline, collectOutput, outputFiles, newScratch, runRuntime, said } from './scratch-runtime.js';
@@ -97,7 +98,7 @@ async function endExec(execed: Execed): Promise<void> {
       // Gone already.
     }
   }
-  await Promise.race([exited, sleep(5000)]);
+  await within(exited, 5000);
 }
 
 function namespaceResults(execPid: number, initPid: number): CheckResult[] {

@@ -37,19 +37,42 @@ export function collectOutput(files: Pick<OutputFiles, 'out' | 'err'>, code: num
   return result;
 }
 
-/** Runs `<bin> --root ROOT args...` to its end, killed after `timeoutMs`. */
-export function runRuntime(bin: string, root: string, scratch: string, args: string[], timeoutMs = 20_000): Promise<RunResult> {
+/**
+ * Runs `<bin> --root ROOT args...` to its end, killed after `timeoutMs`, or as soon as `watch` (called with
+ * its pid every 50 ms) gives a reason: the kernel's view of the process can show it will never return.
+ */
+export function runRuntime(
+  bin: string,
+  root: string,
+  scratch: string,
+  args: string[],
+  timeoutMs = 20_000,
+  watch?: (pid: number) => string | undefined,
+): Promise<RunResult> {
   const files = outputFiles(scratch);
   return new Promise((resolve) => {
     const child = spawn(bin, ['--root', root, ...args], { stdio: ['ignore', ...files.fds] });
     files.fds.forEach((fd) => fs.closeSync(fd));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    // What ended it, when the check did: said after "ended by SIGKILL".
+    let why: string | undefined;
+    const end = (reason: string): void => {
+      why ??= reason;
+      child.kill('SIGKILL');
+    };
+    const timer = setTimeout(() => end(`: no answer in ${timeoutMs / 1000} s`), timeoutMs);
+    const watcher = watch
+      ? setInterval(() => {
+          const reason = why === undefined && child.pid && child.exitCode === null && child.signalCode === null ? watch(child.pid) : undefined;
+          if (reason) end(` from the check: ${reason}`);
+        }, 50)
+      : undefined;
     const finish = (code: number | null, extra = ''): void => {
       clearTimeout(timer);
+      clearInterval(watcher);
       resolve(collectOutput(files, code, extra));
     };
     child.on('error', (err) => finish(127, err.message));
-    child.on('exit', (code, signal) => finish(code, signal ? `(ended by ${signal}${signal === 'SIGKILL' ? `: no answer in ${timeoutMs / 1000} s` : ''})` : ''));
+    child.on('exit', (code, signal) => finish(code, signal ? `(ended by ${signal}${signal === 'SIGKILL' ? (why ?? '') : ''})` : ''));
   });
 }
 

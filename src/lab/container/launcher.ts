@@ -27,6 +27,7 @@ import { closePassage, nodeCommandFor } from '../../fs/reachable.js';
 import { makeCgroups, wireVeth } from './host-side.js';
 import { explainMapError, idMapProblems, mapsInside, readIdMaps } from './id-maps-readback.js';
 import { IDLE_PROGRAM, IDLE_PROGRAM_RUNNING_SCRIPTS, LESSON_SECCOMP, type Feature, type LaunchPlan, type IdRange, type LaunchResult, type UsernsPlan } from './plan.js';
+import { within } from '../../linux/within.js';
 
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 const UNSHARE = '/usr/bin/unshare';
@@ -357,7 +358,7 @@ async function launch(plan: LaunchPlan): Promise<LaunchResult> {
 
 /** Why the init died without a word, from how it died. */
 async function silentDeath(exitSignal: Promise<NodeJS.Signals | null>): Promise<string> {
-  const signal = await Promise.race([exitSignal, new Promise<null>((resolve) => setTimeout(() => resolve(null), 2000))]);
+  const signal = await within(exitSignal, 2000);
   if (signal !== 'SIGSYS') return 'the container init exited before it ran its program';
   return (
     'the container init was killed by SIGSYS before it ran its program: a seccomp filter kills a system call no rule ' +

@@ -25,6 +25,7 @@ import { exitStatus } from '../steps/exit-status.js';
 import { spawnInPidNamespace } from '../steps/join-container.js';
 import { ExecOrchestratorChannel } from './channel.js';
 import type { ExecPlan } from './protocol.js';
+import { within } from '../../linux/within.js';
 
 const REAP_TIMEOUT_MS = 5000;
 const NSENTER = '/usr/bin/nsenter';
@@ -182,9 +183,7 @@ async function discard(child: ChildProcess, exited: Promise<number>): Promise<vo
   } catch {
     // Already gone; its exit event is on its way.
   }
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, REAP_TIMEOUT_MS)))]);
-  clearTimeout(timer);
+  await within(exited, REAP_TIMEOUT_MS);
 }
 
 interface Launched {

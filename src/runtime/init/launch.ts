@@ -13,6 +13,7 @@ import { hasUserNamespace, spawnInUserNamespace } from './launch-userns.js';
 import type { Spec } from '../spec/types.js';
 import { type JournalProcess, type StateStore, journalProcess } from '../state/store.js';
 import { spawnInNewPidNamespace } from '../steps/pid-namespace.js';
+import { within } from '../../linux/within.js';
 
 const REAP_TIMEOUT_MS = 5000;
 /** The early launch reads config.json before validation: anything larger waits for the validated path. */
@@ -228,7 +229,5 @@ export async function discardStage(launched: LaunchedStage | undefined): Promise
   } catch {
     // Already gone; its exit event is on its way.
   }
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([reaped, new Promise((resolve) => (timer = setTimeout(resolve, REAP_TIMEOUT_MS)))]);
-  clearTimeout(timer);
+  await within(reaped, REAP_TIMEOUT_MS);
 }

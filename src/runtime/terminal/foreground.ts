@@ -1,6 +1,7 @@
 // What `run` and `exec` do while they wait in the foreground for their process: relay the caller's terminal
 // to its pty (when it has one) and forward the caller's signals to it.
 import { relayTerminal } from './relay.js';
+import { within } from '../../linux/within.js';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
 
@@ -38,9 +39,7 @@ export function holdForeground(pid: number, terminalMaster: number | undefined, 
   return {
     async drain() {
       if (!relay) return;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([relay.done, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
-      clearTimeout(timer);
+      await within(relay.done, 2000);
     },
     close() {
       relay?.close();
