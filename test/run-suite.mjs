@@ -55,17 +55,18 @@ const LAB_USES = ['lab', 'net', 'mount'];
  */
 const on24 = (name, project, extra) => ({ name: `${name} on Node 24`, node: '24', projects: [project], ...NODE24_FILES[project], ...extra });
 const JOBS = [
+  // `engines` and the lab's jobs exclude one another (the engines' snapshot of the host's network against the
+  // lab's veth and mounts), and `engines` excludes the engine jobs and the kernel's too: first, while nothing
+  // else holds what it needs, then the lab's one after another, each offered a lane before the rest.
+  // Their beforeAll snapshots the host's netns, veths, bridges, addresses and overlays; afterAll compares.
+  { name: 'engines', projects: ['engines:runc', 'engines:tslab'], uses: ['cg64', 'overlay', 'mount', 'net'], watches: ['net', 'overlay'] },
+  { name: 'lifecycle:tslab', projects: ['lifecycle:tslab'], except: lifecycleMounts },
+  { name: 'security', projects: ['security'], except: engineFamily },
   // Lesson 4's check compares the host's total mount count with the count when the lab started.
   // Lesson 10's last cell runs podman (cgroups named libpod-<64 hex> while it runs).
   { name: 'lab lessons', projects: ['lab'], only: ['test/lab/lessons.test.ts'], uses: [...LAB_USES, 'cg64'], watches: ['lab', 'mount'] },
-  { name: 'lifecycle:tslab', projects: ['lifecycle:tslab'], except: lifecycleMounts },
-  { name: 'security', projects: ['security'], except: engineFamily },
-  // The lab's jobs and `engines` exclude one another (the lab's veth and mounts, the engines' snapshot of the
-  // host's network): each is offered a lane before the rest, so that the chain of them is never idle.
   // Wrong pieces of every lesson through the lesson's check (the capstone's with a few lifecycle tests each).
   { name: 'lab mutants', projects: ['lab'], only: ['test/lab/mutants.test.ts'], uses: LAB_USES, watches: ['lab'] },
-  // Their beforeAll snapshots the host's netns, veths, bridges, addresses and overlays; afterAll compares.
-  { name: 'engines', projects: ['engines:runc', 'engines:tslab'], uses: ['cg64', 'overlay', 'mount', 'net'], watches: ['net', 'overlay'] },
   { name: 'lab', projects: ['lab'], except: ['test/lab/lessons.test.ts', 'test/lab/mutants.test.ts'], uses: LAB_USES, watches: ['lab'] },
   on24('lab', 'lab', { uses: LAB_USES, watches: ['lab'] }),
   { name: 'engine', projects: ['engine'], uses: ENGINE_USES, watches: ['tslab0', 'cg64'] },
@@ -73,7 +74,6 @@ const JOBS = [
   { name: 'security engine', projects: ['security'], only: engineFamily, uses: ENGINE_USES, watches: ['tslab0', 'cg64'] },
   { name: 'lifecycle:runc', projects: ['lifecycle:runc'], except: lifecycleMounts },
   on24('lifecycle:tslab', 'lifecycle:tslab'),
-  // Before the two below, which may run beside `engines` (these may not): the last minutes are not left to one job.
   on24('engine', 'engine', { uses: ENGINE_USES, watches: ['tslab0', 'cg64'] }),
   { name: 'kernel', projects: ['kernel'], uses: ['net', 'mount'] },
   on24('kernel', 'kernel', { uses: ['net', 'mount'] }),
