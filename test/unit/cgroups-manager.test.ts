@@ -327,6 +327,38 @@ describe('cgroup v1/hybrid manager (fake fs)', () => {
     expect(fake.files.get('/cg/cpuset/tslab/c1/cpuset.mems')).toBe('0');
   });
 
+  it('a parent another create has just made gets its cpuset from it in a moment: waited for, not changed', () => {
+    const fake = hybridFs();
+    fake.root('/cg/cpuset/tslab', { 'cgroup.procs': '', 'cpuset.cpus': '', 'cpuset.mems': '' });
+    // The other create fills it in after this one has looked a few times.
+    let looks = 0;
+    const readFile = fake.readFile.bind(fake);
+    fake.readFile = (path: string) => {
+      if (path.startsWith('/cg/cpuset/tslab/cpuset.') && ++looks === 5) {
+        fake.files.set('/cg/cpuset/tslab/cpuset.cpus', '0-1');
+        fake.files.set('/cg/cpuset/tslab/cpuset.mems', '0');
+      }
+      return readFile(path);
+    };
+    const m = newCgroupManager({ id: 'c1', cgroupsPath: '/tslab/c1', layout: HYBRID_LAYOUT, ownCgroupFile: HYBRID_OWN, fs: fake });
+    m.create();
+    expect(m.toJSON().created).not.toContain('/cg/cpuset/tslab');
+    expect(fake.writes.filter(([p]) => p.startsWith('/cg/cpuset/tslab/cpuset.'))).toEqual([]);
+    expect(fake.files.get('/cg/cpuset/tslab/c1/cpuset.cpus')).toBe('0-1');
+    expect(fake.files.get('/cg/cpuset/tslab/c1/cpuset.mems')).toBe('0');
+  });
+
+  it('a parent whose cpuset stays empty is refused after a second, and left as it was', () => {
+    const fake = hybridFs();
+    fake.root('/cg/cpuset/tslab', { 'cgroup.procs': '', 'cpuset.cpus': '', 'cpuset.mems': '' });
+    const m = newCgroupManager({ id: 'c1', cgroupsPath: '/tslab/c1', layout: HYBRID_LAYOUT, ownCgroupFile: HYBRID_OWN, fs: fake });
+    const started = Date.now();
+    expect(() => m.create()).toThrow(/the parent cgroup \/cg\/cpuset\/tslab has an empty cpuset.cpus.*does not change cgroups it did not create/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(fake.dirs.has('/cg/cpuset/tslab')).toBe(true);
+    expect(fake.writes.filter(([p]) => p.startsWith('/cg/cpuset/tslab/cpuset.'))).toEqual([]);
+  });
+
   it('unset path goes below the own cgroup; a second create() adopts nothing new', () => {
     const fake = hybridFs();
     const m = newCgroupManager({ id: 'c1', layout: HYBRID_LAYOUT, ownCgroupFile: HYBRID_OWN, fs: fake });

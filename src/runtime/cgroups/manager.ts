@@ -27,6 +27,9 @@ import { controllersNeeded, planV2, v2DeviceFilter } from './v2.js';
 import { bpfDeviceFilterInstaller, type DeviceFilterInstaller } from './devices.js';
 import { readStats, type ContainerStats } from './stats.js';
 
+/** How long a parent cgroup with an empty cpuset is given to get one from the create that made it. */
+const PARENT_CPUSET_WAIT_MS = 1000;
+
 /** Everything needed to rebuild a manager in a later process (`delete`, `kill`, `pause`...). */
 export interface SavedCgroups {
   version: 1;
@@ -143,7 +146,8 @@ class Manager implements CgroupManager {
         if (!this.fs.exists(h.mountPoint)) {
           throw new CgroupError(`the ${h.key} cgroup hierarchy is not mounted at ${h.mountPoint} any more`, { path: h.mountPoint });
         }
-        const madeHere: string[] = [];
+        // v1 cpuset: a new cgroup starts with empty cpuset.cpus/mems, and a process cannot join it (ENOSPC).
+        const cpuset = h.kind === 'v1' && h.controllers.includes('cpuset');
         let cur = h.mountPoint;
         for (const seg of posix.relative(h.mountPoint, h.dir).split('/').filter((s) => s !== '')) {
           cur = posix.join(cur, seg);
@@ -156,12 +160,9 @@ class Manager implements CgroupManager {
             throw new CgroupError(`cannot create cgroup ${cur}: ${code} — ${mkdirHint(code)}`, { path: cur, code, cause: err });
           }
           made.push(cur);
-          madeHere.push(cur);
           this.state.created.push(cur);
-        }
-        // v1 cpuset: a new cgroup starts with empty cpuset.cpus/mems, and a process cannot join it (ENOSPC).
-        if (h.kind === 'v1' && h.controllers.includes('cpuset')) {
-          for (const dir of madeHere) this.copyCpusetFromParent(dir);
+          // At once: a create beside this one (an engine starts several) may meet this directory next.
+          if (cpuset) this.copyCpusetFromParent(cur);
         }
       }
     } catch (err) {
@@ -197,15 +198,25 @@ class Manager implements CgroupManager {
     }
   }
 
+  /** The parent's cpuset `file`, or its effective_ twin when that is empty. */
+  private parentCpuset(parent: string, file: string): string {
+    const value = this.read(posix.join(parent, file)).trim();
+    if (value !== '') return value;
+    const effective = posix.join(parent, file.replace('cpuset.', 'cpuset.effective_'));
+    return this.fs.exists(effective) ? this.read(effective).trim() : '';
+  }
+
   private copyCpusetFromParent(dir: string): void {
     for (const file of ['cpuset.cpus', 'cpuset.mems']) {
       const path = posix.join(dir, file);
       if (this.read(path).trim() !== '') continue;
       const parent = posix.dirname(dir);
-      let value = this.read(posix.join(parent, file)).trim();
-      if (value === '') {
-        const effective = posix.join(parent, file.replace('cpuset.', 'cpuset.effective_'));
-        if (this.fs.exists(effective)) value = this.read(effective).trim();
+      let value = this.parentCpuset(parent, file);
+      // A parent that another create has just made gets its cpuset from that create in a moment (docker runs
+      // four containers under a new cgroup-parent at once: one of them met it empty).
+      for (const deadline = Date.now() + PARENT_CPUSET_WAIT_MS; value === '' && Date.now() < deadline; ) {
+        sleepSync(10);
+        value = this.parentCpuset(parent, file);
       }
       if (value === '') {
         throw new CgroupError(
