@@ -73,12 +73,13 @@ const JOBS = [
   // `tslab run` inside (test/engine/engine-env.ts's checks), the hostile images' store, a tmpfs of the fuzzer's own.
   { name: 'security engine', projects: ['security'], only: engineFamily, uses: ENGINE_USES, watches: ['tslab0', 'cg64'] },
   { name: 'lifecycle:runc', projects: ['lifecycle:runc'], except: lifecycleMounts },
+  // Host mounts of their own (a tmpfs or bind made on the host for the container to see). A minute long: not
+  // last, where it would run alone (the short jobs below fill the end).
+  { name: 'lifecycle mounts', projects: ['lifecycle:tslab', 'lifecycle:runc'], only: lifecycleMounts, uses: ['mount'] },
   on24('lifecycle:tslab', 'lifecycle:tslab'),
   on24('engine', 'engine', { uses: ENGINE_USES, watches: ['tslab0', 'cg64'] }),
   { name: 'kernel', projects: ['kernel'], uses: ['net', 'mount'] },
   on24('kernel', 'kernel', { uses: ['net', 'mount'] }),
-  // Host mounts of their own (a tmpfs or bind made on the host for the container to see).
-  { name: 'lifecycle mounts', projects: ['lifecycle:tslab', 'lifecycle:runc'], only: lifecycleMounts, uses: ['mount'] },
   { name: 'unit', projects: ['unit'] },
 ];
 
