@@ -238,7 +238,7 @@ if (!v24.startsWith('v24.')) {
   process.exit(1);
 }
 console.log(`=== the whole suite on Node ${process.version} (${process.execPath}), part of it again on Node ${v24}, ${LANES} vitest processes at a time ===`);
-const build = spawnSync(process.execPath, [path.join(repo, 'build.mjs')], { cwd: repo, env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` }, stdio: 'inherit' });
+const build = spawnSync(process.execPath, [path.join(repo, 'build.mjs'), '--if-changed'], { cwd: repo, env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` }, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 const leaks = await loadLeaks();
