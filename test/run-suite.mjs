@@ -21,7 +21,8 @@
 //   lab      the lab's fixed names: veth tslab-lab0, cgroups tslab-lab*, lesson containers (any lab's)
 //
 // Each job's output is printed whole when it ends (a line says when each starts). Exit status 1 if any job
-// failed or the host changed; the summary gives each job's wall and CPU seconds, the last line sums every
+// failed or the host changed; the summary gives each job's wall and CPU seconds (the orphans its shell reaped
+// included, test/subreaper-exec.cjs), how busy the machine's CPUs were meanwhile, and a last line summing every
 // job's "N passed, N failed, N skipped".
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

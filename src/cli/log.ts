@@ -1,5 +1,6 @@
 // runc's error reporting: stderr for people, and --log (text or JSON lines) for engines that read it.
 import * as fs from 'node:fs';
+import { writeErr } from './output.js';
 
 export interface LogOptions {
   file?: string;
@@ -26,17 +27,17 @@ export class Logger {
 
   error(msg: string): void {
     this.write('error', msg);
-    process.stderr.write(`tslab-runtime: ${msg}\n`);
+    writeErr(`tslab-runtime: ${msg}\n`);
   }
 
   warn(msg: string): void {
     this.write('warning', msg);
-    process.stderr.write(`tslab-runtime: warning: ${msg}\n`);
+    writeErr(`tslab-runtime: warning: ${msg}\n`);
   }
 
   debug(msg: string): void {
     if (!this.opts.debug) return;
     this.write('debug', msg);
-    process.stderr.write(`tslab-runtime: debug: ${msg}\n`);
+    writeErr(`tslab-runtime: debug: ${msg}\n`);
   }
 }

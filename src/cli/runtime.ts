@@ -3,6 +3,7 @@
 import { type FlagSpec, type ParsedArgs, UsageError, flagString, flagValues, parseArgs } from './args.js';
 import { Logger } from './log.js';
 import { formatTable } from './table.js';
+import { writeErr, writeOut } from './output.js';
 import type { UpdateFlag } from '../runtime/operations/update.js';
 
 const VERSION = '0.1.0';
@@ -235,7 +236,7 @@ const COMMANDS: Record<string, Command> = {
     async run(args, ctx) {
       const { runcState } = await import('../runtime/state/status.js');
       const s = await store(ctx);
-      process.stdout.write(`${JSON.stringify(runcState(s, s.read(args.positional[0])), null, 2)}\n`);
+      writeOut(`${JSON.stringify(runcState(s, s.read(args.positional[0])), null, 2)}\n`);
       return 0;
     },
   },
@@ -290,13 +291,13 @@ const COMMANDS: Record<string, Command> = {
         ctx.log.error(`${id}: a create that did not finish left this behind (a journal, no state): \`tslab-runtime delete --force ${id}\` undoes what it made`);
       }
       if (args.flags.has('quiet')) {
-        for (const st of states) process.stdout.write(`${st.id}\n`);
+        for (const st of states) writeOut(`${st.id}\n`);
       } else if (format === 'json') {
-        process.stdout.write(`${JSON.stringify(states.map((st) => ({ ...st, owner: 'root' })))}\n`);
+        writeOut(`${JSON.stringify(states.map((st) => ({ ...st, owner: 'root' })))}\n`);
       } else {
         const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER']];
         for (const st of states) rows.push([st.id, String(st.pid), st.status, st.bundle, st.created, 'root']);
-        process.stdout.write(`${formatTable(rows)}\n`);
+        writeOut(`${formatTable(rows)}\n`);
       }
       return 0;
     },
@@ -353,8 +354,8 @@ const COMMANDS: Record<string, Command> = {
       const { containerPids } = await import('../runtime/operations/ps.js');
       const pids = containerPids(await store(ctx), args.positional[0]);
       const format = flagString(args, 'format') ?? 'table';
-      if (format === 'json') process.stdout.write(`${JSON.stringify(pids)}\n`);
-      else if (format === 'table') process.stdout.write(`PID\n${pids.join('\n')}${pids.length ? '\n' : ''}`);
+      if (format === 'json') writeOut(`${JSON.stringify(pids)}\n`);
+      else if (format === 'table') writeOut(`PID\n${pids.join('\n')}${pids.length ? '\n' : ''}`);
       else throw new UsageError(`invalid format option "${format}": use table or json`);
       return 0;
     },
@@ -391,7 +392,7 @@ const COMMANDS: Record<string, Command> = {
       await containerEvents(await store(ctx), args.positional[0], {
         stats: args.flags.has('stats'),
         intervalMs,
-        write: (line) => process.stdout.write(line),
+        write: (line) => writeOut(line),
       });
       return 0;
     },
@@ -403,7 +404,7 @@ const COMMANDS: Record<string, Command> = {
     arity: [0, 0],
     async run() {
       const { features } = await import('../runtime/operations/features.js');
-      process.stdout.write(`${JSON.stringify(features(SPEC_VERSION), null, 4)}\n`);
+      writeOut(`${JSON.stringify(features(SPEC_VERSION), null, 4)}\n`);
       return 0;
     },
   },
@@ -440,12 +441,12 @@ export async function main(argv: string[]): Promise<number> {
     if (format !== 'text' && format !== 'json') throw new UsageError(`invalid log format "${format}": use text or json`);
     log = new Logger({ file: flagString(global, 'log'), format, debug: global.flags.has('debug') });
     if (global.flags.has('version')) {
-      process.stdout.write(`tslab-runtime version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
+      writeOut(`tslab-runtime version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
       return 0;
     }
     const [name, ...rest] = global.positional;
     if (global.flags.has('help') || name === 'help' || !name) {
-      (name || global.flags.has('help') ? process.stdout : process.stderr).write(`${usage()}\n`);
+      (name || global.flags.has('help') ? writeOut : writeErr)(`${usage()}\n`);
       return name || global.flags.has('help') ? 0 : 1;
     }
     if (global.flags.has('systemd-cgroup')) throw new UsageError('--systemd-cgroup is not supported: tslab-runtime drives cgroupfs directly');
@@ -467,11 +468,11 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError) {
       log.error(err.message);
-      if (!err.message.includes('usage:')) process.stderr.write(`run "tslab-runtime --help" for usage\n`);
+      if (!err.message.includes('usage:')) writeErr(`run "tslab-runtime --help" for usage\n`);
       return 1;
     }
     log.error(err instanceof Error ? err.message : String(err));
-    if (log && process.env.TSLAB_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    if (log && process.env.TSLAB_DEBUG && err instanceof Error) writeErr(`${err.stack}\n`);
     return 1;
   }
 }
