@@ -1,7 +1,7 @@
 // What tslab-runtime prints, written straight to fds 1 and 2. process.stdout and process.stderr are streams that
 // Node builds on first use, loading its stream modules (and node:net for a pipe): measured here, a first write
-// took 3-12 ms to a file and 8-23 ms to a pipe, fs.writeSync 0.3 ms. Engines run `state` over a pipe all the
-// time, and it prints one document and exits.
+// took 3-6 ms to a file and 5-8 ms to a pipe (twice that on a busy machine), fs.writeSync 0.3 ms. Engines run
+// `state` over a pipe all the time, and it prints one document and exits.
 import * as fs from 'node:fs';
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
