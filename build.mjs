@@ -9,7 +9,7 @@
 // are named by their contents (a SHA-256 over every file's path and bytes), not their times.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import koffi from 'koffi';
@@ -18,26 +18,26 @@ import koffi from 'koffi';
 const INPUTS = ['build.mjs', 'package-lock.json', 'tsconfig.json', 'src', 'sandbox'];
 const DIGEST_FILE = '.inputs-sha256';
 
+/**
+ * Never follows a link (a symlink cycle in the learner's sandbox would never end): a link counts by its target's
+ * name, a regular file by its bytes, anything else (a FIFO would block a read) by its kind.
+ */
 function inputsDigest() {
   const hash = createHash('sha256');
   const add = (name) => {
-    if (!existsSync(name)) return hash.update(`${name}\0missing\0`);
-    const entries = readdirSafe(name);
-    if (entries === undefined) return hash.update(`${name}\0`).update(readFileSync(name)).update('\0');
-    for (const entry of entries.sort()) add(join(name, entry));
+    let stat;
+    try {
+      stat = lstatSync(name);
+    } catch {
+      return hash.update(`${name}\0missing\0`);
+    }
+    if (stat.isDirectory()) for (const entry of readdirSync(name).sort()) add(join(name, entry));
+    else if (stat.isSymbolicLink()) hash.update(`${name}\0link\0${readlinkSync(name)}\0`);
+    else if (stat.isFile()) hash.update(`${name}\0file\0`).update(readFileSync(name)).update('\0');
+    else hash.update(`${name}\0other ${stat.mode}\0`);
   };
   for (const name of INPUTS) add(name);
   return hash.digest('hex');
-}
-
-/** A directory's entries, or undefined for anything else. */
-function readdirSafe(name) {
-  try {
-    return readdirSync(name);
-  } catch (err) {
-    if (err.code === 'ENOTDIR') return undefined;
-    throw err;
-  }
 }
 
 const digest = inputsDigest();
