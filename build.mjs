@@ -73,6 +73,38 @@ const commandFamiliesApart = {
   },
 };
 
+// marked-terminal highlights code through cli-highlight, which loads highlight.js with its ~190 grammars:
+// ~1 MB of the lab's bundle, and ~35 ms of every `tslab` lab command's start, even `tslab check`, which
+// renders no Markdown. The lessons' prose has fences in TypeScript, JSON and shell, and fences with no
+// language (then highlight.js guesses among the grammars it has: these few guess better than all of them).
+const HIGHLIGHT_GRAMMARS = ['bash', 'typescript', 'javascript', 'json', 'plaintext'];
+const fewHighlightGrammars = {
+  name: 'few-highlight-grammars',
+  setup(b) {
+    b.onResolve({ filter: /^highlight\.js$/ }, (args) => (args.importer.includes('cli-highlight') ? { path: 'highlight.js', namespace: 'few-grammars' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'few-grammars' }, () => ({
+      contents: [
+        "const hljs = require('highlight.js/lib/core');",
+        ...HIGHLIGHT_GRAMMARS.map((g) => `hljs.registerLanguage('${g}', require('highlight.js/lib/languages/${g}'));`),
+        'module.exports = hljs;',
+      ].join('\n'),
+      resolveDir: process.cwd(),
+      loader: 'js',
+    }));
+  },
+};
+
+// marked-terminal's emoji option turns `:name:` into an emoji; the lessons quote kernel formats full of colons
+// (`hierarchy:controllers:path`, `lowerdir=3:2:1`), so src/lab/render.ts turns it off. node-emoji would still
+// load its ~2,000 names at every lab command's start (~10 ms): it becomes a lookup that finds nothing.
+const noEmojiNames = {
+  name: 'no-emoji-names',
+  setup(b) {
+    b.onResolve({ filter: /^node-emoji$/ }, (args) => (args.importer.includes('marked-terminal') ? { path: 'node-emoji', namespace: 'no-emoji' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'no-emoji' }, () => ({ contents: 'export function get() { return undefined; }', loader: 'js' }));
+  },
+};
+
 await build({
   entryPoints: [
     'src/cli/runtime.ts',
@@ -102,7 +134,7 @@ await build({
   // The sources are ES modules; in a CommonJS bundle import.meta.url comes from __filename.
   define: { 'import.meta.url': '__importMetaUrl' },
   banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [commandFamiliesApart],
+  plugins: [commandFamiliesApart, fewHighlightGrammars, noEmojiNames],
   // require() rather than import() for the families: CommonJS loads without starting the ES module loader.
   supported: { 'dynamic-import': false },
   logLevel: 'warning',

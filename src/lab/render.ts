@@ -22,7 +22,8 @@ function width(): number {
 
 export function renderProse(text: string): string {
   const marked = new Marked();
-  marked.use(markedTerminal({ width: width(), reflowText: true, tab: 2 }));
+  // No emoji: `:name:` is common in the kernel formats the lessons quote (build.mjs drops node-emoji's names).
+  marked.use(markedTerminal({ width: width(), reflowText: true, tab: 2, emoji: false }));
   // marked-terminal 7.3 prints the inline tokens of list items raw (**bold**, `code`): render them as marked does.
   marked.use({
     renderer: {
