@@ -21,20 +21,35 @@ function stepsDir(): string {
   return path.join(projectRoot(), 'src', 'runtime', 'steps');
 }
 
-function swapSteps(mineSteps: ReadonlySet<string>, sandbox: string): Plugin {
+/** True when `file` is `dir` or inside it (a plain prefix would also match a sibling such as `sandbox2`). */
+function isWithin(file: string, dir: string): boolean {
+  return file === dir || file.startsWith(`${dir}${path.sep}`);
+}
+
+/**
+ * Swaps each of `mineSteps` for the sandbox's file and records it in `swapped`. esbuild resolves symlinks, so
+ * it names every importer by its real path: a checkout or a sandbox reached through a symlink is compared by
+ * its real path too (compared as given, the steps of a symlinked checkout were never swapped, and the
+ * reference passed for the learner's code).
+ */
+function swapSteps(mineSteps: ReadonlySet<string>, sandbox: string, swapped: Set<string>): Plugin {
+  const realSteps = fs.realpathSync(stepsDir());
+  const realSandbox = fs.realpathSync(sandbox);
   return {
     name: 'tslab-sandbox-steps',
     setup(b) {
       // sandbox/syscalls.ts re-exports the syscall layer by a relative path; a sandbox kept elsewhere
       // (TSLAB_SANDBOX) still means this checkout's.
       b.onResolve({ filter: /(^|\/)src\/linux\/index\.js$/ }, (args) =>
-        path.resolve(args.resolveDir).startsWith(sandbox) ? { path: path.join(projectRoot(), 'src', 'linux', 'index.ts') } : undefined,
+        isWithin(path.resolve(args.resolveDir), realSandbox) ? { path: path.join(projectRoot(), 'src', 'linux', 'index.ts') } : undefined,
       );
       b.onResolve({ filter: /\/steps\/[a-z0-9-]+\.js$/ }, (args) => {
         const resolved = path.resolve(args.resolveDir, args.path);
-        if (path.dirname(resolved) !== stepsDir()) return undefined;
+        if (path.dirname(resolved) !== realSteps) return undefined;
         const file = path.basename(resolved).replace(/\.js$/, '.ts');
-        return mineSteps.has(file) ? { path: path.join(sandbox, 'steps', file) } : undefined;
+        if (!mineSteps.has(file)) return undefined;
+        swapped.add(file);
+        return { path: path.join(realSandbox, 'steps', file) };
       });
     },
   };
@@ -75,6 +90,7 @@ export async function buildWithSteps(mineSteps: string[]): Promise<StepBuild> {
   const dir = path.join(root, 'dist', 'mine', contentKey(sorted, sandbox));
   if (fs.existsSync(path.join(dir, 'complete'))) return { dir, mineSteps: sorted };
   const staging = `${dir}.tmp-${process.pid}`;
+  const swapped = new Set<string>();
   try {
     await build({
       absWorkingDir: root,
@@ -89,7 +105,7 @@ export async function buildWithSteps(mineSteps: string[]): Promise<StepBuild> {
       external: ['koffi'],
       define: { 'import.meta.url': '__importMetaUrl' },
       banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-      plugins: [swapSteps(new Set(sorted), sandbox)],
+      plugins: [swapSteps(new Set(sorted), sandbox, swapped)],
       logLevel: 'silent',
     });
   } catch (err) {
@@ -97,6 +113,12 @@ export async function buildWithSteps(mineSteps: string[]): Promise<StepBuild> {
     const errors = (err as { errors?: Array<{ text: string; location?: { file: string; line: number } }> }).errors ?? [];
     const detail = errors.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text)).join('\n  ');
     throw new SandboxBuildError(`your sandbox code does not compile:\n  ${detail || (err as Error).message}`);
+  }
+  // A step no entry point imported from src/runtime/steps/ would be checked as the reference wrote it.
+  const notSwapped = sorted.filter((step) => !swapped.has(step));
+  if (notSwapped.length) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw new Error(`the build did not take ${notSwapped.map((s) => `steps/${s}`).join(', ')} from your sandbox (${sandbox}): this is a bug in tslab`);
   }
   // An executable that speaks runc's command line, as bin/tslab-runtime.cjs does for the reference build.
   const wrapper = path.join(staging, 'tslab-runtime.cjs');
