@@ -92,9 +92,9 @@ async function interruptible<T>(work: (signal: AbortSignal) => Promise<T>): Prom
   }
 }
 
-/** Time since this process started, for --debug. */
+/** Time since this process started, for --debug (`performance` would load perf_hooks in every command). */
 function elapsed(): string {
-  return `${performance.now().toFixed(1)} ms since start`;
+  return `${(process.uptime() * 1000).toFixed(1)} ms since start`;
 }
 
 /** The create's phases as --debug lines, each with its time. */

@@ -5,8 +5,9 @@
 // would otherwise live on. Its stdin and its output are memory files (memfd), never pipes: a hook is
 // done when it exits, and a child it leaves running on purpose (a daemon) cannot keep us waiting for
 // EOF on a pipe it inherited. What the hook printed is read back and quoted in any error.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import { errnoNumber, errnoText } from '../../linux/errno.js';
 import { memfdCreate } from '../../linux/memfd.js';
 import { RuntimeError } from '../runtime-error.js';
@@ -21,6 +22,14 @@ export class HookError extends RuntimeError {}
 export interface HookProcess {
   pid: number;
   startTime: number;
+}
+
+/**
+ * node:child_process, loaded when a hook first runs: with node:net and the streams it brings, ~5 ms of CPU that
+ * `start` and `delete` (which import this module for poststart and poststop hooks) spent on every container.
+ */
+function childProcess(): typeof import('node:child_process') {
+  return createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
 }
 
 /** How much of a hook's output an error quotes (its end, where the reason usually is). */
@@ -128,7 +137,7 @@ function runHook(kind: HookKind, hook: Hook, state: State): void {
   const files = new HookFiles(kind, state);
   try {
     const { args, options } = spawnOptions(hook, files);
-    const result = spawnSync(hook.path, args, { ...options, timeout: hook.timeout ? hook.timeout * 1000 : undefined, killSignal: 'SIGKILL' });
+    const result = childProcess().spawnSync(hook.path, args, { ...options, timeout: hook.timeout ? hook.timeout * 1000 : undefined, killSignal: 'SIGKILL' });
     const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
     let outcome: Outcome;
     if (code === 'ETIMEDOUT') {
@@ -168,7 +177,7 @@ async function runHookAsync(kind: HookKind, hook: Hook, state: State, opts: Asyn
   let started: HookProcess | undefined;
   try {
     const { args, options } = spawnOptions(hook, files);
-    child = spawn(hook.path, args, options);
+    child = childProcess().spawn(hook.path, args, options);
     const running = child;
     if (running.pid !== undefined) {
       started = { pid: running.pid, startTime: readProcStat(running.pid)?.startTime ?? 0 };

@@ -5,7 +5,7 @@
 // A create can be killed at any instant (kill -9, a machine that goes down, an engine that gives up), so it
 // claims the id first and keeps a journal in the state directory: each thing it makes on the host is
 // written there before it is made (a process: as soon as it is born). Whatever is left of a create that
-// did not finish, delete --force undoes from the journal (undoCreate). The stage itself ends when its
+// did not finish, delete --force undoes from the journal (undo-create.ts). The stage itself ends when its
 // channel to us closes before we told it the container is recorded, so the stage of a create that died
 // goes by itself.
 import type { ChildProcess } from 'node:child_process';
@@ -13,17 +13,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { S_IFIFO, close, makedev, mknod } from '../../linux/fs.js';
 import { recvFd, sendFd } from '../../linux/socket.js';
-import { kernelMemoryWarning, loadCgroupManager, newCgroupManager, type CgroupManager, type SavedCgroups } from '../cgroups/index.js';
+import { kernelMemoryWarning, newCgroupManager, type CgroupManager, type SavedCgroups } from '../cgroups/index.js';
 import { RuntimeError, fileError } from '../runtime-error.js';
-import { type HookProcess, killHookGroup, runHooksAsync } from '../hooks/oci-hooks.js';
+import { type HookProcess, runHooksAsync } from '../hooks/oci-hooks.js';
 import { ownByContainerRoot } from '../init/launch-userns.js';
 import { type LaunchOptions, type LaunchedStage, type TerminalRoute, closeTerminalRoute, discardStage, launchStage, matchesSpec } from '../init/launch.js';
 import { OrchestratorChannel } from '../init/orchestrator-channel.js';
-import { isAlive, readProcStat } from '../../linux/proc.js';
+import { readProcStat } from '../../linux/proc.js';
 import type { StageMessage, StagePlan } from '../init/protocol.js';
 import { loadSpec, resolveRootfs } from '../spec/load.js';
 import type { Spec, State } from '../spec/types.js';
 import { type StateRecord, type CreateJournal, type StateStore, journalProcess, writeFileAtomic } from '../state/store.js';
+import { ociState } from '../state/status.js';
+import { undoCreate } from './undo-create.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
@@ -49,17 +51,6 @@ export interface CreatedContainer {
   child: ChildProcess;
   /** The pty master, when the container has a terminal and the caller keeps it. */
   terminalMaster?: number;
-}
-
-export function ociState(record: StateRecord, status: State['status']): State {
-  return {
-    ociVersion: record.ociVersion,
-    id: record.id,
-    status,
-    pid: record.pid,
-    bundle: record.bundle,
-    annotations: record.annotations,
-  };
 }
 
 /**
@@ -134,32 +125,6 @@ class Journal {
   private save(): void {
     this.store.writeJournal(this.id, this.entries);
   }
-}
-
-/**
- * Undoes what a create's journal names, in the order that lets each step succeed: the stage and any hook
- * still running are killed (each only if it is still the same process: pid and start time), the cgroups the
- * create made are emptied and removed (never one that was there before), then the state directory goes.
- * If a cgroup cannot be removed, the state directory stays, journal included, so delete --force can try again.
- */
-export function undoCreate(store: StateStore, id: string, journal: CreateJournal | undefined): void {
-  const stage = journal?.stage;
-  if (stage && isAlive(stage.pid, stage.startTime)) {
-    try {
-      process.kill(stage.pid, 'SIGKILL');
-    } catch {
-      // Exited meanwhile.
-    }
-  }
-  for (const hook of journal?.hooks ?? []) killHookGroup(hook);
-  if (journal?.cgroups) {
-    try {
-      loadCgroupManager(journal.cgroups).destroy({ kill: true });
-    } catch (err) {
-      throw new RuntimeError(`${(err as Error).message}; the state of container ${id} is kept, and delete --force tries again`);
-    }
-  }
-  store.remove(id);
 }
 
 /** The reason an aborted create gives, as an error. */

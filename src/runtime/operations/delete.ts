@@ -1,11 +1,11 @@
 // `delete`: removes a stopped container's cgroups and state; --force first kills a live one, and undoes
 // whatever a create that never finished left behind (from its journal).
 import { loadCgroupManager } from '../cgroups/index.js';
-import { ociState, undoCreate } from './create.js';
+import { undoCreate } from './undo-create.js';
 import { RuntimeError } from '../runtime-error.js';
 import { runHooks } from '../hooks/oci-hooks.js';
 import { waitForExit } from '../../linux/proc.js';
-import { containerStatus } from '../state/status.js';
+import { containerStatus, ociState } from '../state/status.js';
 import type { StateRecord, StateStore } from '../state/store.js';
 import type { Warn } from './start.js';
 

@@ -1,9 +1,8 @@
 // `start`: opening the exec FIFO's read end releases the init blocked on its write end; it then execs.
-import { ociState } from './create.js';
 import { RuntimeError } from '../runtime-error.js';
 import { runHooks } from '../hooks/oci-hooks.js';
 import { isAlive } from '../../linux/proc.js';
-import { containerStatus } from '../state/status.js';
+import { containerStatus, ociState } from '../state/status.js';
 import type { StateRecord, StateStore } from '../state/store.js';
 import { releaseInit } from '../steps/exec-fifo.js';
 

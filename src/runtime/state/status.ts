@@ -14,6 +14,18 @@ export function containerStatus(store: StateStore, record: StateRecord): Status 
   return 'running';
 }
 
+/** The OCI state document of a container (what hooks read on their stdin). */
+export function ociState(record: StateRecord, status: State['status']): State {
+  return {
+    ociVersion: record.ociVersion,
+    id: record.id,
+    status,
+    pid: record.pid,
+    bundle: record.bundle,
+    annotations: record.annotations,
+  };
+}
+
 /** runc's `state` document. */
 export function runcState(store: StateStore, record: StateRecord) {
   const status = containerStatus(store, record);
