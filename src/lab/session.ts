@@ -1,9 +1,7 @@
 // One run of the lab: which steps are the learner's, the lesson container, cells and checks. The notebook
 // (interactive), `--yes` (headless), `tslab check` and `tslab demo` all drive a session.
 import type { ChildProcess } from 'node:child_process';
-import { execFile } from 'node:child_process';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { featuresThrough, type LessonInfo } from './catalog.js';
 import { checkFile, checkFor } from './checks/index.js';
 import type { CheckContext, CheckResult, CommandResult, HostFacts } from './checks/types.js';
@@ -23,6 +21,7 @@ import { diffKernelState, readKernelState, type DiffRow } from './kernel-state.j
 import type { Cell } from './markdown.js';
 import type { Progress } from './progress.js';
 import { projectRoot } from './paths.js';
+import { probeEach, probeOnce } from './probe-calls.js';
 import { buildWithSteps, runtimeExecutable, type StepBuild } from './step-build.js';
 
 export type StepSource = 'reference' | 'mine';
@@ -160,7 +159,8 @@ export class LabSession {
       container: this.container,
       build,
       runtimePath,
-      probe: (fn, args) => probe(build, fn, args),
+      probe: (fn, args) => probeOnce(build, fn, args),
+      probeEach: (fn, calls) => probeEach(build, fn, calls),
       inContainer: async (command, timeoutMs) => {
         const argv = this.containerArgv(command);
         if (!argv) return { code: 125, stdout: '', stderr: 'the lesson container is not running' };
@@ -191,22 +191,4 @@ export class LabSession {
     this.container = undefined;
     return stopLessonContainer();
   }
-}
-
-/** Calls a step function of a build in a child process (see container/probe.ts). */
-function probe(build: StepBuild, fn: string, args: unknown[]): Promise<unknown> {
-  const script = path.join(build.dir, 'lab', 'container', 'probe.cjs');
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [script, fn, JSON.stringify(args)], { encoding: 'utf8', timeout: 10_000 }, (err, stdout, stderr) => {
-      let reply: { ok: boolean; result?: unknown; error?: string; name?: string };
-      try {
-        reply = JSON.parse(stdout.trim().split('\n').pop() ?? '');
-      } catch {
-        reject(new Error(`${fn}() crashed: ${(stderr || err?.message || 'no output').trim()}`));
-        return;
-      }
-      if (reply.ok) resolve(reply.result);
-      else reject(Object.assign(new Error(reply.error), { name: reply.name ?? 'Error' }));
-    });
-  });
 }

@@ -25,16 +25,14 @@ async function probeFilesystems(ctx: Parameters<LessonCheck>[0], known: Set<stri
   const name = 'filesystemSupported(name) agrees with /proc/filesystems';
   const wrong: string[] = [];
   const answers: string[] = [];
-  // One process per name, all at once: each answer is independent of the others.
-  const replies = await Promise.all(
-    PROBE_NAMES.map((fsName) => ctx.probe('filesystemSupported', [fsName]).then((answer) => ({ answer }), (err: unknown) => ({ err }))),
-  );
+  // One process asks about every name: the answers are independent of one another.
+  const replies = await ctx.probeEach('filesystemSupported', PROBE_NAMES.map((fsName) => [fsName]));
   for (const [i, fsName] of PROBE_NAMES.entries()) {
     const reply = replies[i];
-    if ('err' in reply) {
-      return fail(name, `filesystemSupported('${fsName}') threw ${errorText(reply.err)}`, 'true or false for each name', 'write filesystemSupported in sandbox/steps/preflight.ts');
+    if (!reply.ok) {
+      return fail(name, `filesystemSupported('${fsName}') threw ${errorText(reply.error)}`, 'true or false for each name', 'write filesystemSupported in sandbox/steps/preflight.ts');
     }
-    const answer = reply.answer;
+    const answer = reply.result;
     const truth = known.has(fsName);
     answers.push(`${fsName}=${String(answer)}`);
     if (answer !== truth) wrong.push(`'${fsName}' -> ${JSON.stringify(answer)} (the kernel says ${truth})`);

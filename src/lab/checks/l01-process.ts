@@ -44,25 +44,25 @@ function shellStatus(ending: Ending): number | null {
 }
 
 async function exitStatusResults(ctx: CheckContext): Promise<CheckResult[]> {
+  const ends: Array<{ ending: Ending; end: Awaited<ReturnType<typeof endOf>>; expected: number | null }> = [];
+  for (const ending of ENDINGS) ends.push({ ending, end: await endOf(ending), expected: shellStatus(ending) });
+  // Every end asked of one process: exitStatus only computes.
+  const replies = await ctx.probeEach('exitStatus', ends.map(({ end }) => [end.code, end.signal]));
   const results: CheckResult[] = [];
-  for (const ending of ENDINGS) {
+  for (const [i, { ending, end, expected }] of ends.entries()) {
     const name = `exitStatus for ${ending.label}`;
-    const end = await endOf(ending);
-    const expected = shellStatus(ending);
     const args = `exitStatus(${JSON.stringify(end.code)}, ${JSON.stringify(end.signal)})`;
-    let answer: unknown;
-    try {
-      answer = await ctx.probe('exitStatus', [end.code, end.signal]);
-    } catch (err) {
+    const reply = replies[i];
+    if (!reply.ok) {
       // One failure says it all: the other endings would throw the same.
-      results.push(fail(name, `${args} threw ${errorText(err)}`, `${expected} (what sh reports)`, 'write exitStatus in sandbox/steps/exit-status.ts'));
+      results.push(fail(name, `${args} threw ${errorText(reply.error)}`, `${expected} (what sh reports)`, 'write exitStatus in sandbox/steps/exit-status.ts'));
       break;
     }
     results.push(
       verdict(
         name,
-        answer === expected,
-        `${args} = ${JSON.stringify(answer)}`,
+        reply.result === expected,
+        `${args} = ${JSON.stringify(reply.result)}`,
         `${expected} (what sh reports)`,
         end.signal
           ? `a death by signal is 128 + the signal's number: os.constants.signals.${end.signal} is ${expected === null ? '?' : expected - 128}`

@@ -3,6 +3,7 @@
 import type { LessonInfo } from '../catalog.js';
 import type { LessonContainer } from '../lesson-container.js';
 import type { Feature } from '../container/plan.js';
+import type { ProbeOutcome } from '../probe-calls.js';
 import type { StepBuild } from '../step-build.js';
 
 export interface CommandResult {
@@ -28,6 +29,8 @@ export interface CheckContext {
   runtimePath: string;
   /** Calls an exported step function of `build` in a fresh process and returns its JSON result. */
   probe(fn: string, args: unknown[]): Promise<unknown>;
+  /** Calls it with each argument list of `calls`, in order, all in one fresh process: the outcome of each. */
+  probeEach(fn: string, calls: unknown[][]): Promise<ProbeOutcome[]>;
   /** Runs `sh -c command` inside the lesson container (its namespaces, root, cgroups and capabilities). */
   inContainer(command: string, timeoutMs?: number): Promise<CommandResult>;
   /** Runs `sh -c command` on the host. */
