@@ -7,9 +7,12 @@
 // every process it starts (the stage, a hook, what a hook starts) is born there and can be found; after t ms
 // it gets SIGKILL, then `delete --force <id>` runs and must exit 0, and no cgroup directory of the id, no
 // state directory, no process of the create, no mount under the bundle may be left. The create's length is
-// measured first; the points cover it from 0 ms in steps of TSLAB_KILL9_STEP_MS (default 10 ms, to stay near a minute here; 5 for the issue's full sweep), once with a
-// hook-free config and once with a createRuntime hook that takes a while. TSLAB_KILL9_SPAN_PERCENT (default
-// 110) widens or narrows the span as a percentage of the measured create.
+// measured first; the points cover it from 0 ms in steps of a 25th of its measured length (less the config's
+// own sleeps), at least 10 ms: on this VM idle a create takes ~230 ms, so 10 ms steps; on a busy machine every
+// phase of create stretches, and the points still fall at the same shares of its work instead of growing in
+// number with the load (a CI run saw 620 ms creates and 90 points). TSLAB_KILL9_STEP_MS fixes the step (5 for
+// the issue's full sweep). Once with a hook-free config and once with a createRuntime hook that takes a while.
+// TSLAB_KILL9_SPAN_PERCENT (default 110) widens or narrows the span as a percentage of the measured create.
 //
 // The first part of a create is Node starting and the runtime reading its arguments and config: a kill there
 // finds nothing made (no state directory, no cgroup, no process left), however far into it it lands, and
@@ -25,8 +28,10 @@ import { makeBundle, testRun, type Bundle } from '../helpers/bundle.js';
 import { findLeaks, findPrefixedCgroups, formatLeaks, type Leak } from '../helpers/leaks.js';
 import { REPO_ROOT, Runtime } from '../helpers/runtime.js';
 
-const STEP_MS = Number(process.env.TSLAB_KILL9_STEP_MS ?? 10);
-const LEAD_STEP_MS = Number(process.env.TSLAB_KILL9_LEAD_STEP_MS ?? 4 * STEP_MS);
+const FIXED_STEP_MS = process.env.TSLAB_KILL9_STEP_MS === undefined ? undefined : Number(process.env.TSLAB_KILL9_STEP_MS);
+const FIXED_LEAD_STEP_MS = process.env.TSLAB_KILL9_LEAD_STEP_MS === undefined ? undefined : Number(process.env.TSLAB_KILL9_LEAD_STEP_MS);
+const POINTS_PER_CREATE = 25;
+const MIN_STEP_MS = 10;
 const FINISHED_IN_A_ROW = 3;
 const SPAN_PERCENT = Number(process.env.TSLAB_KILL9_SPAN_PERCENT ?? 110);
 /** How long an orphaned stage may take to notice its channel closed and exit (it needs ~0.1 s to boot). */
@@ -223,28 +228,35 @@ async function measureCreate(bundle: Bundle, label: string): Promise<number> {
   return times.sort((a, b) => a - b)[1]!;
 }
 
-async function sweep(label: string, mutate?: (spec: Record<string, any>) => void): Promise<void> {
+/** The sweep's step: a share of the create's own work (`sleepsMs`: what the config makes it wait, which no load stretches). */
+function stepFor(createMs: number, sleepsMs: number): number {
+  return FIXED_STEP_MS ?? Math.max(MIN_STEP_MS, Math.round((createMs - sleepsMs) / POINTS_PER_CREATE));
+}
+
+async function sweep(label: string, sleepsMs: number, mutate?: (spec: Record<string, any>) => void): Promise<void> {
   const bundle = await makeBundle(new Runtime(root), path.join(dir, `bundle-${label}`), (spec) => {
     spec.process.args = ['sleep', '1000'];
     mutate?.(spec);
   });
   const createMs = await measureCreate(bundle, label);
   const span = Math.ceil((createMs * SPAN_PERCENT) / 100);
+  const stepMs = stepFor(createMs, sleepsMs);
+  const leadStepMs = FIXED_LEAD_STEP_MS ?? 4 * stepMs;
   const points: Point[] = [];
   const started = Date.now();
   // Lead: coarse steps while a kill finds nothing made; then every step from the last such point on.
   let from = 0;
-  for (let at = 0; at <= span; at += LEAD_STEP_MS) {
+  for (let at = 0; at <= span; at += leadStepMs) {
     const p = await killPoint(bundle, label, at);
     points.push(p);
     if (p.madeSomething) break;
-    from = at + STEP_MS;
+    from = at + stepMs;
   }
   const lead = points.length;
   // And at the end: once FINISHED_IN_A_ROW creates in a row ended on their own before their kill, the later points
   // would each do the same (a whole create, then delete --force; the id reused below does that once more).
   let finishedInARow = 0;
-  for (let at = from; at <= span && finishedInARow < FINISHED_IN_A_ROW; at += STEP_MS) {
+  for (let at = from; at <= span && finishedInARow < FINISHED_IN_A_ROW; at += stepMs) {
     if (points.some((p) => p.atMs === at)) continue;
     const p = await killPoint(bundle, label, at);
     points.push(p);
@@ -254,8 +266,8 @@ async function sweep(label: string, mutate?: (spec: Record<string, any>) => void
   const lingering = points.filter((p) => p.lingering.length > 0);
   const killed = points.filter((p) => p.createExit === 'SIGKILL').length;
   console.log(
-    `[kill -9 of create, ${label}] create takes ${createMs.toFixed(0)} ms; ${points.length} points: ${lead} every ${LEAD_STEP_MS} ms from 0 ms ` +
-      `while nothing was made yet, then every ${STEP_MS} ms from ${from} ms, to ${points.at(-1)!.atMs} of ${span} ms ` +
+    `[kill -9 of create, ${label}] create takes ${createMs.toFixed(0)} ms; ${points.length} points: ${lead} every ${leadStepMs} ms from 0 ms ` +
+      `while nothing was made yet, then every ${stepMs} ms from ${from} ms, to ${points.at(-1)!.atMs} of ${span} ms ` +
       `(${killed} killed mid-create, the rest had finished), ${leaking.length} left something behind, ` +
       `${lingering.length} left a stage waiting; ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
@@ -285,13 +297,13 @@ async function sweep(label: string, mutate?: (spec: Record<string, any>) => void
 
 describe('kill -9 of create at any instant, then delete --force', () => {
   it('leaves nothing behind: a config without hooks', { timeout: 600_000 }, async () => {
-    await sweep('plain');
+    await sweep('plain', 0);
   });
 
   it('leaves nothing behind: a createRuntime hook that takes 100 ms', { timeout: 600_000 }, async () => {
     const hook = path.join(dir, 'slow-hook.sh');
     fs.writeFileSync(hook, '#!/bin/sh\ncat > /dev/null\nsleep 0.1\n', { mode: 0o755 });
-    await sweep('hook', (spec) => {
+    await sweep('hook', 100, (spec) => {
       spec.hooks = { createRuntime: [{ path: hook, args: ['slow-hook.sh'] }] };
     });
   });
