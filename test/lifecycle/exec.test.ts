@@ -1,5 +1,7 @@
-// `exec`: a new process in a running container, runc's flags one by one, read from the outside (the
-// host's /proc) and from the inside (what the process prints). The same file runs against runc and
+// `exec`: a new process in a running container, read from the outside (the host's /proc) and from the inside
+// (what the process prints): the stage that starts it, the namespaces, root and cgroups it joins, the fds it
+// passes or keeps, a detached exec reaped by its caller, terminals. What the process is made of (runc's
+// flags, process.json) and the refusals: exec-process.test.ts. The same file runs against runc and
 // tslab-runtime. Every fd, socket and process this file makes is closed or ended by its test; containers
 // go with setupSuite's cleanup.
 import { spawn } from 'node:child_process';
@@ -8,32 +10,13 @@ import * as path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { setWindowSize } from '../../src/linux/pty.js';
 import { acceptUnix, listenUnix, pollReadable, recvFd } from '../../src/linux/socket.js';
-import { setupSuite, type Bundle, type SpecMutator } from '../helpers/bundle.js';
-import { capMask, procStatus, waitFor } from '../helpers/kernel.js';
+import { setupSuite } from '../helpers/bundle.js';
+import { execHelpers, lines } from '../helpers/exec.js';
+import { procStatus, waitFor } from '../helpers/kernel.js';
 import { REPO_ROOT, describeResult, expectError, expectOk, type RunResult, runtimeCommand, sleep } from '../helpers/runtime.js';
 
 const s = setupSuite('exec');
-
-/** A started container whose init sleeps; returns its id and the host pid of its init. */
-async function running(mutate?: SpecMutator): Promise<{ id: string; pid: number; bundle: Bundle }> {
-  const bundle = await s.bundle((spec) => {
-    spec.process.args = ['sleep', '1000'];
-    mutate?.(spec);
-  });
-  const id = s.id();
-  expectOk(await s.create(bundle, id));
-  expectOk(await s.rt.exec(['start', id]));
-  const state = await s.rt.waitForStatus(id, 'running');
-  return { id, pid: state.pid, bundle };
-}
-
-function exec(id: string, args: string[], flags: string[] = []): Promise<RunResult> {
-  return s.rt.exec(['exec', ...flags, id, ...args]);
-}
-
-function lines(text: string): string[] {
-  return text.split(/\r?\n/).map((l) => l.replace(/\r$/, '')).filter((l) => l !== '');
-}
+const { running, exec } = execHelpers(s);
 
 function gone(pid: number): boolean {
   try {
@@ -117,63 +100,6 @@ describe('exec in a running container', () => {
     // Reaped once it ends: not left a zombie.
     process.kill(execPid, 'SIGKILL');
     await waitFor(() => !fs.existsSync(`/proc/${execPid}`), 5000, 'the exec\'d process to be reaped');
-  });
-
-  test('--env, --cwd, --user and --additional-gids', async () => {
-    const { id } = await running();
-    const r = await exec(id, ['sh', '-c', 'echo "$FOO|$BAR"; pwd; id -u; id -g; id -G'], ['--env', 'FOO=one', '--env', 'BAR=two', '--cwd', '/tmp', '-u', '1000:1001', '-g', '5', '-g', '7']);
-    expectOk(r);
-    const [env, cwd, uid, gid, groups] = lines(r.stdout);
-    expect(env).toBe('one|two');
-    expect(cwd).toBe('/tmp');
-    expect(uid).toBe('1000');
-    expect(gid).toBe('1001');
-    expect(groups.split(' ').sort()).toEqual(['1001', '5', '7']);
-  });
-
-  test('the environment of config.json is kept, and --env adds to it', async () => {
-    const { id } = await running((spec) => spec.process.env.push('FROM_CONFIG=yes'));
-    const r = await exec(id, ['sh', '-c', 'echo "$FROM_CONFIG $EXTRA"'], ['-e', 'EXTRA=also']);
-    expectOk(r);
-    expect(lines(r.stdout)).toEqual(['yes also']);
-  });
-
-  test('capabilities: the config\'s, and --cap adds one (CapEff read inside)', async () => {
-    const { id } = await running();
-    const capEff = async (flags: string[]) => {
-      const r = await exec(id, ['sh', '-c', 'grep CapEff /proc/self/status'], flags);
-      expectOk(r);
-      return BigInt(`0x${r.stdout.trim().split(/\s+/)[1]}`);
-    };
-    const plain = await capEff([]);
-    const netAdmin = capMask(['CAP_NET_ADMIN']);
-    expect(plain & netAdmin).toBe(0n);
-    expect(plain & capMask(['CAP_KILL'])).toBe(capMask(['CAP_KILL']));
-    expect(await capEff(['--cap', 'CAP_NET_ADMIN'])).toBe(plain | netAdmin);
-  });
-
-  test('--no-new-privs', async () => {
-    const { id } = await running((spec) => (spec.process.noNewPrivileges = false));
-    const nnp = async (flags: string[]) => lines((await exec(id, ['sh', '-c', 'grep NoNewPrivs /proc/self/status'], flags)).stdout)[0];
-    expect(await nnp([])).toMatch(/NoNewPrivs:\s+0/);
-    expect(await nnp(['--no-new-privs'])).toMatch(/NoNewPrivs:\s+1/);
-  });
-
-  test('--process: a process.json says everything', async () => {
-    const { id } = await running();
-    const file = path.join(s.tmpDir('process'), 'process.json');
-    fs.writeFileSync(
-      file,
-      JSON.stringify({
-        args: ['sh', '-c', 'echo "$WHO in $(pwd) as $(id -u)"; exit 3'],
-        env: ['PATH=/bin', 'WHO=process.json'],
-        cwd: '/etc',
-        user: { uid: 2, gid: 2 },
-      }),
-    );
-    const r = await s.rt.exec(['exec', '--process', file, id]);
-    expect(r.code, describeResult(r)).toBe(3);
-    expect(lines(r.stdout)).toEqual(['process.json in /etc as 2']);
   });
 
   test('--preserve-fds passes the caller\'s fd 3 on', async () => {
@@ -343,55 +269,3 @@ describe('exec with a terminal', () => {
     expectError(await exec(id, ['true'], ['--tty', '--detach']), /console socket/);
   });
 });
-
-describe('exec refused', () => {
-  test('into a stopped container, with runc\'s message', async () => {
-    const bundle = await s.bundle((spec) => (spec.process.args = ['true']));
-    const id = s.id();
-    expectOk(await s.create(bundle, id));
-    expectOk(await s.rt.exec(['start', id]));
-    await s.rt.waitForStatus(id, 'stopped');
-    expectError(await exec(id, ['echo', 'never']), /cannot exec in a stopped container/);
-  });
-
-  test('into a paused container, unless --ignore-paused', async () => {
-    const { id } = await running();
-    expectOk(await s.rt.exec(['pause', id]));
-    s.defer(async () => void (await s.rt.exec(['resume', id])));
-    expectError(await exec(id, ['echo', 'never']), /cannot exec in a paused container/);
-  });
-
-  test('--ignore-paused: the process joins the frozen cgroup and runs once the container is resumed', async () => {
-    const { id } = await running();
-    expectOk(await s.rt.exec(['pause', id]));
-    let resumed = false;
-    s.defer(async () => void (resumed || (await s.rt.exec(['resume', id]))));
-    let settled: RunResult | undefined;
-    const result = exec(id, ['sh', '-c', 'echo ran'], ['--ignore-paused']);
-    void result.then((r) => (settled = r));
-    await sleep(1000);
-    expect(settled, 'exec finished while the container was paused').toBeUndefined();
-    expectOk(await s.rt.exec(['resume', id]));
-    resumed = true;
-    const r = await result;
-    expectOk(r);
-    expect(lines(r.stdout)).toEqual(['ran']);
-  });
-
-  test('a hostile --cwd through /proc/self/fd/N, as in create', async () => {
-    const { id } = await running();
-    for (let n = 3; n <= 9; n++) {
-      const r = await exec(id, ['sh', '-c', 'echo escaped; pwd'], ['--cwd', `/proc/self/fd/${n}`]);
-      expectError(r, /chdir to cwd/);
-      expect(r.stdout).not.toContain('escaped');
-    }
-  });
-
-  test('a missing cwd is not made, a missing program not run', async () => {
-    const { id } = await running();
-    expectError(await exec(id, ['pwd'], ['--cwd', '/no/such/dir']), /chdir to cwd/);
-    expectError(await exec(id, ['no-such-program']), /executable file not found/);
-    expectError(await exec(id, []), /./);
-  });
-});
-
