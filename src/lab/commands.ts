@@ -1,6 +1,8 @@
-// Runs a cell's command as a child process, streaming its output under the cell line by line.
+// Runs a cell's command as a child process, on the host or in the lesson container, streaming its output
+// under the cell line by line.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
+import { execByPid } from '../runtime/exec/by-pid.js';
 import type { CommandResult } from './checks/types.js';
 
 export interface RunOptions {
@@ -15,8 +17,30 @@ export interface RunOptions {
 
 /** Runs argv in its own process group; a timeout ends the whole group. */
 export function runCommand(argv: string[], opts: RunOptions = {}): Promise<CommandResult> {
+  const child = spawn(argv[0], argv.slice(1), { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  return collectOutput(child, opts);
+}
+
+/**
+ * Runs argv inside the running container whose init is `pid` (in its cgroups `cgroupDirs`): the runtime's
+ * exec, started from this process (no Node of its own in between, ~0.1 s of CPU less per command). Exit
+ * status 125 and the reason when it cannot be started, as runc's exec.
+ */
+export async function runInContainer(pid: number, cgroupDirs: readonly string[], argv: string[], opts: RunOptions = {}): Promise<CommandResult> {
+  let child: ChildProcess;
+  try {
+    ({ child } = await execByPid(pid, cgroupDirs, argv, ['ignore', 'pipe', 'pipe']));
+  } catch (err) {
+    const message = `cannot run it in the container: ${err instanceof Error ? err.message : String(err)}`;
+    opts.onLine?.(message, 'stderr');
+    return { code: 125, stdout: '', stderr: `${message}\n` };
+  }
+  return collectOutput(child, opts);
+}
+
+/** Collects a started child's output (line by line to onLine) until it ends; a timeout ends its process group. */
+function collectOutput(child: ChildProcess, opts: RunOptions): Promise<CommandResult> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     opts.onStart?.(child);
     const collected = { stdout: '', stderr: '' };
     for (const stream of ['stdout', 'stderr'] as const) {

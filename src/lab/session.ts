@@ -5,11 +5,10 @@ import * as os from 'node:os';
 import { featuresThrough, type LessonInfo } from './catalog.js';
 import { checkFile, checkFor } from './checks/index.js';
 import type { CheckContext, CheckResult, CommandResult, HostFacts } from './checks/types.js';
-import { runCommand, killGroup } from './commands.js';
+import { killGroup, runCommand, runInContainer } from './commands.js';
 import {
   LaunchError,
   currentContainer,
-  enterCommand,
   labRootfs,
   startLessonContainer,
   stopLessonContainer,
@@ -128,19 +127,15 @@ export class LabSession {
 
   async runShell(lesson: LessonInfo, cell: Cell, onLine: (line: string, stream: 'stdout' | 'stderr') => void): Promise<CommandResult> {
     const runtimePath = runtimeExecutable(await this.build(lesson));
-    const argv = cell.kind === 'container' ? this.containerArgv(cell.code) : ['/bin/sh', '-c', cell.code];
-    if (!argv) {
+    const opts = { env: this.cellEnv(runtimePath), cwd: projectRoot(), onLine, onStart: (child: ChildProcess) => (this.running = child) };
+    const done = () => (this.running = undefined);
+    if (cell.kind !== 'container') return runCommand(['/bin/sh', '-c', cell.code], opts).finally(done);
+    if (!this.container) {
       const message = 'the lesson container is not running: run the lesson\'s "switch the feature on" cell first';
       onLine(message, 'stderr');
       return { code: 125, stdout: '', stderr: message };
     }
-    return runCommand(argv, { env: this.cellEnv(runtimePath), cwd: projectRoot(), onLine, onStart: (child) => (this.running = child) }).finally(
-      () => (this.running = undefined),
-    );
-  }
-
-  private containerArgv(command: string): string[] | undefined {
-    return this.container ? enterCommand(this.container, ['/bin/sh', '-c', command]) : undefined;
+    return runInContainer(this.container.pid, this.container.cgroupDirs, ['/bin/sh', '-c', cell.code], opts).finally(done);
   }
 
   async check(lesson: LessonInfo, onProgress?: (line: string) => void): Promise<CheckResult[]> {
@@ -162,9 +157,8 @@ export class LabSession {
       probe: (fn, args) => probeOnce(build, fn, args),
       probeEach: (fn, calls) => probeEach(build, fn, calls),
       inContainer: async (command, timeoutMs) => {
-        const argv = this.containerArgv(command);
-        if (!argv) return { code: 125, stdout: '', stderr: 'the lesson container is not running' };
-        return runCommand(argv, { timeoutMs, onStart: (child) => (this.running = child) });
+        if (!this.container) return { code: 125, stdout: '', stderr: 'the lesson container is not running' };
+        return runInContainer(this.container.pid, this.container.cgroupDirs, ['/bin/sh', '-c', command], { timeoutMs, onStart: (child) => (this.running = child) });
       },
       onHost: (command, timeoutMs) =>
         runCommand(['/bin/sh', '-c', command], { timeoutMs, env: this.cellEnv(runtimePath), onStart: (c) => (this.running = c) }),

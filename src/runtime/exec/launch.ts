@@ -31,6 +31,9 @@ const REAP_TIMEOUT_MS = 5000;
 const NSENTER = '/usr/bin/nsenter';
 const SETSID = '/usr/bin/setsid';
 
+/** One of the stage's fds as child_process.spawn takes it: an fd of ours, or a pipe (or /dev/null) it makes. */
+type StdioSlot = number | 'pipe' | 'ignore';
+
 /** The running container a process is started in. */
 export interface ExecTarget {
   /** Its init, by host pid and /proc start time (a recycled pid is never taken for it). */
@@ -47,8 +50,8 @@ export interface ExecRequest {
   preserveFds?: number;
   /** Where to send the pty master of a terminal (runc's --console-socket); else the caller keeps it. */
   consoleSocket?: string;
-  /** The process's stdin, stdout and stderr: ours unless said otherwise. */
-  stdio?: [number, number, number];
+  /** The process's stdin, stdout and stderr: ours unless said otherwise; 'pipe' gives the caller a stream of it. */
+  stdio?: [StdioSlot, StdioSlot, StdioSlot];
 }
 
 export interface ExecutedProcess {
@@ -133,7 +136,7 @@ function stageCommand(target: ExecTarget, ns: InitNamespaces, firstFd: number): 
  * gid 0 there, with every capability of that namespace, kept across its exec of the stage: the stage starts
  * as the container's init did. Without --pid, nsenter does not fork: the stage is the process spawned.
  */
-function spawnInNamespaces(target: ExecTarget, ns: InitNamespaces, stdio: number[], env: NodeJS.ProcessEnv, launcher: string[] = [], extra: string[] = []): ChildProcess {
+function spawnInNamespaces(target: ExecTarget, ns: InitNamespaces, stdio: StdioSlot[], env: NodeJS.ProcessEnv, launcher: string[] = [], extra: string[] = []): ChildProcess {
   const flags: string[] = [];
   const fds: number[] = [];
   for (const name of ['pid', 'user'] as const) {
@@ -155,7 +158,7 @@ function spawnInNamespaces(target: ExecTarget, ns: InitNamespaces, stdio: number
  * Spawns the stage as our child, born in the init's PID namespace (lesson 14's spawnInPidNamespace: this
  * thread joins it for the spawn; nsenter --pid would fork and leave itself as our child).
  */
-function spawnStage(target: ExecTarget, stdio: number[], env: NodeJS.ProcessEnv): ChildProcess {
+function spawnStage(target: ExecTarget, stdio: StdioSlot[], env: NodeJS.ProcessEnv): ChildProcess {
   return withInitNamespaces(target, ['user'], ({ user }) => spawnInPidNamespace(target.pid, () => spawnInNamespaces(target, { user }, stdio, env)));
 }
 
@@ -164,7 +167,7 @@ function spawnStage(target: ExecTarget, stdio: number[], env: NodeJS.ProcessEnv)
  * stays in our PID namespace: an orphan whose parent was inside the container's would go to the
  * container's init instead, which reaps nothing.
  */
-function spawnOrphanStage(target: ExecTarget, stdio: number[], env: NodeJS.ProcessEnv): ChildProcess {
+function spawnOrphanStage(target: ExecTarget, stdio: StdioSlot[], env: NodeJS.ProcessEnv): ChildProcess {
   return withInitNamespaces(target, ['pid', 'user'], (ns) => spawnInNamespaces(target, ns, stdio, env, [SETSID, '--fork'], ['--no-fork']));
 }
 
