@@ -24,22 +24,33 @@ export function runCommand(argv: string[], opts: RunOptions = {}): Promise<Comma
 /**
  * Runs argv inside the running container whose init is `pid` (in its cgroups `cgroupDirs`): the runtime's
  * exec, started from this process (no Node of its own in between, ~0.1 s of CPU less per command). Exit
- * status 125 and the reason when it cannot be started, as runc's exec.
+ * status 125 and the reason when it cannot be started, as runc's exec. The deadline covers the start too:
+ * a start that has not exec'd the program by then is given up, its stage ended.
  */
 export async function runInContainer(pid: number, cgroupDirs: readonly string[], argv: string[], opts: RunOptions = {}): Promise<CommandResult> {
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+  const giveUp = new AbortController();
+  const timer = setTimeout(() => giveUp.abort(), timeoutMs);
   let child: ChildProcess;
   try {
-    ({ child } = await execByPid(pid, cgroupDirs, argv, ['ignore', 'pipe', 'pipe']));
+    ({ child } = await execByPid(pid, cgroupDirs, argv, { stdio: ['ignore', 'pipe', 'pipe'], signal: giveUp.signal }));
   } catch (err) {
-    const message = `cannot run it in the container: ${err instanceof Error ? err.message : String(err)}`;
+    const why = giveUp.signal.aborted ? `it did not start within ${timeoutMs} ms` : err instanceof Error ? err.message : String(err);
+    const message = `cannot run it in the container: ${why}`;
     opts.onLine?.(message, 'stderr');
     return { code: 125, stdout: '', stderr: `${message}\n` };
+  } finally {
+    clearTimeout(timer);
   }
-  return collectOutput(child, opts);
+  return collectOutput(child, opts, Math.max(1, deadline - Date.now()));
 }
 
-/** Collects a started child's output (line by line to onLine) until it ends; a timeout ends its process group. */
-function collectOutput(child: ChildProcess, opts: RunOptions): Promise<CommandResult> {
+/**
+ * Collects a started child's output (line by line to onLine) until it ends; after `timerMs` (what is left of
+ * opts.timeoutMs) its process group is ended.
+ */
+function collectOutput(child: ChildProcess, opts: RunOptions, timerMs = opts.timeoutMs ?? 60_000): Promise<CommandResult> {
   return new Promise((resolve) => {
     opts.onStart?.(child);
     const collected = { stdout: '', stderr: '' };
@@ -60,7 +71,7 @@ function collectOutput(child: ChildProcess, opts: RunOptions): Promise<CommandRe
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup(child);
-    }, opts.timeoutMs ?? 60_000);
+    }, timerMs);
     child.on('error', (err) => {
       clearTimeout(timer);
       resolve({ code: 127, stdout: collected.stdout, stderr: `${collected.stderr}${err.message}\n` });

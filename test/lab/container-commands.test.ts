@@ -1,12 +1,17 @@
 // The lab's commands in a container (a container cell, a check's inContainer): run through the runtime's exec
 // from the lab's own process. Their output and status come back; one that outlives its deadline is ended
-// with its process group, and the call returns. The container here is a process of the test's own in new
-// namespaces (no lesson state is touched).
+// with its process group, and the call returns, even when the program never got started. The container here
+// is a process of the test's own in new namespaces (no lesson state is touched).
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runInContainer } from '../../src/lab/commands.js';
+import { testRun } from '../helpers/bundle.js';
 import { waitFor } from '../helpers/kernel.js';
+
+const UNIFIED = '/sys/fs/cgroup/unified';
+const CGROUP2 = fs.existsSync(path.join(UNIFIED, 'cgroup.procs')) ? UNIFIED : '/sys/fs/cgroup';
 
 let holder: ChildProcess;
 let init = 0;
@@ -54,6 +59,25 @@ describe('runInContainer', () => {
     expect(r.code).toBe(137);
     expect(r.stderr).toMatch(/timed out after 500 ms/);
     await waitFor(() => pidsRunning(marker).length === 0, 5000, 'the sleeps to be gone');
+  });
+
+  test('a start that never reaches the program (its cgroup is frozen) is given up at the deadline, its stage ended', async () => {
+    const frozen = path.join(CGROUP2, `${testRun().prefix}-frozen`);
+    fs.mkdirSync(frozen);
+    try {
+      fs.writeFileSync(path.join(frozen, 'cgroup.freeze'), '1');
+      const started = Date.now();
+      const r = await runInContainer(init, [frozen], ['echo', 'never'], { timeoutMs: 1000 });
+      expect(r.code).toBe(125);
+      expect(r.stderr).toMatch(/cannot run it in the container: it did not start within 1000 ms/);
+      expect(Date.now() - started).toBeLessThan(8000);
+      // The stage joined the frozen cgroup and was killed there (cgroup v2 lets SIGKILL through a freeze).
+      await waitFor(() => fs.readFileSync(path.join(frozen, 'cgroup.procs'), 'utf8').trim() === '', 5000, 'the stage to be gone');
+    } finally {
+      fs.writeFileSync(path.join(frozen, 'cgroup.freeze'), '0');
+      await waitFor(() => fs.readFileSync(path.join(frozen, 'cgroup.procs'), 'utf8').trim() === '', 5000, 'the frozen cgroup to empty');
+      fs.rmdirSync(frozen);
+    }
   });
 
   test('a container that is gone: status 125 and why', async () => {

@@ -28,9 +28,17 @@ function processLike(pid: number, command: string[]): Process {
   };
 }
 
-/** Starts `command` in the container whose init is `pid`, in its cgroups `cgroupDirs`; resolves once it is exec'd. */
-export async function execByPid(pid: number, cgroupDirs: readonly string[], command: string[], stdio?: ExecRequest['stdio']): Promise<ExecutedProcess> {
+/**
+ * Starts `command` in the container whose init is `pid`, in its cgroups `cgroupDirs`; resolves once it is exec'd.
+ * `signal` gives up on a start that has not got that far.
+ */
+export async function execByPid(
+  pid: number,
+  cgroupDirs: readonly string[],
+  command: string[],
+  opts: Pick<ExecRequest, 'stdio' | 'signal'> = {},
+): Promise<ExecutedProcess> {
   const startTime = readProcStat(pid)?.startTime;
   if (startTime === undefined) throw new RuntimeError(`no process ${pid}: the lesson container is not running`);
-  return launchExec({ pid, startTime, joinCgroups: (p) => joinCgroups(cgroupDirs, p) }, { process: processLike(pid, command), stdio });
+  return launchExec({ pid, startTime, joinCgroups: (p) => joinCgroups(cgroupDirs, p) }, { process: processLike(pid, command), ...opts });
 }

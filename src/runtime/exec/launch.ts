@@ -52,6 +52,8 @@ export interface ExecRequest {
   consoleSocket?: string;
   /** The process's stdin, stdout and stderr: ours unless said otherwise; 'pipe' gives the caller a stream of it. */
   stdio?: [StdioSlot, StdioSlot, StdioSlot];
+  /** Gives up on a start that has not exec'd the program yet: the stage is ended, and the launch fails. */
+  signal?: AbortSignal;
 }
 
 export interface ExecutedProcess {
@@ -189,6 +191,26 @@ async function discard(child: ChildProcess, exited: Promise<number>): Promise<vo
   await within(exited, REAP_TIMEOUT_MS);
 }
 
+/** The stage's next message; rejects once `signal` aborts (a caller's deadline) while none has come. */
+function nextUnlessAborted(channel: ExecOrchestratorChannel, signal: AbortSignal | undefined): ReturnType<ExecOrchestratorChannel['next']> {
+  if (!signal) return channel.next();
+  if (signal.aborted) return Promise.reject(new RuntimeError('the exec was given up before its program started'));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new RuntimeError('the exec was given up before its program started'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    channel.next().then(
+      (message) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(message);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 interface Launched {
   /** The process we spawned: the stage, or the launcher of an orphaned stage. */
   spawned: ChildProcess;
@@ -231,10 +253,11 @@ async function launch(target: ExecTarget, request: ExecRequest, orphan: boolean)
     let pid: number | undefined;
     let ready = false;
     for (;;) {
-      const message = await channel.next();
+      const message = await nextUnlessAborted(channel, request.signal);
       if (!message) {
         if (ready && pid !== undefined) break; // the channel is close-on-exec: its end means execve() succeeded
-        throw new RuntimeError(`the exec stage ended before it ran the program${orphan ? '' : ` (status ${await spawnedExit})`}`);
+        const status = orphan ? undefined : await within(spawnedExit, REAP_TIMEOUT_MS);
+        throw new RuntimeError(`the exec stage ended before it ran the program${status === undefined ? '' : ` (status ${status})`}`);
       }
       switch (message.type) {
         case 'join-cgroups':
