@@ -76,11 +76,16 @@ function collectOutput(child: ChildProcess, opts: RunOptions, timerMs = opts.tim
       clearTimeout(timer);
       resolve({ code: 127, stdout: collected.stdout, stderr: `${collected.stderr}${err.message}\n` });
     });
-    child.on('close', (code, signal) => {
+    const closed = (code: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(timer);
       const status = code ?? 128 + (signal ? constants.signals[signal] : 0);
       resolve({ code: status, stdout: collected.stdout, stderr: collected.stderr + (timedOut ? `timed out after ${opts.timeoutMs ?? 60_000} ms\n` : '') });
-    });
+    };
+    child.on('close', closed);
+    // A child handed over once its start was wound up (runInContainer) may have ended already: it printed
+    // nothing (a pipe with data unread cannot end), its pipes closed and it exited, and 'close' went by unheard.
+    const exited = child.exitCode !== null || child.signalCode !== null;
+    if (exited && child.stdout!.closed && child.stderr!.closed) closed(child.exitCode, child.signalCode);
   });
 }
 
