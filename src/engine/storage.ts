@@ -34,5 +34,17 @@ export function unmountRootfs(record: ContainerRecord): void {
 export function removeContainerFiles(record: ContainerRecord): void {
   unmountRootfs(record);
   const dir = containerDir(record.id);
-  fileStep("removing the container's files", dir, () => fs.rmSync(dir, { recursive: true, force: true }));
+  // Out of the containers' directory first, in one rename: `ps` and `inspect` read the record inside it, and
+  // a recursive removal of a rootfs takes a while (ps showed a --rm container gone while its directory was
+  // still there). No container id starts with a dot.
+  const doomed = path.join(path.dirname(dir), `.removing-${record.id}-${process.pid}`);
+  fileStep("removing the container's files", dir, () => {
+    try {
+      fs.renameSync(dir, doomed);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    fs.rmSync(doomed, { recursive: true, force: true });
+  });
 }

@@ -29,12 +29,14 @@ export function runCommand(argv: string[], opts: RunOptions = {}): Promise<Comma
  */
 export async function runInContainer(pid: number, cgroupDirs: readonly string[], argv: string[], opts: RunOptions = {}): Promise<CommandResult> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
-  const deadline = Date.now() + timeoutMs;
   const giveUp = new AbortController();
   const timer = setTimeout(() => giveUp.abort(), timeoutMs);
-  let child: ChildProcess;
+  // Read from the stage's spawn on: a quick program may end before the start is wound up, and Node drops
+  // what nobody has read once a child exits.
+  let output: Promise<CommandResult> | undefined;
+  const onSpawn = (child: ChildProcess) => (output = collectOutput(child, opts));
   try {
-    ({ child } = await execByPid(pid, cgroupDirs, argv, { stdio: ['ignore', 'pipe', 'pipe'], signal: giveUp.signal }));
+    await execByPid(pid, cgroupDirs, argv, { stdio: ['ignore', 'pipe', 'pipe'], signal: giveUp.signal, onSpawn });
   } catch (err) {
     const why = giveUp.signal.aborted ? `it did not start within ${timeoutMs} ms` : err instanceof Error ? err.message : String(err);
     const message = `cannot run it in the container: ${why}`;
@@ -43,14 +45,11 @@ export async function runInContainer(pid: number, cgroupDirs: readonly string[],
   } finally {
     clearTimeout(timer);
   }
-  return collectOutput(child, opts, Math.max(1, deadline - Date.now()));
+  return output!;
 }
 
-/**
- * Collects a started child's output (line by line to onLine) until it ends; after `timerMs` (what is left of
- * opts.timeoutMs) its process group is ended.
- */
-function collectOutput(child: ChildProcess, opts: RunOptions, timerMs = opts.timeoutMs ?? 60_000): Promise<CommandResult> {
+/** Collects a started child's output (line by line to onLine) until it ends; a timeout ends its process group. */
+function collectOutput(child: ChildProcess, opts: RunOptions): Promise<CommandResult> {
   return new Promise((resolve) => {
     opts.onStart?.(child);
     const collected = { stdout: '', stderr: '' };
@@ -71,21 +70,16 @@ function collectOutput(child: ChildProcess, opts: RunOptions, timerMs = opts.tim
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup(child);
-    }, timerMs);
+    }, opts.timeoutMs ?? 60_000);
     child.on('error', (err) => {
       clearTimeout(timer);
       resolve({ code: 127, stdout: collected.stdout, stderr: `${collected.stderr}${err.message}\n` });
     });
-    const closed = (code: number | null, signal: NodeJS.Signals | null) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       const status = code ?? 128 + (signal ? constants.signals[signal] : 0);
       resolve({ code: status, stdout: collected.stdout, stderr: collected.stderr + (timedOut ? `timed out after ${opts.timeoutMs ?? 60_000} ms\n` : '') });
-    };
-    child.on('close', closed);
-    // A child handed over once its start was wound up (runInContainer) may have ended already: it printed
-    // nothing (a pipe with data unread cannot end), its pipes closed and it exited, and 'close' went by unheard.
-    const exited = child.exitCode !== null || child.signalCode !== null;
-    if (exited && child.stdout!.closed && child.stderr!.closed) closed(child.exitCode, child.signalCode);
+    });
   });
 }
 

@@ -30,13 +30,13 @@ function processLike(pid: number, command: string[]): Process {
 
 /**
  * Starts `command` in the container whose init is `pid`, in its cgroups `cgroupDirs`; resolves once it is exec'd.
- * `signal` gives up on a start that has not got that far.
+ * `signal` gives up on a start that has not got that far; `onSpawn` gets the process as soon as it exists.
  */
 export async function execByPid(
   pid: number,
   cgroupDirs: readonly string[],
   command: string[],
-  opts: Pick<ExecRequest, 'stdio' | 'signal'> = {},
+  opts: Pick<ExecRequest, 'stdio' | 'signal' | 'onSpawn'> = {},
 ): Promise<ExecutedProcess> {
   const startTime = readProcStat(pid)?.startTime;
   if (startTime === undefined) throw new RuntimeError(`no process ${pid}: the lesson container is not running`);

@@ -54,6 +54,11 @@ export interface ExecRequest {
   stdio?: [StdioSlot, StdioSlot, StdioSlot];
   /** Gives up on a start that has not exec'd the program yet: the stage is ended, and the launch fails. */
   signal?: AbortSignal;
+  /**
+   * Called with the stage as soon as it is spawned. A caller reading 'pipe' stdio listens from then on: when a
+   * child exits, Node discards what nobody has read yet, and a quick program can end before the start returns.
+   */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 export interface ExecutedProcess {
@@ -243,6 +248,7 @@ async function launch(target: ExecTarget, request: ExecRequest, orphan: boolean)
       const stdio = [...(request.stdio ?? [0, 1, 2]), ...passed, channelStages, ...(terminal ? [terminalStages] : [])];
       const env = { TSLAB_PRESERVE_FDS: String(preserveFds) };
       spawned = orphan ? spawnOrphanStage(target, stdio, env) : spawnStage(target, stdio, env);
+      request.onSpawn?.(spawned);
     } finally {
       close(channelStages);
       if (terminalStages >= 0) close(terminalStages);
