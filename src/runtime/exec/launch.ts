@@ -25,7 +25,7 @@ import { exitStatus } from '../steps/exit-status.js';
 import { spawnInPidNamespace } from '../steps/join-container.js';
 import { ExecOrchestratorChannel } from './channel.js';
 import type { ExecPlan } from './protocol.js';
-import { within } from '../../linux/within.js';
+import { unlessAborted, within } from '../../linux/within.js';
 
 const REAP_TIMEOUT_MS = 5000;
 const NSENTER = '/usr/bin/nsenter';
@@ -196,26 +196,6 @@ async function discard(child: ChildProcess, exited: Promise<number>): Promise<vo
   await within(exited, REAP_TIMEOUT_MS);
 }
 
-/** The stage's next message; rejects once `signal` aborts (a caller's deadline) while none has come. */
-function nextUnlessAborted(channel: ExecOrchestratorChannel, signal: AbortSignal | undefined): ReturnType<ExecOrchestratorChannel['next']> {
-  if (!signal) return channel.next();
-  if (signal.aborted) return Promise.reject(new RuntimeError('the exec was given up before its program started'));
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(new RuntimeError('the exec was given up before its program started'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    channel.next().then(
-      (message) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(message);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
 interface Launched {
   /** The process we spawned: the stage, or the launcher of an orphaned stage. */
   spawned: ChildProcess;
@@ -259,7 +239,7 @@ async function launch(target: ExecTarget, request: ExecRequest, orphan: boolean)
     let pid: number | undefined;
     let ready = false;
     for (;;) {
-      const message = await nextUnlessAborted(channel, request.signal);
+      const message = await unlessAborted(channel.next(), request.signal, () => new RuntimeError('the exec was given up before its program started'));
       if (!message) {
         if (ready && pid !== undefined) break; // the channel is close-on-exec: its end means execve() succeeded
         const status = orphan ? undefined : await within(spawnedExit, REAP_TIMEOUT_MS);

@@ -20,6 +20,7 @@ import { ownByContainerRoot } from '../init/launch-userns.js';
 import { type LaunchOptions, type LaunchedStage, type TerminalRoute, closeTerminalRoute, discardStage, launchStage, matchesSpec } from '../init/launch.js';
 import { OrchestratorChannel } from '../init/orchestrator-channel.js';
 import { readProcStat } from '../../linux/proc.js';
+import { unlessAborted } from '../../linux/within.js';
 import type { StageMessage, StagePlan } from '../init/protocol.js';
 import { loadSpec, resolveRootfs } from '../spec/load.js';
 import type { Spec, State } from '../spec/types.js';
@@ -132,26 +133,6 @@ function interrupted(signal: AbortSignal): RuntimeError {
   return new RuntimeError(`create interrupted (${String(signal.reason)}): everything it had made was undone`);
 }
 
-/** Resolves like `promise`, or rejects as soon as `signal` aborts. */
-function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(interrupted(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(interrupted(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
 /** Conducts the stage through its requests until it is ready (or fails). */
 async function converse(
   channel: OrchestratorChannel,
@@ -166,7 +147,7 @@ async function converse(
   phase: (what: string) => void,
 ): Promise<void> {
   for (;;) {
-    const message: StageMessage | undefined = await unlessAborted(channel.next(), signal);
+    const message: StageMessage | undefined = await unlessAborted(channel.next(), signal, () => interrupted(signal!));
     phase(`init says ${message?.type ?? 'nothing (its channel closed)'}`);
     if (!message) {
       const exited = await new Promise<string>((resolve) => {
